@@ -1,0 +1,1 @@
+"""Cross-cutting code shared by every service: no domain logic lives here."""

@@ -1,0 +1,1 @@
+"""localcloud: runs template.yaml on one machine, no AWS account, no Docker."""

@@ -1,0 +1,76 @@
+"""boto3 clients bound to localcloud's AWS endpoint (moto)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud.spec import REGION
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+# moto accepts any credentials; these never leave 127.0.0.1.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
+
+
+@dataclass
+class AwsClients:
+    endpoint_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            **LOCAL_CREDENTIALS,
+        )
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self.client("dynamodb")  # type: ignore[no-any-return]
+
+    @cached_property
+    def streams(self) -> DynamoDBStreamsClient:
+        return self.client("dynamodbstreams")  # type: ignore[no-any-return]
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self.client("sqs")  # type: ignore[no-any-return]
+
+    @cached_property
+    def events(self) -> EventBridgeClient:
+        return self.client("events")  # type: ignore[no-any-return]
+
+    @cached_property
+    def cognito(self) -> CognitoIdentityProviderClient:
+        return self.client("cognito-idp")  # type: ignore[no-any-return]
+
+    @cached_property
+    def stepfunctions(self) -> SFNClient:
+        return self.client("stepfunctions")  # type: ignore[no-any-return]
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self.client("secretsmanager")  # type: ignore[no-any-return]
+
+    @cached_property
+    def ssm(self) -> SSMClient:
+        return self.client("ssm")  # type: ignore[no-any-return]
+
+    @cached_property
+    def ses(self) -> SESClient:
+        return self.client("ses")  # type: ignore[no-any-return]

@@ -1,0 +1,139 @@
+"""The AWS endpoint (default 127.0.0.1:4566): moto's server app, with Lambda's Invoke API
+routed to localcloud's workers, plus a small `/_localcloud/*` API for status and tests.
+
+moto runs Lambda code only in Docker, so `POST /2015-03-31/functions/<name>/invocations`
+(boto3's `lambda.invoke`, the aws CLI, and Step Functions' Lambda tasks) is answered here by
+the worker processes instead. Everything else is moto's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from localcloud.spec import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from localcloud.runtime import LambdaRuntime
+
+log = logging.getLogger("localcloud.aws")
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+StatusProvider = Callable[[], dict[str, Any]]
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """What SES (moto) has sent, like LocalStack's /_aws/ses: for tests and curious humans."""
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[ACCOUNT_ID][REGION]
+    return [
+        {
+            "id": message.id,
+            "source": message.source,
+            "destinations": message.destinations,
+            "subject": getattr(message, "subject", None),
+            "body": getattr(message, "body", None),
+        }
+        for message in backend.sent_messages
+    ]
+
+
+class AwsEndpoint:
+    """moto in server mode, in a thread of this process, with Step Functions execution on."""
+
+    def __init__(self, runtime: LambdaRuntime, status: StatusProvider) -> None:
+        self.runtime = runtime
+        self.status = status
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "serve() first"
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, host: str, port: int) -> None:
+        self._server = make_server(
+            host, port, self.wsgi_app, threaded=True, request_handler=MotoRequestHandler
+        )
+        # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="localcloud-aws", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        match = _INVOKE_PATH.match(path)
+        if match and environ.get("REQUEST_METHOD") == "POST":
+            return self._invoke(Request(environ), unquote(match.group("name")))(
+                environ, start_response
+            )
+        if path.startswith("/_localcloud/"):
+            return self._local_api(path)(environ, start_response)
+        return self._moto(environ, start_response)  # type: ignore[no-any-return]
+
+    def _invoke(self, request: Request, name: str) -> Response:
+        try:
+            self.runtime.function(name)
+        except KeyError:
+            return _json_response(
+                404,
+                {"Type": "User", "Message": f"Function not found: {name}"},
+                {"x-amzn-ErrorType": "ResourceNotFoundException"},
+            )
+        payload = request.get_data() or b"{}"
+        if request.headers.get("X-Amz-Invocation-Type") == "Event":
+            threading.Thread(
+                target=self.runtime.invoke, args=(name, payload), daemon=True
+            ).start()
+            return Response(status=202)
+        if request.headers.get("X-Amz-Invocation-Type") == "DryRun":
+            return Response(status=204)
+        result = self.runtime.invoke(
+            name, payload, client_context=request.headers.get("X-Amz-Client-Context")
+        )
+        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        return Response(result.payload, status=200, headers=headers, mimetype="application/json")
+
+    def _local_api(self, path: str) -> Response:
+        if path == "/_localcloud/status":
+            return _json_response(200, self.status())
+        if path == "/_localcloud/ses/messages":
+            return _json_response(200, {"messages": sent_emails()})
+        return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")

@@ -1,0 +1,174 @@
+"""`localcloud run | token | invoke | env-vars`: the offline counterpart of sam local."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEFAULT_AWS_URL = "http://127.0.0.1:4566"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcloud", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the whole template in the foreground")
+    run.add_argument("--template", type=Path, default=Path("template.yaml"))
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--api-port", type=int, default=3000)
+    run.add_argument("--aws-port", type=int, default=4566)
+    run.add_argument("--provider-port", type=int, default=4567)
+    run.add_argument("--stack-name", default="shop")
+    run.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+        help="template parameters, like sam deploy's",
+    )
+    run.add_argument("--seed", type=Path, help="requests to send through the API once ready")
+    run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
+    )
+
+    token = commands.add_parser("token", help="print an ID token for a user (created on first use)")
+    token.add_argument("username")
+    token.add_argument("--admin", action="store_true", help="in the admin group")
+    token.add_argument("--aws-url", default=DEFAULT_AWS_URL)
+
+    invoke = commands.add_parser("invoke", help="invoke one function, like sam local invoke")
+    invoke.add_argument("function", help="logical id, e.g. HealthFunction")
+    invoke.add_argument("-e", "--event", type=Path, help="event JSON file (default: {})")
+    invoke.add_argument("--aws-url", default=DEFAULT_AWS_URL)
+
+    env_vars = commands.add_parser(
+        "env-vars", help="print an env.json for `sam local invoke --env-vars` against localcloud"
+    )
+    env_vars.add_argument("--aws-url", default=DEFAULT_AWS_URL)
+    env_vars.add_argument(
+        "--endpoint-for-containers", default="http://host.docker.internal:4566",
+        help="AWS_ENDPOINT_URL as seen from sam local's containers",
+    )
+
+    args = parser.parse_args(argv)
+    handlers = {"run": _run, "token": _token, "invoke": _invoke, "env-vars": _env_vars}
+    try:
+        return handlers[args.command](args)
+    except (urllib.error.URLError, ConnectionError) as error:
+        print(f"localcloud is not reachable at {getattr(args, 'aws_url', '?')}: {error}",
+              file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from localcloud.cloud import LocalCloud, LocalCloudSettings
+    from localcloud.seed import seed
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    settings = LocalCloudSettings(
+        template=args.template,
+        host=args.host,
+        api_port=args.api_port,
+        aws_port=args.aws_port,
+        provider_port=args.provider_port,
+        stack_name=args.stack_name,
+        parameter_overrides=overrides,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalCloud(settings) as cloud:
+        if args.seed:
+            seed(cloud, args.seed)
+        if args.ready_file:
+            urls = {"apiUrl": cloud.api_url, "awsUrl": cloud.aws_url}
+            partial = args.ready_file.with_suffix(".partial")
+            partial.write_text(json.dumps(urls))
+            partial.replace(args.ready_file)
+        print(f"localcloud ready in {cloud.ready_after:.2f}s", flush=True)
+        print(f"  API            {cloud.api_url}   (try {cloud.api_url}/health)", flush=True)
+        print(f"  AWS endpoint   {cloud.aws_url}   (aws --endpoint-url {cloud.aws_url} ...)",
+              flush=True)
+        print(f"  payment sim    {cloud.provider.base_url if cloud.provider else '-'}", flush=True)
+        print("  token          .venv/bin/localcloud token alice [--admin]", flush=True)
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _status(aws_url: str) -> dict[str, Any]:
+    from localcloud.cloud import read_status
+
+    status = dict(read_status(aws_url))
+    if not status.get("ready"):
+        raise ConnectionError("localcloud is still starting")
+    return status
+
+
+def _token(args: argparse.Namespace) -> int:
+    from localcloud.awsclients import AwsClients
+    from localcloud.cognito import issue_id_token
+
+    pool = _status(args.aws_url)["userPools"][0]
+    token = issue_id_token(
+        AwsClients(args.aws_url).cognito,
+        pool["id"],
+        pool["clientIds"][0],
+        args.username,
+        admin=args.admin,
+    )
+    print(token)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    payload = args.event.read_bytes() if args.event else b"{}"
+    request = urllib.request.Request(
+        f"{args.aws_url}/2015-03-31/functions/{args.function}/invocations",
+        data=payload,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=900) as response:
+            body = response.read()
+            failed = response.headers.get("X-Amz-Function-Error")
+    except urllib.error.HTTPError as error:
+        print(error.read().decode(errors="replace"), file=sys.stderr)
+        return 1
+    print(_pretty(body))
+    return 1 if failed else 0
+
+
+def _env_vars(args: argparse.Namespace) -> int:
+    environments = _status(args.aws_url)["environments"]
+    document = {
+        name: {**variables, "AWS_ENDPOINT_URL": args.endpoint_for_containers}
+        for name, variables in environments.items()
+    }
+    print(json.dumps(document, indent=2, sort_keys=True))
+    return 0
+
+
+def _pretty(body: bytes) -> str:
+    try:
+        return json.dumps(json.loads(body), indent=2)
+    except json.JSONDecodeError:
+        return body.decode(errors="replace")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""LocalCloud: the whole template on one machine, started in one call."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.apigateway import ApiGateway
+from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
+from localcloud.awsendpoint import AwsEndpoint
+from localcloud.cognito import CognitoVerifier
+from localcloud.eventsources import EventSources
+from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.provision import Provisioner
+from localcloud.runtime import LambdaRuntime
+from localcloud.spec import REGION
+from localcloud.template import Template
+
+log = logging.getLogger("localcloud")
+
+# Template parameters localcloud fills in when the template declares them: the payment
+# provider is the simulator localcloud runs, with a key made up for this run.
+PROVIDER_URL_PARAMETER = "PaymentProviderBaseUrl"
+PROVIDER_KEY_PARAMETER = "PaymentProviderApiKey"
+
+
+@dataclass
+class LocalCloudSettings:
+    template: Path = Path("template.yaml")
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 4566
+    provider_port: int = 4567
+    stack_name: str = "shop"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+
+
+class LocalCloud:
+    def __init__(self, settings: LocalCloudSettings) -> None:
+        self.settings = settings
+        self.started_at = time.monotonic()
+        self.ready_after: float | None = None
+        self.template: Template | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.endpoint: AwsEndpoint | None = None
+        self.gateways: list[ApiGateway] = []
+        self.event_sources: EventSources | None = None
+        self.provider: PaymentProviderSimulator | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalCloud:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        s = self.settings
+        api_key = secrets.token_urlsafe(24)
+        self.provider = PaymentProviderSimulator(api_key=api_key)
+        self.provider.serve(s.host, s.provider_port)
+        self.template = template = Template.load(s.template, s.parameter_overrides, s.stack_name)
+        for name, value in (
+            (PROVIDER_URL_PARAMETER, self.provider.base_url),
+            (PROVIDER_KEY_PARAMETER, api_key),
+        ):
+            if name in template.parameters and name not in s.parameter_overrides:
+                template.parameters[name] = value
+
+        self.endpoint = AwsEndpoint(runtime=None, status=self.status)
+        self.endpoint.serve(s.host, s.aws_port)
+        _enable_step_functions_execution(self.endpoint.url)
+        clients = AwsClients(self.endpoint.url)
+        Provisioner(template, clients).create_all()
+
+        self.runtime = LambdaRuntime(template.functions(), self.worker_environment())
+        self.endpoint.runtime = self.runtime
+        for index, api in enumerate(template.apis()):
+            verifiers = {
+                name: CognitoVerifier(
+                    endpoint_url=self.endpoint.url,
+                    region=REGION,
+                    user_pool_id=template.ref(pool),
+                    client_ids=self.pool_client_ids(pool),
+                )
+                for name, pool in api.cognito_authorizers.items()
+            }
+            gateway = ApiGateway(api, self.runtime, verifiers)
+            gateway.serve(s.host, s.api_port + index if s.api_port else 0)
+            self.gateways.append(gateway)
+        self.event_sources = EventSources(template, self.runtime, clients)
+        self.event_sources.start()
+        self.ready_after = time.monotonic() - self.started_at
+
+    def stop(self) -> None:
+        for closer in (
+            *(g.close for g in self.gateways),
+            self.event_sources.close if self.event_sources else None,
+            self.runtime.close if self.runtime else None,
+            self.endpoint.close if self.endpoint else None,
+            self.provider.close if self.provider else None,
+        ):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:
+                log.exception("while stopping localcloud")
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def api_url(self) -> str:
+        gateway = self.gateways[0]
+        return f"http://{self.settings.host}:{gateway.port}/{gateway.api.stage}"
+
+    @property
+    def aws_url(self) -> str:
+        assert self.endpoint is not None
+        return self.endpoint.url
+
+    def worker_environment(self) -> dict[str, str]:
+        """What every function's process gets on top of the template's variables."""
+        assert self.endpoint is not None
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint.url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "localcloud",
+            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        }
+
+    def pool_client_ids(self, pool_logical_id: str) -> list[str]:
+        assert self.template is not None
+        return [
+            self.template.ref(logical_id)
+            for logical_id, properties in self.template.of_type("AWS::Cognito::UserPoolClient")
+            if properties.get("UserPoolId") == {"Ref": pool_logical_id}
+        ]
+
+    def user_pools(self) -> list[dict[str, Any]]:
+        assert self.template is not None
+        return [
+            {
+                "logicalId": logical_id,
+                "id": self.template.ref(logical_id),
+                "clientIds": self.pool_client_ids(logical_id),
+            }
+            for logical_id, _ in self.template.of_type("AWS::Cognito::UserPool")
+        ]
+
+    def status(self) -> dict[str, Any]:
+        ready = self.ready_after is not None
+        body: dict[str, Any] = {"ready": ready}
+        if not ready:
+            return body
+        assert self.runtime is not None and self.event_sources is not None
+        assert self.provider is not None and self.template is not None
+        body.update(
+            {
+                "startedInSeconds": round(self.ready_after or 0, 3),
+                "apiUrl": self.api_url,
+                "awsUrl": self.aws_url,
+                "paymentProviderUrl": self.provider.base_url,
+                "userPools": self.user_pools(),
+                "functions": self.runtime.stats(),
+                "environments": {
+                    name: spec.environment for name, spec in self.template.functions().items()
+                },
+                "eventSources": self.event_sources.status(),
+            }
+        )
+        return body
+
+
+def _enable_step_functions_execution(endpoint_url: str) -> None:
+    request = urllib.request.Request(
+        f"{endpoint_url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def read_status(aws_url: str, timeout: float = 5.0) -> Mapping[str, Any]:
+    """The status of a running localcloud, from its AWS endpoint."""
+    with urllib.request.urlopen(f"{aws_url}/_localcloud/status", timeout=timeout) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]

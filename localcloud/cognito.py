@@ -1,0 +1,186 @@
+"""Cognito user pool ID tokens, checked the way API Gateway's Cognito authorizer checks them.
+
+The tokens come from a user pool in moto (server mode). moto signs every pool's tokens
+with one RSA key it ships, and serves the public half at
+``<endpoint>/<user pool id>/.well-known/jwks.json``; its ``iss`` claim is the real AWS
+issuer, ``https://cognito-idp.<region>.amazonaws.com/<user pool id>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import jwt
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+logger = logging.getLogger(__name__)
+
+UNAUTHORIZED_MESSAGE = "Unauthorized"
+EXPIRED_MESSAGE = "The incoming token has expired"
+DEFAULT_PASSWORD = "Localcloud-passw0rd!"  # meets the template's 12-character policy
+ADMIN_GROUP = "admin"
+_BEARER_PREFIX = "bearer "
+
+
+class Unauthorized(Exception):
+    """The token is missing, malformed, forged, expired or meant for someone else."""
+
+    def __init__(self, message: str = UNAUTHORIZED_MESSAGE) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AuthorizerUnavailable(Exception):
+    """The user pool's signing keys could not be fetched (a server fault, not the caller's)."""
+
+
+def issuer_for(region: str, user_pool_id: str) -> str:
+    """The `iss` of the pool's tokens (AWS's format, which moto also uses)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def jwks_url_for(endpoint_url: str, user_pool_id: str) -> str:
+    """Where a moto server serves the pool's public keys."""
+    return f"{endpoint_url.rstrip('/')}/{user_pool_id}/.well-known/jwks.json"
+
+
+def strip_bearer(header_value: str) -> str:
+    """Accept the raw token or `Bearer <token>`."""
+    value = header_value.strip()
+    if value.lower().startswith(_BEARER_PREFIX):
+        return value[len(_BEARER_PREFIX) :].strip()
+    return value
+
+
+class CognitoVerifier:
+    """Verifies a user pool's ID tokens: RS256 signature, `exp`, `iss`, `aud`, `token_use`."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        user_pool_id: str,
+        client_ids: Collection[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        jwks_timeout_seconds: float = 5.0,
+    ) -> None:
+        self.user_pool_id = user_pool_id
+        self.issuer = issuer_for(region, user_pool_id)
+        self.client_ids = frozenset(client_ids)
+        self._clock = clock
+        self._jwks = jwt.PyJWKClient(
+            jwks_url_for(endpoint_url, user_pool_id),
+            cache_jwk_set=True,
+            lifespan=300,
+            timeout=jwks_timeout_seconds,
+        )
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The token's claims; raises Unauthorized (or AuthorizerUnavailable)."""
+        raw = strip_bearer(token)
+        if not raw:
+            raise Unauthorized()
+        signing_key = self._signing_key(raw)
+        claims = self._decode(raw, signing_key)
+        self._check_times(claims)
+        if claims.get("token_use") != "id":
+            self._reject("not an ID token")
+        return claims
+
+    def _signing_key(self, raw: str) -> jwt.PyJWK:
+        try:
+            return self._jwks.get_signing_key_from_jwt(raw)
+        except jwt.PyJWKClientConnectionError as error:
+            raise AuthorizerUnavailable(str(error)) from error
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as error:
+            self._reject(f"no signing key: {type(error).__name__}")
+
+    def _decode(self, raw: str, signing_key: jwt.PyJWK) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                raw,
+                signing_key,
+                algorithms=["RS256"],
+                audience=sorted(self.client_ids),
+                issuer=self.issuer,
+                # Times are checked against self._clock, after the signature.
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["exp", "iss", "aud", "sub", "token_use"],
+                },
+            )
+        except jwt.InvalidTokenError as error:
+            self._reject(type(error).__name__)
+        return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        try:
+            expires_at = float(claims["exp"])
+            not_before = float(claims.get("nbf", 0))
+        except (TypeError, ValueError):
+            self._reject("exp or nbf is not a number")
+        if now >= expires_at:
+            raise Unauthorized(EXPIRED_MESSAGE)
+        if now < not_before:
+            self._reject("not valid yet")
+
+    def _reject(self, reason: str) -> NoReturn:
+        logger.info("token rejected", extra={"user_pool_id": self.user_pool_id, "reason": reason})
+        raise Unauthorized()
+
+
+def issue_id_token(
+    cognito_idp_client: CognitoIdentityProviderClient,
+    user_pool_id: str,
+    client_id: str,
+    username: str,
+    *,
+    admin: bool,
+    password: str = DEFAULT_PASSWORD,
+) -> str:
+    """An ID token for `username`, creating the user (and its password) on first use.
+
+    With admin=True the user is added to the `admin` group; admin=False never removes it.
+    """
+    _ensure_user(cognito_idp_client, user_pool_id, username)
+    cognito_idp_client.admin_set_user_password(
+        UserPoolId=user_pool_id, Username=username, Password=password, Permanent=True
+    )
+    if admin:
+        cognito_idp_client.admin_add_user_to_group(
+            UserPoolId=user_pool_id, Username=username, GroupName=ADMIN_GROUP
+        )
+    response = cognito_idp_client.admin_initiate_auth(
+        UserPoolId=user_pool_id,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
+    return response["AuthenticationResult"]["IdToken"]
+
+
+def _ensure_user(
+    cognito_idp_client: CognitoIdentityProviderClient, user_pool_id: str, username: str
+) -> None:
+    try:
+        cognito_idp_client.admin_create_user(
+            UserPoolId=user_pool_id,
+            Username=username,
+            UserAttributes=[
+                {"Name": "email", "Value": f"{username}@example.com"},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+    except cognito_idp_client.exceptions.UsernameExistsException:
+        logger.debug("user exists", extra={"user_pool_id": user_pool_id})

@@ -1,0 +1,218 @@
+"""Create the template's resources in moto with direct API calls.
+
+moto's own CloudFormation can't deploy the translated template (see FIELD_NOTES), so each
+resource type the template uses has a small creator here. Resources are created in the order
+their references allow: a resource whose properties can't be resolved yet waits a round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from localcloud.spec import ACCOUNT_ID, REGION
+from localcloud.tables import create_table
+from localcloud.template import Template, Unresolved
+
+if TYPE_CHECKING:
+    from localcloud.awsclients import AwsClients
+
+log = logging.getLogger("localcloud.provision")
+
+# Types localcloud has nothing to create for: their effect is local (functions, the API,
+# roles) or is enforced elsewhere (event source mappings are run by localcloud itself).
+_NOTHING_TO_CREATE = {
+    "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::IAM::Role",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
+    "AWS::CloudWatch::Alarm",
+    "AWS::Logs::LogGroup",
+}
+
+
+class Provisioner:
+    def __init__(self, template: Template, clients: AwsClients) -> None:
+        self.template = template
+        self.clients = clients
+        self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Rule": self._rule,
+            "AWS::Cognito::UserPool": self._user_pool,
+            "AWS::Cognito::UserPoolClient": self._user_pool_client,
+            "AWS::Cognito::UserPoolGroup": self._user_pool_group,
+            "AWS::StepFunctions::StateMachine": self._state_machine,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::SSM::Parameter": self._ssm_parameter,
+            "AWS::SES::EmailIdentity": self._email_identity,
+        }
+
+    def create_all(self) -> None:
+        self.template.register_function_identities()
+        pending = [
+            (logical_id, resource)
+            for logical_id, resource in self.template.resources.items()
+            if resource["Type"] not in _NOTHING_TO_CREATE
+            and self._wanted(resource)
+        ]
+        unsupported = sorted({r["Type"] for _, r in pending if r["Type"] not in self._creators})
+        if unsupported:
+            raise NotImplementedError(f"localcloud can't create resource types {unsupported}")
+        while pending:
+            waiting: list[tuple[str, dict[str, Any]]] = []
+            for logical_id, resource in pending:
+                try:
+                    properties = self.template.resolve(resource.get("Properties", {}))
+                except Unresolved:
+                    waiting.append((logical_id, resource))
+                    continue
+                self._creators[resource["Type"]](logical_id, properties)
+                log.debug("created %s (%s)", logical_id, resource["Type"])
+            if len(waiting) == len(pending):
+                names = [logical_id for logical_id, _ in waiting]
+                raise Unresolved(f"circular or missing references among {names}")
+            pending = waiting
+
+    def _wanted(self, resource: dict[str, Any]) -> bool:
+        condition = resource.get("Condition")
+        return condition is None or self.template.condition(condition)
+
+    def _set(self, logical_id: str, ref: str, **attributes: str) -> None:
+        self.template.refs[logical_id] = ref
+        for name, value in attributes.items():
+            self.template.attributes[(logical_id, name)] = value
+
+    # ------------------------------------------------------------------ creators
+    def _table(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("TableName", logical_id)
+        create_table(self.clients.dynamodb, name, properties)
+        described = self.clients.dynamodb.describe_table(TableName=name)["Table"]
+        attributes = {"Arn": described["TableArn"]}
+        if "LatestStreamArn" in described:
+            attributes["StreamArn"] = described["LatestStreamArn"]
+        self._set(logical_id, name, **attributes)
+
+    def _queue(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("QueueName", logical_id)
+        attributes: dict[str, str] = {}
+        for key in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds",
+            "MaximumMessageSize",
+            "FifoQueue",
+            "ContentBasedDeduplication",
+        ):
+            if key in properties:
+                attributes[key] = str(properties[key]).lower() if isinstance(
+                    properties[key], bool
+                ) else str(properties[key])
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        url = self.clients.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        self._set(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
+
+    def _queue_policy(self, logical_id: str, properties: dict[str, Any]) -> None:
+        for url in properties["Queues"]:
+            self.clients.sqs.set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
+            )
+        self._set(logical_id, logical_id)
+
+    def _event_bus(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties["Name"]
+        arn = self.clients.events.create_event_bus(Name=name)["EventBusArn"]
+        self._set(logical_id, name, Arn=arn, Name=name)
+
+    def _rule(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("Name", logical_id)
+        bus = properties.get("EventBusName", "default")
+        arn = self.clients.events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps(properties["EventPattern"]),
+            State=properties.get("State", "ENABLED"),
+        )["RuleArn"]
+        targets = [
+            {key: target[key] for key in ("Id", "Arn", "Input", "InputPath") if key in target}
+            for target in properties.get("Targets", [])
+        ]
+        if targets:
+            self.clients.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        self._set(logical_id, name, Arn=arn)
+
+    def _user_pool(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("UserPoolName", logical_id)
+        kwargs: dict[str, Any] = {"PoolName": name}
+        for key in ("Policies", "AutoVerifiedAttributes", "UsernameAttributes", "Schema"):
+            if key in properties:
+                kwargs[key] = properties[key]
+        pool = self.clients.cognito.create_user_pool(**kwargs)["UserPool"]
+        self._set(
+            logical_id,
+            pool["Id"],
+            Arn=pool["Arn"],
+            ProviderName=f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
+            ProviderURL=f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
+        )
+
+    def _user_pool_client(self, logical_id: str, properties: dict[str, Any]) -> None:
+        client = self.clients.cognito.create_user_pool_client(
+            UserPoolId=properties["UserPoolId"],
+            ClientName=properties.get("ClientName", logical_id),
+            GenerateSecret=bool(properties.get("GenerateSecret", False)),
+            ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []),
+            ReadAttributes=properties.get("ReadAttributes", []),
+            WriteAttributes=properties.get("WriteAttributes", []),
+        )["UserPoolClient"]
+        self._set(logical_id, client["ClientId"])
+
+    def _user_pool_group(self, logical_id: str, properties: dict[str, Any]) -> None:
+        self.clients.cognito.create_group(
+            GroupName=properties["GroupName"],
+            UserPoolId=properties["UserPoolId"],
+            Description=properties.get("Description", ""),
+        )
+        self._set(logical_id, properties["GroupName"])
+
+    def _state_machine(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("StateMachineName", logical_id)
+        source = self.template.resources[logical_id]["Properties"]
+        definition = self.template.state_machine_definition(source)
+        arn = self.clients.stepfunctions.create_state_machine(
+            name=name,
+            definition=definition,
+            roleArn=properties["RoleArn"],
+            type=properties.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        self._set(logical_id, arn, Arn=arn, Name=name)
+
+    def _secret(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("Name", logical_id)
+        arn = self.clients.secretsmanager.create_secret(
+            Name=name, SecretString=properties.get("SecretString", "")
+        )["ARN"]
+        self._set(logical_id, arn, Id=arn)
+
+    def _ssm_parameter(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("Name", f"/{self.template.stack_name}/{logical_id}")
+        self.clients.ssm.put_parameter(
+            Name=name, Value=properties["Value"], Type=properties.get("Type", "String")
+        )
+        self._set(logical_id, name)
+
+    def _email_identity(self, logical_id: str, properties: dict[str, Any]) -> None:
+        identity = properties["EmailIdentity"]
+        self.clients.ses.verify_email_identity(EmailAddress=identity)
+        self._set(logical_id, identity)

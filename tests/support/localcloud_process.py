@@ -1,0 +1,92 @@
+"""Start localcloud the way `make run` does (its CLI, in its own process) on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from localcloud.awsclients import AwsClients
+from localcloud.cognito import issue_id_token
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 60
+
+
+@dataclass
+class RunningLocalCloud:
+    api_url: str
+    aws_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        return AwsClients(self.aws_url)
+
+    def status(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/status", timeout=10) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/ses/messages", timeout=10) as r:
+            return json.loads(r.read())["messages"]  # type: ignore[no-any-return]
+
+    def token(self, username: str, *, admin: bool = False) -> str:
+        pool = self.status()["userPools"][0]
+        return issue_id_token(
+            self.aws.cognito, pool["id"], pool["clientIds"][0], username, admin=admin
+        )
+
+    def physical(self, logical_id: str) -> str:
+        """A function's environment names resources; tables and queues keep their logical id."""
+        return logical_id
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def localcloud_process(
+    tmp_dir: Path,
+    template: Path = ROOT / "template.yaml",
+    overrides: dict[str, str] | None = None,
+) -> Iterator[RunningLocalCloud]:
+    ready_file = tmp_dir / "ready.json"
+    log_path = tmp_dir / "localcloud.log"
+    command = [
+        sys.executable, "-m", "localcloud", "run",
+        "--template", str(template),
+        "--api-port", "0", "--aws-port", "0", "--provider-port", "0",
+        "--ready-file", str(ready_file),
+    ]
+    if overrides:
+        command += ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not ready_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"localcloud did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        urls = json.loads(ready_file.read_text())
+        yield RunningLocalCloud(urls["apiUrl"], urls["awsUrl"], process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
