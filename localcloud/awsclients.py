@@ -41,36 +41,36 @@ class AwsClients:
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
-        return self.client("dynamodb")  # type: ignore[no-any-return]
+        return self.client("dynamodb")
 
     @cached_property
     def streams(self) -> DynamoDBStreamsClient:
-        return self.client("dynamodbstreams")  # type: ignore[no-any-return]
+        return self.client("dynamodbstreams")
 
     @cached_property
     def sqs(self) -> SQSClient:
-        return self.client("sqs")  # type: ignore[no-any-return]
+        return self.client("sqs")
 
     @cached_property
     def events(self) -> EventBridgeClient:
-        return self.client("events")  # type: ignore[no-any-return]
+        return self.client("events")
 
     @cached_property
     def cognito(self) -> CognitoIdentityProviderClient:
-        return self.client("cognito-idp")  # type: ignore[no-any-return]
+        return self.client("cognito-idp")
 
     @cached_property
     def stepfunctions(self) -> SFNClient:
-        return self.client("stepfunctions")  # type: ignore[no-any-return]
+        return self.client("stepfunctions")
 
     @cached_property
     def secretsmanager(self) -> SecretsManagerClient:
-        return self.client("secretsmanager")  # type: ignore[no-any-return]
+        return self.client("secretsmanager")
 
     @cached_property
     def ssm(self) -> SSMClient:
-        return self.client("ssm")  # type: ignore[no-any-return]
+        return self.client("ssm")
 
     @cached_property
     def ses(self) -> SESClient:
-        return self.client("ses")  # type: ignore[no-any-return]
+        return self.client("ses")

@@ -57,7 +57,7 @@ def sent_emails() -> list[dict[str, Any]]:
 class AwsEndpoint:
     """moto in server mode, in a thread of this process, with Step Functions execution on."""
 
-    def __init__(self, runtime: LambdaRuntime, status: StatusProvider) -> None:
+    def __init__(self, runtime: LambdaRuntime | None, status: StatusProvider) -> None:
         self.runtime = runtime
         self.status = status
         self._moto = DomainDispatcherApplication(create_backend_app)
@@ -91,7 +91,9 @@ class AwsEndpoint:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def wsgi_app(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         match = _INVOKE_PATH.match(path)
         if match and environ.get("REQUEST_METHOD") == "POST":
@@ -100,11 +102,14 @@ class AwsEndpoint:
             )
         if path.startswith("/_localcloud/"):
             return self._local_api(path)(environ, start_response)
-        return self._moto(environ, start_response)  # type: ignore[no-any-return]
+        return self._moto(environ, start_response)
 
     def _invoke(self, request: Request, name: str) -> Response:
+        runtime = self.runtime
+        if runtime is None:
+            return _json_response(503, {"Type": "Service", "Message": "localcloud is starting"})
         try:
-            self.runtime.function(name)
+            runtime.function(name)
         except KeyError:
             return _json_response(
                 404,
@@ -113,16 +118,19 @@ class AwsEndpoint:
             )
         payload = request.get_data() or b"{}"
         if request.headers.get("X-Amz-Invocation-Type") == "Event":
-            threading.Thread(
-                target=self.runtime.invoke, args=(name, payload), daemon=True
-            ).start()
+            threading.Thread(target=runtime.invoke, args=(name, payload), daemon=True).start()
             return Response(status=202)
         if request.headers.get("X-Amz-Invocation-Type") == "DryRun":
             return Response(status=204)
-        result = self.runtime.invoke(
+        result = runtime.invoke(
             name, payload, client_context=request.headers.get("X-Amz-Client-Context")
         )
-        headers = {"X-Amz-Executed-Version": "$LATEST"}
+        headers = {
+            "X-Amz-Executed-Version": "$LATEST",
+            # localcloud's own, for benchmarks: was this a cold start, how long it took.
+            "X-Localcloud-Cold-Start": str(result.cold_start).lower(),
+            "X-Localcloud-Duration-Ms": f"{result.duration_ms:.2f}",
+        }
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         return Response(result.payload, status=200, headers=headers, mimetype="application/json")

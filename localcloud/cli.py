@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -28,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--provider-port", type=int, default=4567)
     run.add_argument("--stack-name", default="shop")
     run.add_argument(
-        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE",
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
         help="template parameters, like sam deploy's",
     )
     run.add_argument("--seed", type=Path, help="requests to send through the API once ready")
@@ -52,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     env_vars.add_argument("--aws-url", default=DEFAULT_AWS_URL)
     env_vars.add_argument(
-        "--endpoint-for-containers", default="http://host.docker.internal:4566",
+        "--endpoint-for-containers",
+        default="http://host.docker.internal:4566",
         help="AWS_ENDPOINT_URL as seen from sam local's containers",
     )
 
@@ -61,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except (urllib.error.URLError, ConnectionError) as error:
-        print(f"localcloud is not reachable at {getattr(args, 'aws_url', '?')}: {error}",
-              file=sys.stderr)
+        print(
+            f"localcloud is not reachable at {getattr(args, 'aws_url', '?')}: {error}",
+            file=sys.stderr,
+        )
         return 2
 
 
@@ -70,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud, LocalCloudSettings
     from localcloud.seed import seed
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto: a line per AWS call
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -97,15 +105,15 @@ def _run(args: argparse.Namespace) -> int:
             partial.replace(args.ready_file)
         print(f"localcloud ready in {cloud.ready_after:.2f}s", flush=True)
         print(f"  API            {cloud.api_url}   (try {cloud.api_url}/health)", flush=True)
-        print(f"  AWS endpoint   {cloud.aws_url}   (aws --endpoint-url {cloud.aws_url} ...)",
-              flush=True)
+        print(
+            f"  AWS endpoint   {cloud.aws_url}   (aws --endpoint-url {cloud.aws_url} ...)",
+            flush=True,
+        )
         print(f"  payment sim    {cloud.provider.base_url if cloud.provider else '-'}", flush=True)
         print("  token          .venv/bin/localcloud token alice [--admin]", flush=True)
         print("Ctrl-C to stop.", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

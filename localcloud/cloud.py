@@ -10,18 +10,20 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.apigateway import ApiGateway
 from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
 from localcloud.awsendpoint import AwsEndpoint
 from localcloud.cognito import CognitoVerifier
 from localcloud.eventsources import EventSources
-from localcloud.payment_provider import PaymentProviderSimulator
 from localcloud.provision import Provisioner
 from localcloud.runtime import LambdaRuntime
 from localcloud.spec import REGION
 from localcloud.template import Template
+
+if TYPE_CHECKING:
+    from localcloud.payment_provider import PaymentProviderSimulator
 
 log = logging.getLogger("localcloud")
 
@@ -65,16 +67,9 @@ class LocalCloud:
 
     def _start(self) -> None:
         s = self.settings
-        api_key = secrets.token_urlsafe(24)
-        self.provider = PaymentProviderSimulator(api_key=api_key)
-        self.provider.serve(s.host, s.provider_port)
         self.template = template = Template.load(s.template, s.parameter_overrides, s.stack_name)
-        for name, value in (
-            (PROVIDER_URL_PARAMETER, self.provider.base_url),
-            (PROVIDER_KEY_PARAMETER, api_key),
-        ):
-            if name in template.parameters and name not in s.parameter_overrides:
-                template.parameters[name] = value
+        if PROVIDER_URL_PARAMETER in template.parameters:
+            self._start_payment_provider(template)
 
         self.endpoint = AwsEndpoint(runtime=None, status=self.status)
         self.endpoint.serve(s.host, s.aws_port)
@@ -100,6 +95,19 @@ class LocalCloud:
         self.event_sources = EventSources(template, self.runtime, clients)
         self.event_sources.start()
         self.ready_after = time.monotonic() - self.started_at
+
+    def _start_payment_provider(self, template: Template) -> None:
+        """The template talks to a payment provider: run the simulator and point it there."""
+        from localcloud.payment_provider import PaymentProviderSimulator
+
+        api_key = secrets.token_urlsafe(24)
+        self.provider = PaymentProviderSimulator(api_key=api_key)
+        self.provider.serve(self.settings.host, self.settings.provider_port)
+        given = self.settings.parameter_overrides
+        if PROVIDER_URL_PARAMETER not in given:
+            template.parameters[PROVIDER_URL_PARAMETER] = self.provider.base_url
+        if PROVIDER_KEY_PARAMETER in template.parameters and PROVIDER_KEY_PARAMETER not in given:
+            template.parameters[PROVIDER_KEY_PARAMETER] = api_key
 
     def stop(self) -> None:
         for closer in (
@@ -171,14 +179,15 @@ class LocalCloud:
         body: dict[str, Any] = {"ready": ready}
         if not ready:
             return body
-        assert self.runtime is not None and self.event_sources is not None
-        assert self.provider is not None and self.template is not None
+        assert self.runtime is not None
+        assert self.event_sources is not None
+        assert self.template is not None
         body.update(
             {
                 "startedInSeconds": round(self.ready_after or 0, 3),
                 "apiUrl": self.api_url,
                 "awsUrl": self.aws_url,
-                "paymentProviderUrl": self.provider.base_url,
+                "paymentProviderUrl": self.provider.base_url if self.provider else None,
                 "userPools": self.user_pools(),
                 "functions": self.runtime.stats(),
                 "environments": {
@@ -204,4 +213,5 @@ def _enable_step_functions_execution(endpoint_url: str) -> None:
 def read_status(aws_url: str, timeout: float = 5.0) -> Mapping[str, Any]:
     """The status of a running localcloud, from its AWS endpoint."""
     with urllib.request.urlopen(f"{aws_url}/_localcloud/status", timeout=timeout) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
+        status: dict[str, Any] = json.loads(response.read())
+        return status

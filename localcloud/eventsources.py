@@ -15,6 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from moto.events.models import EventPattern
@@ -48,7 +49,7 @@ class MappingSpec:
         return "sqs" if self.source_arn.startswith("arn:aws:sqs:") else "dynamodb"
 
     def matches(self, record: dict[str, Any]) -> bool:
-        return not self.filters or any(p.matches_event(record) for p in self.filters)
+        return not self.filters or any(p.matches_event(record) for p in self.filters)  # type: ignore[arg-type]
 
 
 def mapping_specs(template: Template) -> list[MappingSpec]:
@@ -63,7 +64,11 @@ def mapping_specs(template: Template) -> list[MappingSpec]:
                 logical_id=logical_id,
                 function=properties["FunctionName"],
                 source_arn=properties["EventSourceArn"],
-                batch_size=int(properties.get("BatchSize", 10 if "sqs" in properties["EventSourceArn"] else 100)),
+                batch_size=int(
+                    properties.get(
+                        "BatchSize", 10 if "sqs" in properties["EventSourceArn"] else 100
+                    )
+                ),
                 report_item_failures="ReportBatchItemFailures"
                 in properties.get("FunctionResponseTypes", []),
                 filters=tuple(EventPattern.load(f["Pattern"]) for f in filters),
@@ -72,6 +77,13 @@ def mapping_specs(template: Template) -> list[MappingSpec]:
             )
         )
     return specs
+
+
+def _epoch_seconds(value: object) -> float:
+    """boto3 parses stream timestamps; Lambda passes them on as epoch seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _failed_ids(response: dict[str, Any] | None) -> set[str] | None:
@@ -116,7 +128,8 @@ class Poller(threading.Thread, ABC):
 
     def invoke(self, records: list[dict[str, Any]]) -> tuple[bool, set[str] | None]:
         """(function succeeded, failed item ids) for one batch."""
-        result = self.runtime.invoke(self.spec.function, json.dumps({"Records": records}).encode())
+        event = json.dumps({"Records": records}).encode()
+        result = self.runtime.invoke(self.spec.function, event)
         self.batches += 1
         if result.function_error:
             log.warning(
@@ -150,7 +163,7 @@ class SqsPoller(Poller):
         ).get("Messages", [])
         if not messages:
             return False
-        records = [self._record(m) for m in messages]
+        records = [self._record(dict(m)) for m in messages]
         matching = [r for r in records if self.spec.matches(r)]
         # Lambda deletes messages its filters drop, unprocessed.
         dropped = [r for r in records if r not in matching]
@@ -202,7 +215,7 @@ class StreamPoller(Poller):
         self.iterator = clients.streams.get_shard_iterator(
             StreamArn=spec.source_arn,
             ShardId=self.shard_id,
-            ShardIteratorType=spec.starting_position,
+            ShardIteratorType=spec.starting_position,  # type: ignore[arg-type]
         )["ShardIterator"]
         self.attempts = 0
 
@@ -210,17 +223,20 @@ class StreamPoller(Poller):
         response = self.clients.streams.get_records(
             ShardIterator=self.iterator, Limit=self.spec.batch_size
         )
-        _forget_iterator(self.iterator)
-        records = [
-            {**r, "eventSourceARN": self.spec.source_arn} for r in response.get("Records", [])
+        records: list[dict[str, Any]] = [
+            {
+                **json.loads(json.dumps(r, default=_epoch_seconds)),
+                "eventSourceARN": self.spec.source_arn,
+            }
+            for r in response.get("Records", [])
         ]
         if not records:
-            self.iterator = response["NextShardIterator"]
+            self._advance(response["NextShardIterator"])
             return False
         matching = [r for r in records if self.spec.matches(r)]
         succeeded, failed = self.invoke(matching) if matching else (True, set())
         if succeeded and failed == set():
-            self.iterator, self.attempts = response["NextShardIterator"], 0
+            self._advance(response["NextShardIterator"])
             return True
         retry_from = _first_failed(matching, failed) if succeeded and failed else None
         self.attempts += 1
@@ -232,24 +248,35 @@ class StreamPoller(Poller):
                 len(records),
                 limit,
             )
-            self.iterator, self.attempts = response["NextShardIterator"], 0
+            self._advance(response["NextShardIterator"])
             return True
         sequence = retry_from or records[0]["dynamodb"]["SequenceNumber"]
-        self.iterator = self.clients.streams.get_shard_iterator(
-            StreamArn=self.spec.source_arn,
-            ShardId=self.shard_id,
-            ShardIteratorType="AT_SEQUENCE_NUMBER",
-            SequenceNumber=sequence,
-        )["ShardIterator"]
+        self._advance(
+            self.clients.streams.get_shard_iterator(
+                StreamArn=self.spec.source_arn,
+                ShardId=self.shard_id,
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=sequence,
+            )["ShardIterator"],
+            retrying=True,
+        )
         self.stopping.wait(min(0.1 * 2**self.attempts, 5.0))
         return True
+
+    def _advance(self, iterator: str, *, retrying: bool = False) -> None:
+        _forget_iterator(self.iterator)
+        self.iterator = iterator
+        if not retrying:
+            self.attempts = 0
 
 
 def _first_failed(records: list[dict[str, Any]], failed: set[str] | None) -> str | None:
     if not failed:
         return None
     sequences = [
-        r["dynamodb"]["SequenceNumber"] for r in records if r["dynamodb"]["SequenceNumber"] in failed
+        r["dynamodb"]["SequenceNumber"]
+        for r in records
+        if r["dynamodb"]["SequenceNumber"] in failed
     ]
     return min(sequences, key=int) if sequences else None
 

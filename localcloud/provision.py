@@ -61,8 +61,7 @@ class Provisioner:
         pending = [
             (logical_id, resource)
             for logical_id, resource in self.template.resources.items()
-            if resource["Type"] not in _NOTHING_TO_CREATE
-            and self._wanted(resource)
+            if resource["Type"] not in _NOTHING_TO_CREATE and self._wanted(resource)
         ]
         unsupported = sorted({r["Type"] for _, r in pending if r["Type"] not in self._creators})
         if unsupported:
@@ -103,7 +102,7 @@ class Provisioner:
 
     def _queue(self, logical_id: str, properties: dict[str, Any]) -> None:
         name = properties.get("QueueName", logical_id)
-        attributes: dict[str, str] = {}
+        attributes: dict[Any, str] = {}
         for key in (
             "VisibilityTimeout",
             "MessageRetentionPeriod",
@@ -114,9 +113,11 @@ class Provisioner:
             "ContentBasedDeduplication",
         ):
             if key in properties:
-                attributes[key] = str(properties[key]).lower() if isinstance(
-                    properties[key], bool
-                ) else str(properties[key])
+                attributes[key] = (
+                    str(properties[key]).lower()
+                    if isinstance(properties[key], bool)
+                    else str(properties[key])
+                )
         if "RedrivePolicy" in properties:
             attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
         url = self.clients.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -144,7 +145,7 @@ class Provisioner:
             EventPattern=json.dumps(properties["EventPattern"]),
             State=properties.get("State", "ENABLED"),
         )["RuleArn"]
-        targets = [
+        targets: list[Any] = [
             {key: target[key] for key in ("Id", "Arn", "Input", "InputPath") if key in target}
             for target in properties.get("Targets", [])
         ]

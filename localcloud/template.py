@@ -101,7 +101,9 @@ class Template:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/local",
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/local"
+            ),
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
         }
@@ -134,22 +136,18 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             intrinsic = self._intrinsics().get(key)
             if intrinsic is not None:
                 return intrinsic(argument)
-        return {
-            k: self.resolve(v) for k, v in value.items() if v != {"Ref": "AWS::NoValue"}
-        }
+        return {k: self.resolve(v) for k, v in value.items() if v != {"Ref": "AWS::NoValue"}}
 
     def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
         return {
-            "Ref": lambda name: self.ref(name),
+            "Ref": self.ref,
             "Fn::GetAtt": self._fn_get_att,
             "Fn::Sub": self._fn_sub,
-            "Fn::Join": lambda a: str(self.resolve(a[0])).join(
-                str(x) for x in self.resolve(a[1])
-            ),
+            "Fn::Join": lambda a: str(self.resolve(a[0])).join(str(x) for x in self.resolve(a[1])),
             "Fn::Select": lambda a: self.resolve(a[1])[int(self.resolve(a[0]))],
             "Fn::Split": lambda a: str(self.resolve(a[1])).split(str(self.resolve(a[0]))),
             "Fn::If": lambda a: self.resolve(a[1] if self.condition(a[0]) else a[2]),
@@ -157,13 +155,11 @@ class Template:
             "Fn::Not": lambda a: not self.resolve(a[0]),
             "Fn::And": lambda a: all(self.resolve(x) for x in a),
             "Fn::Or": lambda a: any(self.resolve(x) for x in a),
-            "Condition": lambda name: self.condition(name),
+            "Condition": self.condition,
         }
 
     def _fn_get_att(self, argument: Any) -> str:
-        logical_id, attribute = (
-            argument.split(".", 1) if isinstance(argument, str) else argument
-        )
+        logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
         return self.get_att(logical_id, str(self.resolve(attribute)))
 
     def _fn_sub(self, argument: Any) -> str:

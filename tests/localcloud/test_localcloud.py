@@ -215,9 +215,7 @@ def test_failed_record_goes_to_the_dlq_after_max_receives_and_the_others_run_onc
     dlq = cloud.aws.sqs.get_queue_url(QueueName="ConsumerDeadLetterQueue")["QueueUrl"]
 
     dead = eventually(
-        lambda: cloud.aws.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get(
-            "Messages"
-        ),
+        lambda: cloud.aws.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages"),
         timeout=30,
     )
 

@@ -64,10 +64,20 @@ def localcloud_process(
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
     command = [
-        sys.executable, "-m", "localcloud", "run",
-        "--template", str(template),
-        "--api-port", "0", "--aws-port", "0", "--provider-port", "0",
-        "--ready-file", str(ready_file),
+        sys.executable,
+        "-m",
+        "localcloud",
+        "run",
+        "--template",
+        str(template),
+        "--api-port",
+        "0",
+        "--aws-port",
+        "0",
+        "--provider-port",
+        "0",
+        "--ready-file",
+        str(ready_file),
     ]
     if overrides:
         command += ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]

@@ -1,0 +1,145 @@
+"""The numbers the README and the issue notes quote, measured on this machine.
+
+    make bench          (= .venv/bin/python -m bench.run)
+
+1. seconds from starting `localcloud run` (as `make run` does, .venv ready) to a healthy API;
+2. the warm overhead one invocation adds over the handler's own time (bench.runtime_overhead);
+3. the cold start and a warm invocation of every function, each with its sample event
+   from events/ (localcloud reports cold/warm and duration per invocation);
+4. POST /v1/orders -> CONFIRMED, the first order (cold functions) and the next ones (warm).
+
+Aims: under 10 s to healthy, under 5 ms warm overhead per invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.runtime_overhead import NOOP_HANDLER, warm_overhead_ms
+from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+
+ORDERS = 5
+
+
+def http(
+    method: str, url: str, token: str | None = None, body: Any = None
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": token or "", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def time_to_healthy() -> float:
+    """Start `localcloud run` like `make run` and poll GET /v1/health."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+        while True:
+            try:
+                if http("GET", f"{cloud.api_url}/health")[0] == 200:
+                    return time.monotonic() - started
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.02)
+
+
+def invoke(cloud: RunningLocalCloud, function: str, event: bytes) -> tuple[bool, float, bool]:
+    request = urllib.request.Request(
+        f"{cloud.aws_url}/2015-03-31/functions/{function}/invocations", data=event, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+        return (
+            response.headers["X-Localcloud-Cold-Start"] == "true",
+            float(response.headers["X-Localcloud-Duration-Ms"]),
+            response.headers.get("X-Amz-Function-Error") is not None,
+        )
+
+
+def function_events() -> dict[str, Path]:
+    """Function logical id -> its sample event (events/<handler module>.json)."""
+    from localcloud.template import Template
+
+    template = Template.load(ROOT / "template.yaml")
+    found = {}
+    for name, properties in template.of_type("AWS::Lambda::Function"):
+        module = properties["Handler"].rsplit(".", 1)[0].rsplit(".", 1)[-1]
+        event = ROOT / "events" / f"{module}.json"
+        if event.exists():
+            found[name] = event
+    return found
+
+
+def cold_and_warm(cloud: RunningLocalCloud) -> dict[str, tuple[float, float]]:
+    results = {}
+    for function, event_path in sorted(function_events().items()):
+        event = event_path.read_bytes()
+        cold, cold_ms, _ = invoke(cloud, function, event)
+        _, warm_ms, _ = invoke(cloud, function, event)
+        results[function] = (cold_ms if cold else float("nan"), warm_ms)
+    return results
+
+
+def order_to_confirmed(cloud: RunningLocalCloud, token: str) -> float:
+    started = time.monotonic()
+    status, placed = http(
+        "POST",
+        f"{cloud.api_url}/orders",
+        token,
+        {"items": [{"sku": "CB-004", "quantity": 1}], "paymentToken": "tok_visa"},
+    )
+    assert status == 202, placed
+    while True:
+        order = http("GET", f"{cloud.api_url}/orders/{placed['orderId']}", token)[1]
+        if order["status"] != "PENDING":
+            assert order["status"] == "CONFIRMED", order
+            return time.monotonic() - started
+        time.sleep(0.02)
+
+
+def main() -> None:
+    healthy = [time_to_healthy() for _ in range(3)]
+    print(f"make run -> healthy API: median {statistics.median(healthy):.2f} s  {healthy}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench_noop.py").write_text(NOOP_HANDLER)
+        overhead, p50, p95 = warm_overhead_ms(Path(tmp), 500)
+    print(f"warm overhead per invocation: {overhead:.2f} ms (invoke p50 {p50:.2f}, p95 {p95:.2f})")
+
+    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+        admin, user = cloud.token("bench-admin", admin=True), cloud.token("bench-user")
+        http(
+            "PUT",
+            f"{cloud.api_url}/products/CB-004",
+            admin,
+            {"name": "USB-C cable", "priceCents": 900, "currency": "EUR", "stock": 1000},
+        )
+        timings = [order_to_confirmed(cloud, user) for _ in range(ORDERS)]
+        print(
+            f"POST /orders -> CONFIRMED: first {timings[0]:.2f} s (cold functions), "
+            f"then median {statistics.median(timings[1:]):.2f} s warm"
+        )
+
+    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+        print(f"{'function':34} {'cold ms':>9} {'warm ms':>9}")
+        for function, (cold_ms, warm_ms) in cold_and_warm(cloud).items():
+            print(f"{function:34} {cold_ms:9.1f} {warm_ms:9.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
