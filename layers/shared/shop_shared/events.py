@@ -69,12 +69,14 @@ def new_event(
         correlationId=correlation_id,
         producer=producer,
     )
-    return DomainEvent[type(data)](  # type: ignore[misc]
+    return DomainEvent(
         source=source, detail_type=detail_type, detail=EventDetail(metadata=metadata, data=data)
     )
 
 
-def event_item(event: DomainEvent[Any], *, key: dict[str, Any], expires: bool = True) -> dict[str, Any]:
+def event_item(
+    event: DomainEvent[Any], *, key: dict[str, Any], expires: bool = True
+) -> dict[str, Any]:
     """The DynamoDB item (resource-level types) that stores `event` for the relay.
 
     `key` is the table's key for the item; outbox items in a state table expire after a week,

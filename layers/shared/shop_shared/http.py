@@ -27,7 +27,7 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response[dict]:
-        logger.info("request refused", extra={"code": error.code, **error.context})
+        logger.info("request refused", extra={"code": error.code, "context": error.context})
         return error_response(error.http_status, error.code, error.message)
 
     @app.exception_handler(RequestValidationError)
@@ -37,7 +37,9 @@ def create_resolver() -> APIGatewayRestResolver:
             for e in error.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
-        return error_response(400, "VALIDATION_ERROR", f"Invalid request: {summary}", errors=problems)
+        return error_response(
+            400, "VALIDATION_ERROR", f"Invalid request: {summary}", errors=problems
+        )
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response[dict]:

@@ -21,10 +21,12 @@ from shop_shared.observability import logger, tracer
 from shop_shared.settings import EnvSettings, load_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
         DynamoDBRecord,
     )
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 class RelaySettings(EnvSettings):
@@ -40,7 +42,7 @@ events_client = boto3.client("events")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def to_entry(image: dict[str, Any], bus_name: str) -> dict[str, Any]:
+def to_entry(image: dict[str, Any], bus_name: str) -> PutEventsRequestEntryTypeDef:
     return {
         "Source": image["source"],
         "DetailType": image["detailType"],
@@ -66,7 +68,7 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

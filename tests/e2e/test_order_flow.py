@@ -1,0 +1,343 @@
+"""End to end on localcloud, started the way `make run` starts it, through the public API.
+
+Each test asserts the end state of every table the path touches, the events that reached
+the consumers, and what the payment provider saw.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+
+from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-shop")]
+
+SAGA_OVERRIDES = {"SagaRetryIntervalSeconds": "1", "SagaRetryMaxAttempts": "1"}
+_deserialize = TypeDeserializer().deserialize
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
+    with localcloud_process(tmp_path_factory.mktemp("shop"), overrides=SAGA_OVERRIDES) as running:
+        yield running
+
+
+class Client:
+    def __init__(self, cloud: RunningLocalCloud, token: str | None) -> None:
+        self.base = cloud.api_url
+        self.token = token
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            self.base + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers=all_headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+
+def eventually(check: Callable[[], Any], timeout: float = 45.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def item(cloud: RunningLocalCloud, table: str, **key: str) -> dict[str, Any] | None:
+    found = cloud.aws.dynamodb.get_item(
+        TableName=table, Key={k: {"S": v} for k, v in key.items()}, ConsistentRead=True
+    ).get("Item")
+    return {k: _deserialize(v) for k, v in found.items()} if found else None
+
+
+def scan(cloud: RunningLocalCloud, table: str) -> list[dict[str, Any]]:
+    items = cloud.aws.dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+    return [{k: _deserialize(v) for k, v in i.items()} for i in items]
+
+
+def order_events(cloud: RunningLocalCloud, order_id: str) -> list[str]:
+    return [
+        i["detailType"]
+        for i in sorted(scan(cloud, "OrdersTable"), key=lambda i: i["sk"])
+        if i["pk"] == f"ORDER#{order_id}"
+    ]
+
+
+def outbox(cloud: RunningLocalCloud, table: str, detail_type: str, order_id: str) -> list[Any]:
+    return [
+        json.loads(i["detail"])
+        for i in scan(cloud, table)
+        if i.get("detailType") == detail_type
+        and json.loads(i["detail"])["data"].get("orderId") == order_id
+    ]
+
+
+def provider_charges(cloud: RunningLocalCloud, order_id: str) -> list[dict[str, Any]]:
+    status = cloud.status()
+    arn = status["environments"]["ChargePaymentFunction"]["PAYMENT_PROVIDER_API_KEY_SECRET_ARN"]
+    key = cloud.aws.secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+    request = urllib.request.Request(
+        f"{status['paymentProviderUrl']}/v1/charges?reference={order_id}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["items"]  # type: ignore[no-any-return]
+
+
+def final_order(client: Client, order_id: str) -> dict[str, Any]:
+    def settled() -> dict[str, Any] | None:
+        status, body = client.call("GET", f"/orders/{order_id}")
+        assert status == 200, body
+        return body if body["status"] != "PENDING" else None
+
+    order = eventually(settled)
+    assert order, f"order {order_id} still PENDING"
+    return order  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def admin(cloud: RunningLocalCloud) -> Client:
+    return Client(cloud, cloud.token("e2e-admin", admin=True))
+
+
+def new_product(admin: Client, stock: int, price: int = 1250) -> str:
+    sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
+    status, body = admin.call(
+        "PUT",
+        f"/products/{sku}",
+        {"name": "Test product", "priceCents": price, "currency": "EUR", "stock": stock},
+    )
+    assert status == 201, body
+    return sku
+
+
+def new_customer(cloud: RunningLocalCloud) -> Client:
+    username = f"user-{uuid.uuid4().hex[:8]}"
+    client = Client(cloud, cloud.token(username))
+    status, body = client.call(
+        "POST",
+        "/customers",
+        {
+            "name": "Erika Mustermann",
+            "email": f"{username}@example.com",
+            "address": {
+                "line1": "Hauptstr. 1",
+                "city": "Berlin",
+                "postalCode": "10115",
+                "country": "DE",
+            },
+        },
+    )
+    assert status == 201, body
+    return client
+
+
+def stock_of(cloud: RunningLocalCloud, sku: str) -> int:
+    product = item(cloud, "InventoryTable", pk=f"PRODUCT#{sku}")
+    assert product is not None
+    return int(product["stock"])
+
+
+# ---------------------------------------------------------------- the happy path
+def test_an_order_is_confirmed_and_every_service_shows_it(
+    cloud: RunningLocalCloud, admin: Client
+) -> None:
+    sku = new_product(admin, stock=5, price=1250)
+    customer = new_customer(cloud)
+    assert customer.call("GET", f"/products/{sku}")[1]["available"] == 5
+
+    status, placed = customer.call(
+        "POST", "/orders", {"items": [{"sku": sku, "quantity": 2}], "paymentToken": "tok_visa"}
+    )
+    assert status == 202, placed
+    assert placed["status"] == "PENDING"
+    order_id = placed["orderId"]
+
+    order = final_order(customer, order_id)
+    assert order["status"] == "CONFIRMED"
+    assert order["totalCents"] == 2500
+    assert order["currency"] == "EUR"
+    assert [h["status"] for h in order["history"]] == ["PENDING", "CONFIRMED"]
+
+    # inventory: stock taken once, reservation priced from the catalog, event in the outbox
+    assert stock_of(cloud, sku) == 3
+    reservation = item(cloud, "InventoryTable", pk=f"RESERVATION#{order_id}")
+    assert reservation is not None
+    assert reservation["status"] == "RESERVED"
+    assert int(reservation["totalCents"]) == 2500
+    assert len(outbox(cloud, "InventoryTable", "StockReserved", order_id)) == 1
+    # payments: one charge at the provider, one record, one event
+    payment = item(cloud, "PaymentsTable", pk=f"PAYMENT#{order_id}")
+    assert payment is not None
+    assert payment["status"] == "CHARGED"
+    assert int(payment["amountCents"]) == 2500
+    assert len(provider_charges(cloud, order_id)) == 1
+    assert len(outbox(cloud, "PaymentsTable", "PaymentCharged", order_id)) == 1
+    # orders: the event store holds exactly the two events
+    assert order_events(cloud, order_id) == ["OrderPlaced", "OrderConfirmed"]
+    # the saga ran once, named after the order
+    executions = cloud.aws.stepfunctions.list_executions(
+        stateMachineArn=cloud.status()["environments"]["StartOrderSagaFunction"][
+            "ORDER_SAGA_STATE_MACHINE_ARN"
+        ]
+    )["executions"]
+    assert [e["status"] for e in executions if e["name"] == order_id] == ["SUCCEEDED"]
+
+    # notifications: OrderConfirmed reached the consumer exactly once
+    def emails() -> list[dict[str, Any]]:
+        return [
+            m for m in cloud.sent_emails() if order_id in (m["subject"] or "") + (m["body"] or "")
+        ]
+
+    assert eventually(emails), "no confirmation email was sent"
+    time.sleep(2)  # room for a duplicate delivery to show up, were there one
+    sent = emails()
+    assert len(sent) == 1
+    assert sent[0]["destinations"]["ToAddresses"] == [customer_email(customer)]
+    sent_records = [i for i in scan(cloud, "NotificationsTable") if i["pk"].startswith("SENT#")]
+    assert sum(order_id in json.dumps(i, default=str) for i in sent_records) == 1
+
+
+def customer_email(client: Client) -> str:
+    """`localcloud token <user>` gives the user the address <user>@example.com."""
+    assert client.token
+    username = jwt.decode(client.token, options={"verify_signature": False})["cognito:username"]
+    return f"{username}@example.com"
+
+
+# ---------------------------------------------------------------- rejections
+def test_an_order_over_the_stock_is_rejected_and_nothing_is_taken(
+    cloud: RunningLocalCloud, admin: Client
+) -> None:
+    sku = new_product(admin, stock=1)
+    customer = new_customer(cloud)
+
+    status, placed = customer.call(
+        "POST", "/orders", {"items": [{"sku": sku, "quantity": 2}], "paymentToken": "tok_visa"}
+    )
+    assert status == 202, placed
+    order = final_order(customer, placed["orderId"])
+
+    assert order["status"] == "REJECTED"
+    assert order["reason"] == "OUT_OF_STOCK"
+    assert stock_of(cloud, sku) == 1
+    reservation = item(cloud, "InventoryTable", pk=f"RESERVATION#{placed['orderId']}")
+    assert reservation is None or reservation["status"] != "RESERVED"
+    assert item(cloud, "PaymentsTable", pk=f"PAYMENT#{placed['orderId']}") is None
+    assert provider_charges(cloud, placed["orderId"]) == []
+    assert order_events(cloud, placed["orderId"]) == ["OrderPlaced", "OrderRejected"]
+
+
+def test_a_declined_payment_rejects_the_order_and_gives_the_stock_back(
+    cloud: RunningLocalCloud, admin: Client
+) -> None:
+    sku = new_product(admin, stock=4)
+    customer = new_customer(cloud)
+
+    status, placed = customer.call(
+        "POST",
+        "/orders",
+        {"items": [{"sku": sku, "quantity": 3}], "paymentToken": "tok_declined"},
+    )
+    assert status == 202, placed
+    order_id = placed["orderId"]
+    order = final_order(customer, order_id)
+
+    assert order["status"] == "REJECTED"
+    assert order["reason"] == "PAYMENT_DECLINED"
+    assert stock_of(cloud, sku) == 4
+    reservation = item(cloud, "InventoryTable", pk=f"RESERVATION#{order_id}")
+    assert reservation is not None
+    assert reservation["status"] == "RELEASED"
+    assert len(outbox(cloud, "InventoryTable", "StockReserved", order_id)) == 1
+    assert len(outbox(cloud, "InventoryTable", "StockReleased", order_id)) == 1
+    assert item(cloud, "PaymentsTable", pk=f"PAYMENT#{order_id}") is None
+    assert order_events(cloud, order_id) == ["OrderPlaced", "OrderRejected"]
+
+
+# ---------------------------------------------------------------- the edge of the API
+def test_a_request_without_a_token_is_401(cloud: RunningLocalCloud) -> None:
+    status, body = Client(cloud, None).call(
+        "POST", "/orders", {"items": [{"sku": "KB-001", "quantity": 1}], "paymentToken": "tok_visa"}
+    )
+
+    assert status == 401
+    assert body["code"] == "UNAUTHORIZED"
+    assert body["message"]
+
+
+def test_a_user_who_is_not_admin_cannot_change_the_catalog(cloud: RunningLocalCloud) -> None:
+    status, body = Client(cloud, cloud.token("not-an-admin")).call(
+        "PUT", "/products/NOPE-1", {"name": "x", "priceCents": 1, "currency": "EUR", "stock": 1}
+    )
+
+    assert (status, body["code"]) == (403, "FORBIDDEN")
+    assert item(cloud, "InventoryTable", pk="PRODUCT#NOPE-1") is None
+
+
+def test_health_is_public(cloud: RunningLocalCloud) -> None:
+    status, body = Client(cloud, None).call("GET", "/health")
+
+    assert status == 200
+    assert body["status"] == "ok"
+
+
+# ---------------------------------------------------------------- every function, alone
+def test_every_function_runs_with_its_sample_event(cloud: RunningLocalCloud) -> None:
+    functions = cloud.status()["environments"]
+    handlers = _handler_modules()
+    missing = [
+        name for name in functions if not (ROOT / "events" / f"{handlers[name]}.json").exists()
+    ]
+    assert not missing, f"functions without a sample event in events/: {missing}"
+
+    for name in sorted(functions):
+        event = (ROOT / "events" / f"{handlers[name]}.json").read_bytes()
+        request = urllib.request.Request(
+            f"{cloud.aws_url}/2015-03-31/functions/{name}/invocations", data=event, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            payload = json.loads(response.read() or b"null")
+            error = response.headers.get("X-Amz-Function-Error")
+        if error:  # a business answer to a sample that names no real order is fine, a crash is not
+            assert not payload["errorType"].startswith(("Runtime.", "Sandbox.")), (name, payload)
+            assert payload["errorType"] not in (
+                "KeyError",
+                "TypeError",
+                "AttributeError",
+                "ValidationError",
+            ), (name, payload)
+        elif isinstance(payload, dict) and "statusCode" in payload:
+            assert payload["statusCode"] < 500, (name, payload)
+
+
+def _handler_modules() -> dict[str, str]:
+    from localcloud.template import Template
+
+    template = Template.load(ROOT / "template.yaml")
+    return {
+        name: properties["Handler"].rsplit(".", 1)[0].rsplit(".", 1)[-1]
+        for name, properties in template.of_type("AWS::Lambda::Function")
+    }
