@@ -1,0 +1,1 @@
+"""Customers service: customer profiles, keyed on the Cognito user's `sub`."""

@@ -1,0 +1,150 @@
+"""Customers models, one set per boundary, with explicit mapping between them.
+
+- API: `RegisterCustomerRequest` in, `CustomerProfile` out.
+- Domain: `Customer`, with its `Address` value object (whose shape is the same everywhere).
+- Stored item: `CustomerItem` (only the repository uses it).
+- Event: `CustomerRegistered` (the event's `data`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# A practical address check (RFC 5322's dot-atom local part, DNS labels with a dot in the
+# domain), without the email-validator dependency; deliverability is SES's business.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+# ISO 3166-1 alpha-2, officially assigned codes (249).
+ISO_3166_ALPHA2 = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+    """.split()  # noqa: SIM905 (one line per 30 codes reads better than 249)
+)
+
+
+def _known_country(code: str) -> str:
+    if code not in ISO_3166_ALPHA2:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code in upper case, like DE")
+    return code
+
+
+CustomerName = Annotated[str, Field(min_length=1, max_length=100)]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
+CountryCode = Annotated[str, AfterValidator(_known_country)]
+AddressLine = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    line1: AddressLine
+    line2: AddressLine | None = None
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postalCode: Annotated[str, Field(min_length=1, max_length=20)]
+    country: CountryCode
+
+
+# ---------------------------------------------------------------- API
+
+
+class RegisterCustomerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: CustomerName
+    email: Email
+    address: Address
+
+
+class CustomerProfile(BaseModel):
+    customerId: str
+    name: str
+    email: str
+    address: Address
+
+    @classmethod
+    def from_customer(cls, customer: Customer) -> CustomerProfile:
+        return cls(
+            customerId=customer.customer_id,
+            name=customer.name,
+            email=customer.email,
+            address=customer.address,
+        )
+
+
+# ---------------------------------------------------------------- domain
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: Annotated[str, Field(min_length=1)]
+    name: CustomerName
+    email: Email
+    address: Address
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- stored item
+
+
+def customer_key(customer_id: str) -> dict[str, str]:
+    return {"pk": f"CUSTOMER#{customer_id}"}
+
+
+class CustomerItem(BaseModel):
+    pk: str
+    itemType: Literal["CUSTOMER"] = "CUSTOMER"
+    customerId: str
+    name: str
+    email: str
+    address: Address
+    createdAt: datetime
+
+    @classmethod
+    def from_customer(cls, customer: Customer) -> CustomerItem:
+        return cls(
+            **customer_key(customer.customer_id),
+            customerId=customer.customer_id,
+            name=customer.name,
+            email=customer.email,
+            address=customer.address,
+            createdAt=customer.created_at,
+        )
+
+    def to_customer(self) -> Customer:
+        return Customer(
+            customer_id=self.customerId,
+            name=self.name,
+            email=self.email,
+            address=self.address,
+            created_at=self.createdAt,
+        )
+
+    def to_dynamodb(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------- events (data)
+
+EVENT_SOURCE = "shop.customers"
+PRODUCER = "customers"
+
+
+class CustomerRegistered(BaseModel):
+    customerId: str
+    name: str
+    email: str

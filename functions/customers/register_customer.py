@@ -1,0 +1,50 @@
+"""POST /v1/customers: the signed-in user registers their profile (customerId = token `sub`)."""
+
+# No `from __future__ import annotations`: the Event Handler reads the route's annotations at
+# run time through the tracer's wrapper, whose globals are not this module's.
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from customers import logic
+from customers.models import CustomerProfile, RegisterCustomerRequest
+from customers.repository import DynamoDBCustomersRepository
+from customers.settings import CustomersSettings
+from shop_shared.http import create_resolver, current_caller
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+settings = load_settings(CustomersSettings)
+repository = DynamoDBCustomersRepository(settings.customers_table_name)
+app = create_resolver()
+
+
+@app.post("/customers")
+@tracer.capture_method(capture_response=False)
+def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProfile]:
+    caller = current_caller(app)
+    customer = logic.register_customer(
+        caller.customer_id,
+        profile,
+        repository=repository,
+        correlation_id=app.current_event.request_context.request_id,
+        now=datetime.now(UTC),
+    )
+    metrics.add_metric(name="CustomerRegistered", unit=MetricUnit.Count, value=1)
+    logger.info("customer registered", extra={"customer_id": customer.customer_id})
+    return Response(
+        status_code=201,
+        content_type=content_types.APPLICATION_JSON,
+        body=CustomerProfile.from_customer(customer),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,33 @@
+"""GET /v1/products/{sku}: one product of the catalog with its available stock."""
+
+# No `from __future__ import annotations`: the Event Handler reads the route's annotations at
+# run time through the tracer's wrapper, whose globals are not this module's.
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from inventory import logic
+from inventory.models import SKU_PATTERN, ProductResponse
+from inventory.repository import DynamoDBInventoryRepository
+from inventory.settings import InventorySettings
+from shop_shared.http import create_resolver
+from shop_shared.observability import logger, tracer
+from shop_shared.settings import load_settings
+
+settings = load_settings(InventorySettings)
+repository = DynamoDBInventoryRepository(settings.inventory_table_name)
+app = create_resolver()
+
+
+@app.get("/products/<sku>")
+@tracer.capture_method
+def get_product(sku: Annotated[str, Path(pattern=SKU_PATTERN)]) -> ProductResponse:
+    return ProductResponse.from_product(logic.get_product(sku, repository=repository))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Inventory service: the product catalog and the stock reserved for orders."""

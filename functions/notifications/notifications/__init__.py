@@ -1,0 +1,1 @@
+"""Notifications service: emails customers about their orders, from events on the bus."""

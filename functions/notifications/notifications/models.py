@@ -1,0 +1,166 @@
+"""Notifications models, one set per boundary, with explicit mapping between them.
+
+- Input: `NotificationRecord`, an SQS record whose body is an EventBridge event (`BusEvent`),
+  and the `data` of each event consumed (`CustomerRegistered`, `OrderConfirmed`,
+  `OrderRejected`), read with `shop_shared.events.parse_detail`.
+- Domain: `Contact`, `Email`, `SentNotification`, and the `Outcome` of handling an event.
+- Stored items: `ContactItem`, `SentItem` (only the repository uses them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+# ---------------------------------------------------------------- input
+
+
+class BusEvent(BaseModel):
+    """An EventBridge event as a rule delivers it to SQS (the fields consumers rely on)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+    @property
+    def correlation_id(self) -> str | None:
+        metadata = self.detail.get("metadata")
+        return metadata.get("correlationId") if isinstance(metadata, dict) else None
+
+
+class NotificationRecord(SqsRecordModel):
+    body: Json[BusEvent]
+
+
+class CustomerRegistered(BaseModel):
+    customerId: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1)]
+    email: Annotated[str, Field(min_length=3)]
+
+
+class OrderConfirmed(BaseModel):
+    orderId: Annotated[str, Field(min_length=1)]
+    customerId: Annotated[str, Field(min_length=1)]
+    totalCents: Annotated[int, Field(ge=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class OrderRejected(BaseModel):
+    orderId: Annotated[str, Field(min_length=1)]
+    customerId: Annotated[str, Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=1)]
+    message: str = ""
+
+
+# ---------------------------------------------------------------- domain
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    customer_id: str
+    email: str
+    name: str
+    updated_at: datetime
+
+
+class Email(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    to: str
+    subject: str
+    body: str
+
+
+class SentNotification(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    detail_type: str
+    customer_id: str
+    order_id: str
+    message_id: str
+    sent_at: datetime
+
+
+class Outcome(BaseModel):
+    """What handling one event did; JSON-able, as Powertools Idempotency stores it."""
+
+    action: Literal["contact_saved", "sent", "already_sent", "ignored"]
+    eventId: str | None = None
+    messageId: str | None = None
+
+
+# ---------------------------------------------------------------- stored items
+
+
+def contact_key(customer_id: str) -> dict[str, str]:
+    return {"pk": f"CONTACT#{customer_id}"}
+
+
+def sent_key(event_id: str) -> dict[str, str]:
+    return {"pk": f"SENT#{event_id}"}
+
+
+class ContactItem(BaseModel):
+    pk: str
+    itemType: Literal["CONTACT"] = "CONTACT"
+    customerId: str
+    email: str
+    name: str
+    updatedAt: datetime
+
+    @classmethod
+    def from_contact(cls, contact: Contact) -> ContactItem:
+        return cls(
+            **contact_key(contact.customer_id),
+            customerId=contact.customer_id,
+            email=contact.email,
+            name=contact.name,
+            updatedAt=contact.updated_at,
+        )
+
+    def to_contact(self) -> Contact:
+        return Contact(
+            customer_id=self.customerId,
+            email=self.email,
+            name=self.name,
+            updated_at=self.updatedAt,
+        )
+
+    def to_dynamodb(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class SentItem(BaseModel):
+    """The record of one email sent; it holds no address or content (personal data)."""
+
+    pk: str
+    itemType: Literal["SENT"] = "SENT"
+    eventId: str
+    detailType: str
+    customerId: str
+    orderId: str
+    messageId: str
+    sentAt: datetime
+
+    @classmethod
+    def from_sent(cls, sent: SentNotification) -> SentItem:
+        return cls(
+            **sent_key(sent.event_id),
+            eventId=sent.event_id,
+            detailType=sent.detail_type,
+            customerId=sent.customer_id,
+            orderId=sent.order_id,
+            messageId=sent.message_id,
+            sentAt=sent.sent_at,
+        )
+
+    def to_dynamodb(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

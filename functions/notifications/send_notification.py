@@ -1,0 +1,76 @@
+"""NotificationsQueue consumer: each SQS body is an EventBridge event (CustomerRegistered,
+OrderConfirmed, OrderRejected). Partial batch responses: only failed records are retried."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from notifications import logic
+from notifications.mailer import SesMailer
+from notifications.models import BusEvent, NotificationRecord
+from notifications.repository import DynamoDBNotificationsRepository
+from notifications.settings import NotificationsSettings
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+settings = load_settings(NotificationsSettings)
+repository = DynamoDBNotificationsRepository(settings.notifications_table_name)
+mailer = SesMailer(sender=settings.sender_email)
+processor = BatchProcessor(event_type=EventType.SQS, model=NotificationRecord)
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="detail.metadata.eventId",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=24 * 3600,
+)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.notifications_table_name, key_attr="pk", expiry_attr="expiresAt"
+)
+
+
+@idempotent_function(
+    data_keyword_argument="event", config=idempotency_config, persistence_store=persistence
+)
+def process_event(event: BusEvent) -> dict[str, Any]:
+    """Runs once per eventId; a duplicate gets the first run's outcome back from the record."""
+    outcome = logic.handle_event(event, repository=repository, mailer=mailer, now=datetime.now(UTC))
+    if outcome.action == "sent":
+        metrics.add_metric(name="NotificationSent", unit=MetricUnit.Count, value=1)
+    return outcome.model_dump()
+
+
+@tracer.capture_method(capture_response=False)
+def record_handler(record: NotificationRecord) -> None:
+    event = record.body
+    logger.set_correlation_id(event.correlation_id)
+    if not logic.is_handled(event.detail_type):
+        logger.info("event ignored", extra={"detail_type": event.detail_type, "id": event.id})
+        return
+    outcome = process_event(event=event)
+    logger.info("event handled", extra={"detail_type": event.detail_type, **outcome})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,348 @@
+"""The orders service's models: API request/response, stored event item, events, saga payloads.
+
+Layers are mapped explicitly: a request becomes a command, a command becomes an event, stored
+events fold into an `Order`, and an `Order` becomes an `OrderView` for the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+
+from shop_shared.events import DomainEvent, EventMetadata, event_item, parse_detail
+
+ORDER_SOURCE = "shop.orders"
+PRODUCER = "orders"
+
+OrderStatus = Literal["PENDING", "CONFIRMED", "REJECTED"]
+RejectionReason = Literal[
+    "OUT_OF_STOCK", "PAYMENT_DECLINED", "PAYMENT_PROVIDER_UNAVAILABLE", "SAGA_FAILED"
+]
+OrderEventType = Literal["OrderPlaced", "OrderConfirmed", "OrderRejected"]
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+OrderId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
+Quantity = Annotated[StrictInt, Field(ge=1, le=100)]
+PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
+Cents = Annotated[int, Field(ge=0)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+MAX_ORDER_LINES = 25
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+# ---------------------------------------------------------------- value objects
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: Sku
+    quantity: Quantity
+
+
+class ShippingAddress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line1: AddressLine
+    line2: AddressLine | None = None
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    postalCode: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
+    ]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
+
+
+# ---------------------------------------------------------------- API
+
+
+class PlaceOrderRequest(BaseModel):
+    """POST /orders body. No prices: the saga's ReserveStock prices the order from the catalog."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_ORDER_LINES)]
+    paymentToken: PaymentToken
+    shippingAddress: ShippingAddress | None = None
+
+    @model_validator(mode="after")
+    def _one_line_per_sku(self) -> PlaceOrderRequest:
+        skus = [line.sku for line in self.items]
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if duplicates:
+            raise ValueError(f"each sku may appear once; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class PlaceOrder(BaseModel):
+    """The command behind POST /orders: who asks, with which idempotency key, for what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customerId: CustomerId
+    idempotencyKey: IdempotencyKey | None = None
+    correlationId: str = Field(min_length=1)
+    request: PlaceOrderRequest
+
+
+class OrderAccepted(BaseModel):
+    """202 body of POST /orders."""
+
+    orderId: OrderId
+    status: Literal["PENDING"] = "PENDING"
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: OrderStatus
+    at: datetime
+    reason: RejectionReason | None = Field(default=None, exclude_if=_is_none)
+
+
+class OrderView(BaseModel):
+    """200 body of GET /orders/{orderId}; totals stay null until the order is confirmed."""
+
+    orderId: OrderId
+    customerId: CustomerId
+    status: OrderStatus
+    items: list[OrderLine]
+    shippingAddress: ShippingAddress | None
+    totalCents: Cents | None
+    currency: Currency | None
+    history: list[HistoryEntry]
+    createdAt: datetime
+    updatedAt: datetime
+    reason: RejectionReason | None = Field(default=None, exclude_if=_is_none)
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        return cls(
+            orderId=order.orderId,
+            customerId=order.customerId,
+            status=order.status,
+            items=list(order.items),
+            shippingAddress=order.shippingAddress,
+            totalCents=order.totalCents,
+            currency=order.currency,
+            history=list(order.history),
+            createdAt=order.createdAt,
+            updatedAt=order.updatedAt,
+            reason=order.reason,
+        )
+
+
+# ---------------------------------------------------------------- events (data of the detail)
+
+
+class OrderPlacedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    items: list[OrderLine]
+    shippingAddress: ShippingAddress | None = None
+
+
+class OrderConfirmedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    totalCents: Cents
+    currency: Currency
+
+
+class OrderRejectedData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    reason: RejectionReason
+    message: str = Field(min_length=1, max_length=200)
+
+
+OrderEventData = OrderPlacedData | OrderConfirmedData | OrderRejectedData
+
+DATA_MODELS: dict[OrderEventType, type[OrderEventData]] = {
+    "OrderPlaced": OrderPlacedData,
+    "OrderConfirmed": OrderConfirmedData,
+    "OrderRejected": OrderRejectedData,
+}
+DETAIL_TYPES: dict[type[OrderEventData], OrderEventType] = {
+    model: detail_type for detail_type, model in DATA_MODELS.items()
+}
+
+
+class RecordedEvent(BaseModel):
+    """An event read back from the store, typed, with its place in the order's history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(ge=1)
+    metadata: EventMetadata
+    data: OrderEventData
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.metadata.occurredAt
+
+
+# ---------------------------------------------------------------- stored item
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+class OrderEventItem(BaseModel):
+    """One item of the orders event store, as DynamoDB holds it (resource-level types).
+
+    `paymentToken` sits beside the OrderPlaced event, never inside it: the saga starter reads it
+    from the stream image, while the event's detail (which goes on the bus) does not carry it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pk: Annotated[str, StringConstraints(pattern=r"^ORDER#")]
+    sk: Annotated[str, StringConstraints(pattern=r"^V#\d{6}$")]
+    itemType: Literal["EVENT"]
+    eventId: str = Field(min_length=1)
+    source: Literal["shop.orders"]
+    detailType: OrderEventType
+    detail: str = Field(min_length=2)
+    occurredAt: str
+    version: int = Field(ge=1)
+    customerId: CustomerId
+    paymentToken: PaymentToken | None = None
+
+    @classmethod
+    def of(
+        cls,
+        event: DomainEvent[Any],
+        *,
+        order_id: str,
+        version: int,
+        customer_id: str,
+        payment_token: str | None = None,
+    ) -> OrderEventItem:
+        key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
+        item = event_item(event, key=key, expires=False)
+        return cls.model_validate(
+            {**item, "version": version, "customerId": customer_id, "paymentToken": payment_token}
+        )
+
+    @property
+    def order_id(self) -> str:
+        return self.pk.removeprefix("ORDER#")
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+    def recorded(self) -> RecordedEvent:
+        detail = parse_detail(self.detail, DATA_MODELS[self.detailType])
+        return RecordedEvent(version=self.version, metadata=detail.metadata, data=detail.data)
+
+
+# ---------------------------------------------------------------- aggregate state
+
+
+class Order(BaseModel):
+    """The state of an order: the fold of its events (see logic.fold)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    status: OrderStatus
+    items: tuple[OrderLine, ...]
+    shippingAddress: ShippingAddress | None
+    totalCents: Cents | None = None
+    currency: Currency | None = None
+    reason: RejectionReason | None = None
+    history: tuple[HistoryEntry, ...]
+    createdAt: datetime
+    updatedAt: datetime
+    version: int = Field(ge=1)
+
+
+# ---------------------------------------------------------------- saga payloads
+
+
+class SagaInput(BaseModel):
+    """Input of the order saga (contracts.md), started with execution name = order id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    items: list[OrderLine]
+    paymentToken: PaymentToken
+    correlationId: str = Field(min_length=1)
+
+
+class SagaTask(BaseModel):
+    """What every orders task reads from the saga's state (the rest of the state is ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    orderId: OrderId
+    correlationId: str | None = Field(default=None, min_length=1)
+
+
+class ReservationTotal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    totalCents: Cents
+    currency: Currency
+
+
+class PaymentTotal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    paymentId: str = Field(min_length=1)
+    amountCents: Cents
+    currency: Currency
+
+
+class ConfirmOrderInput(SagaTask):
+    reservation: ReservationTotal
+    payment: PaymentTotal
+
+    @model_validator(mode="after")
+    def _paid_what_was_priced(self) -> ConfirmOrderInput:
+        paid = (self.payment.amountCents, self.payment.currency)
+        if paid != (self.reservation.totalCents, self.reservation.currency):
+            raise ValueError("the payment does not match the reservation's total")
+        return self
+
+
+class SagaError(BaseModel):
+    """`$.error` as a Catch writes it: the error name and its cause (Lambda's error JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    Error: str = Field(min_length=1)
+    Cause: str | None = None
+
+
+class RejectOrderInput(SagaTask):
+    error: SagaError
+
+
+class SagaOrderResult(BaseModel):
+    """What ConfirmOrder and RejectOrder return into the saga's state."""
+
+    orderId: OrderId
+    status: OrderStatus

@@ -1,0 +1,85 @@
+"""Every AWS call of the orders service: the event store (DynamoDB) and the saga starter.
+
+The logic sees only the abstract classes, so unit tests use small in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from orders.errors import VersionTaken
+from orders.models import OrderEventItem, SagaInput, order_pk
+from shop_shared.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+class OrderEventStore(ABC):
+    """The append-only history of each order."""
+
+    @abstractmethod
+    def history(self, order_id: str) -> list[OrderEventItem]:
+        """The order's events, oldest first; empty when there is no such order."""
+
+    @abstractmethod
+    def append(self, item: OrderEventItem) -> None:
+        """Store the event at its version; raise VersionTaken when that version exists."""
+
+
+class DynamoDBOrderEventStore(OrderEventStore):
+    def __init__(self, table_name: str, table: Table | None = None) -> None:
+        self._table = table or boto3.resource("dynamodb").Table(table_name)
+
+    def history(self, order_id: str) -> list[OrderEventItem]:
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(order_pk(order_id)),
+            "ConsistentRead": True,  # decide on the latest version, never a stale one
+        }
+        items: list[OrderEventItem] = []
+        while True:
+            page = self._table.query(**query)
+            items.extend(OrderEventItem.model_validate(raw) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def append(self, item: OrderEventItem) -> None:
+        try:
+            self._table.put_item(
+                Item=item.to_item(), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise VersionTaken(item.order_id, item.version) from error
+            raise
+
+
+class SagaStarter(ABC):
+    @abstractmethod
+    def start(self, saga: SagaInput) -> bool:
+        """Start the order's saga (execution name = order id); False when it already exists."""
+
+
+class StepFunctionsSagaStarter(SagaStarter):
+    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
+        self._arn = state_machine_arn
+        self._client = client or boto3.client("stepfunctions")
+
+    def start(self, saga: SagaInput) -> bool:
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._arn, name=saga.orderId, input=saga.model_dump_json()
+            )
+        except self._client.exceptions.ExecutionAlreadyExists:
+            # The name is the order id: a finished execution, or a running one with another
+            # input, already exists. Either way this order's saga has been started.
+            logger.info("saga already started", extra={"order_id": saga.orderId})
+            return False
+        return True

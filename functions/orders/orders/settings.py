@@ -1,0 +1,23 @@
+"""Each function's environment, validated once per cold start (names as in template.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shop_shared.settings import EnvSettings
+
+
+class OrdersTableSettings(EnvSettings):
+    """get_order, confirm_order, reject_order."""
+
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+
+
+class PlaceOrderSettings(OrdersTableSettings):
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+
+
+class SagaStarterSettings(EnvSettings):
+    order_saga_state_machine_arn: str = Field(
+        alias="ORDER_SAGA_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
+    )

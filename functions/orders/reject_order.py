@@ -1,0 +1,34 @@
+"""Saga end after the compensations: a PENDING order becomes REJECTED with the reason.
+
+The reason comes from `$.error.Error` (contracts.md), the message from `$.error.Cause`.
+Idempotent: an order that is already REJECTED is left as it is and the same result returned.
+Returns `$.rejection` = {orderId, status}.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from orders.logic import reject_order, utc_now
+from orders.models import RejectOrderInput
+from orders.repository import DynamoDBOrderEventStore
+from orders.settings import OrdersTableSettings
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+settings = load_settings(OrdersTableSettings)
+store = DynamoDBOrderEventStore(settings.orders_table_name)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=RejectOrderInput)
+def handler(event: RejectOrderInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event.orderId)
+    return reject_order(event, store=store, clock=utc_now).model_dump()

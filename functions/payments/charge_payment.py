@@ -1,0 +1,39 @@
+"""Saga step ChargePayment: charge the reserved total with the payment provider, once.
+
+Returns `$.payment` = {paymentId, amountCents, currency, status}. Raises PaymentDeclined (a
+business outcome, not retried) or PaymentProviderUnavailable (transient, retried by the saga).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from payments.logic import charge_payment, utc_now
+from payments.models import ChargePaymentInput
+from payments.provider import HttpPaymentProvider, api_key_from_secret
+from payments.repository import DynamoDBPaymentRepository
+from payments.settings import PaymentsSettings
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+settings = load_settings(PaymentsSettings)
+payments = DynamoDBPaymentRepository(settings.payments_table_name)
+provider = HttpPaymentProvider(
+    settings.payment_provider_base_url,
+    api_key_from_secret(settings.payment_provider_api_key_secret_arn),
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ChargePaymentInput)
+def handler(event: ChargePaymentInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event.orderId)
+    result = charge_payment(event, payments=payments, provider=provider, clock=utc_now)
+    return result.model_dump()

@@ -1,0 +1,142 @@
+"""Charge and refund an order's payment: idempotent on the order id, at most once at the provider.
+
+Pure functions on models; the repository, the provider and the clock are passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from payments.errors import PaymentAlreadyRefunded, PaymentDeclined, PaymentRecordConflict
+from payments.models import (
+    PAYMENTS_SOURCE,
+    PRODUCER,
+    ChargePaymentInput,
+    ChargeRequest,
+    PaymentChargedData,
+    PaymentEventData,
+    PaymentRecord,
+    PaymentRefundedData,
+    PaymentResult,
+    RefundPaymentInput,
+    RefundRequest,
+    RefundResult,
+    payment_key,
+)
+from shop_shared.events import DomainEvent, new_event
+from shop_shared.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from payments.provider import PaymentProvider
+    from payments.repository import PaymentRepository
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def charge_payment(
+    task: ChargePaymentInput,
+    *,
+    payments: PaymentRepository,
+    provider: PaymentProvider,
+    clock: Clock,
+) -> PaymentResult:
+    """Charge the reserved total once: an existing charge is returned as it is."""
+    existing = payments.get(task.orderId)
+    if existing is not None:
+        return _already_charged(existing)
+    try:
+        charge = provider.charge(
+            ChargeRequest(
+                amountCents=task.reservation.totalCents,
+                currency=task.reservation.currency,
+                token=task.paymentToken,
+                reference=task.orderId,
+            ),
+            idempotency_key=f"charge-{task.orderId}",
+        )
+    except PaymentDeclined:
+        metrics.add_metric(name="PaymentDeclined", unit=MetricUnit.Count, value=1)
+        raise
+    record = PaymentRecord(
+        **payment_key(task.orderId),
+        orderId=task.orderId,
+        paymentId=charge.chargeId,
+        amountCents=charge.amountCents,
+        currency=charge.currency,
+        status="CHARGED",
+        chargedAt=clock(),
+    )
+    event = _event(PaymentChargedData.of(record), task.correlation_id, record.chargedAt)
+    try:
+        payments.record_charge(record, event)
+    except PaymentRecordConflict:  # a concurrent duplicate of this step recorded it first
+        concurrent = payments.get(task.orderId)
+        if concurrent is None:
+            raise
+        return _already_charged(concurrent)
+    logger.info("payment charged", extra={"order_id": task.orderId, "payment_id": record.paymentId})
+    metrics.add_metric(name="PaymentCharged", unit=MetricUnit.Count, value=1)
+    return PaymentResult.of(record)
+
+
+def refund_payment(
+    task: RefundPaymentInput,
+    *,
+    payments: PaymentRepository,
+    provider: PaymentProvider,
+    clock: Clock,
+) -> RefundResult:
+    """Give a CHARGED payment back once; no payment or an earlier refund changes nothing."""
+    existing = payments.get(task.orderId)
+    if existing is None:
+        logger.info("nothing to refund", extra={"order_id": task.orderId})
+        return RefundResult(orderId=task.orderId, status="NOT_CHARGED")
+    if existing.status == "REFUNDED":
+        return RefundResult(orderId=task.orderId, status="REFUNDED")
+    refund = provider.refund(
+        RefundRequest(chargeId=existing.paymentId, amountCents=existing.amountCents),
+        idempotency_key=f"refund-{task.orderId}",
+    )
+    refunded_at = clock()
+    record = existing.model_copy(
+        update={"status": "REFUNDED", "refundId": refund.refundId, "refundedAt": refunded_at}
+    )
+    event = _event(PaymentRefundedData.of(record), task.correlation_id, refunded_at)
+    try:
+        payments.record_refund(record, event)
+    except PaymentRecordConflict:  # refunded concurrently by a duplicate of this step
+        concurrent = payments.get(task.orderId)
+        if concurrent is None or concurrent.status != "REFUNDED":
+            raise
+    else:
+        logger.info("payment refunded", extra={"order_id": task.orderId})
+        metrics.add_metric(name="PaymentRefunded", unit=MetricUnit.Count, value=1)
+    return RefundResult(orderId=task.orderId, status="REFUNDED")
+
+
+def _already_charged(record: PaymentRecord) -> PaymentResult:
+    if record.status == "REFUNDED":
+        raise PaymentAlreadyRefunded(
+            "The order's payment was refunded; it is not charged again", order_id=record.orderId
+        )
+    logger.info("payment already charged", extra={"order_id": record.orderId})
+    return PaymentResult.of(record)
+
+
+def _event(data: PaymentEventData, correlation_id: str, occurred_at: datetime) -> DomainEvent[Any]:
+    return new_event(
+        source=PAYMENTS_SOURCE,
+        detail_type=data.detail_type,
+        data=data,
+        correlation_id=correlation_id,
+        producer=PRODUCER,
+        occurred_at=occurred_at,
+    )

@@ -1,0 +1,168 @@
+"""The payments service's models: saga payloads, the stored record, events, provider messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+PAYMENTS_SOURCE = "shop.payments"
+PRODUCER = "payments"
+
+PaymentStatus = Literal["CHARGED", "REFUNDED"]
+
+OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
+PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+PositiveCents = Annotated[int, Field(gt=0)]
+ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+# ---------------------------------------------------------------- saga payloads
+
+
+class SagaTask(BaseModel):
+    """What every payments task reads from the saga's state (the rest is ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    orderId: OrderId
+    correlationId: str | None = Field(default=None, min_length=1)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.correlationId or self.orderId
+
+
+class ReservationTotal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    totalCents: PositiveCents
+    currency: Currency
+
+
+class ChargePaymentInput(SagaTask):
+    paymentToken: PaymentToken
+    reservation: ReservationTotal
+
+
+class RefundPaymentInput(SagaTask):
+    pass
+
+
+class PaymentResult(BaseModel):
+    """`$.payment`: what ChargePayment returns into the saga's state."""
+
+    paymentId: ProviderId
+    amountCents: PositiveCents
+    currency: Currency
+    status: PaymentStatus
+
+    @classmethod
+    def of(cls, record: PaymentRecord) -> PaymentResult:
+        return cls(
+            paymentId=record.paymentId,
+            amountCents=record.amountCents,
+            currency=record.currency,
+            status=record.status,
+        )
+
+
+class RefundResult(BaseModel):
+    """`$.refund`: NOT_CHARGED when the order has no payment (nothing to give back)."""
+
+    orderId: OrderId
+    status: Literal["REFUNDED", "NOT_CHARGED"]
+
+
+# ---------------------------------------------------------------- stored record
+
+
+def payment_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"PAYMENT#{order_id}"}
+
+
+class PaymentRecord(BaseModel):
+    """`PAYMENT#<orderId>` in PaymentsTable. paymentId is the provider's charge id."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pk: Annotated[str, StringConstraints(pattern=r"^PAYMENT#")]
+    itemType: Literal["PAYMENT"] = "PAYMENT"
+    orderId: OrderId
+    paymentId: ProviderId
+    amountCents: PositiveCents
+    currency: Currency
+    status: PaymentStatus
+    chargedAt: datetime
+    refundId: ProviderId | None = None
+    refundedAt: datetime | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------- events (data of the detail)
+
+
+class PaymentEventData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    detail_type: ClassVar[str]
+
+    orderId: OrderId
+    paymentId: ProviderId
+    amountCents: PositiveCents
+    currency: Currency
+
+    @classmethod
+    def of(cls, record: PaymentRecord) -> PaymentEventData:
+        return cls(
+            orderId=record.orderId,
+            paymentId=record.paymentId,
+            amountCents=record.amountCents,
+            currency=record.currency,
+        )
+
+
+class PaymentChargedData(PaymentEventData):
+    detail_type: ClassVar[str] = "PaymentCharged"
+
+
+class PaymentRefundedData(PaymentEventData):
+    detail_type: ClassVar[str] = "PaymentRefunded"
+
+
+# ---------------------------------------------------------------- payment provider API
+
+
+class ChargeRequest(BaseModel):
+    amountCents: PositiveCents
+    currency: Currency
+    token: PaymentToken
+    reference: OrderId
+
+
+class ProviderCharge(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    chargeId: ProviderId
+    status: Literal["succeeded"]
+    amountCents: PositiveCents
+    currency: Currency
+    reference: str
+
+
+class RefundRequest(BaseModel):
+    chargeId: ProviderId
+    amountCents: PositiveCents
+
+
+class ProviderRefund(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    refundId: ProviderId
+    chargeId: ProviderId
+    status: Literal["succeeded"]
+    amountCents: PositiveCents

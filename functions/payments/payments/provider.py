@@ -1,0 +1,130 @@
+"""The external payment provider's HTTP API (contracts.md), over stdlib urllib with a timeout.
+
+Every call carries an Idempotency-Key derived from the order (`charge-<orderId>`,
+`refund-<orderId>`), so a retried saga step gets the provider's first answer again and a card
+is never charged twice. The API key is read from Secrets Manager (cached for five minutes).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.parameters import get_secret
+from pydantic import BaseModel, ValidationError
+
+from payments.errors import PaymentDeclined, PaymentProviderError, PaymentProviderUnavailable
+from payments.models import ChargeRequest, ProviderCharge, ProviderRefund, RefundRequest
+from shop_shared.observability import logger
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+DEFAULT_TIMEOUT_SECONDS = 3.0
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class PaymentProvider(ABC):
+    @abstractmethod
+    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+        """Charge the card; PaymentDeclined or PaymentProviderUnavailable otherwise."""
+
+    @abstractmethod
+    def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
+        """Refund (part of) a charge; PaymentProviderUnavailable when the provider is down."""
+
+
+def api_key_from_secret(secret_arn: str) -> Callable[[], str]:
+    """The provider's API key from Secrets Manager, fetched on first use and cached."""
+
+    def api_key() -> str:
+        return get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+
+    return api_key
+
+
+class HttpPaymentProvider(PaymentProvider):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout_seconds
+
+    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+        status, body = self._post("/v1/charges", request, idempotency_key)
+        if status == 402:
+            raise PaymentDeclined(
+                _error_message(body, "The payment was declined"), order_id=request.reference
+            )
+        return self._parse(ProviderCharge, status, body)
+
+    def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
+        status, body = self._post("/v1/refunds", request, idempotency_key)
+        return self._parse(ProviderRefund, status, body)
+
+    def _post(self, path: str, payload: BaseModel, idempotency_key: str) -> tuple[int, Any]:
+        # The base URL is validated as http(s) by the settings: no file:// or custom schemes.
+        request = urllib.request.Request(
+            f"{self._base_url}{path}",
+            data=payload.model_dump_json().encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self._api_key()}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Idempotency-Key": idempotency_key,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as error:  # a non-2xx answer: still an answer
+            with error:
+                return error.code, _json(error.read())
+        except (OSError, http.client.HTTPException) as error:  # timeout, refused, reset, ...
+            logger.warning(
+                "payment provider unreachable", extra={"path": path, "error": str(error)}
+            )
+            raise PaymentProviderUnavailable(
+                "The payment provider could not be reached", path=path
+            ) from error
+
+    @staticmethod
+    def _parse(model: type[ModelT], status: int, body: Any) -> ModelT:
+        if status == 429 or status >= 500:
+            raise PaymentProviderUnavailable(
+                _error_message(body, "The payment provider is unavailable"), status=status
+            )
+        if status not in (200, 201):
+            logger.error("payment provider refused the request", extra={"status": status})
+            raise PaymentProviderError(
+                _error_message(body, "The payment provider refused the request"), status=status
+            )
+        try:
+            return model.model_validate(body)
+        except ValidationError as error:
+            raise PaymentProviderError(
+                "The payment provider answered in an unexpected shape", status=status
+            ) from error
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
+def _error_message(body: Any, default: str) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else default

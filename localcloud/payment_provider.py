@@ -1,0 +1,246 @@
+"""A simulator of the external payment provider (docs/contracts.md), in memory, thread-safe.
+
+Tokens: `tok_declined` -> 402 card_declined; `tok_unavailable` -> 503; any other `tok_...`
+succeeds. `Authorization: Bearer <api key>` is required (401 otherwise). An `Idempotency-Key`
+returns the first answer again for the same endpoint, as the real provider does; answers that
+did not execute (400, 401, 503) are not remembered, so a retry after them is a new attempt.
+
+    with PaymentProviderSimulator(api_key="sk_test").serve() as provider:
+        provider.base_url  # http://127.0.0.1:<free port>
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeGuard
+from urllib.parse import parse_qs, urlsplit
+
+DECLINED_TOKEN = "tok_declined"
+UNAVAILABLE_TOKEN = "tok_unavailable"
+
+_TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{1,64}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_REMEMBERED = frozenset({HTTPStatus.CREATED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.NOT_FOUND})
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def _error(status: HTTPStatus, code: str, message: str) -> Answer:
+    return status, {"error": {"code": code, "message": message}}
+
+
+def _positive_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+class PaymentProviderSimulator:
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+        self._lock = threading.Lock()
+        self._charges: dict[str, dict[str, Any]] = {}
+        self._refunds: dict[str, dict[str, Any]] = {}
+        self._refunded: dict[str, int] = {}  # chargeId -> amount refunded so far
+        self._answers: dict[tuple[str, str], Answer] = {}  # (path, Idempotency-Key) -> answer
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._host = "127.0.0.1"
+        self.latency_seconds = 0.0  # added before every answer, to simulate a slow provider
+
+    # ------------------------------------------------------------ lifecycle
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> PaymentProviderSimulator:
+        """Start answering on host:port (0 = a free port) in a background thread."""
+        if self._server is not None:
+            raise RuntimeError("the simulator is already serving")
+        server = _Server((host, port), _handler_for(self))
+        self._host = host
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so close() returns promptly
+            name="payment-provider",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not serving")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> PaymentProviderSimulator:
+        return self if self._server is not None else self.serve()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ for tests and operators
+
+    def charges(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(charge) for charge in self._charges.values()]
+
+    def refunds(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(refund) for refund in self._refunds.values()]
+
+    # ------------------------------------------------------------ the API
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
+        """One request -> (status, JSON body). `headers` keys are lower case."""
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        authorization = headers.get("authorization", "")
+        if not hmac.compare_digest(authorization.encode(), f"Bearer {self._api_key}".encode()):
+            return _error(HTTPStatus.UNAUTHORIZED, "unauthorized", "Invalid API key")
+        url = urlsplit(target)
+        if url.path == "/v1/charges" and method == "GET":
+            reference = parse_qs(url.query).get("reference", [None])[0]
+            with self._lock:
+                items = [
+                    dict(c)
+                    for c in self._charges.values()
+                    if reference is None or c["reference"] == reference
+                ]
+            return HTTPStatus.OK, {"items": items}
+        operations = {"/v1/charges": self._charge, "/v1/refunds": self._refund}
+        operation = operations.get(url.path)
+        if operation is None:
+            return _error(HTTPStatus.NOT_FOUND, "not_found", "No such route")
+        if method != "POST":
+            return _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST")
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return _error(HTTPStatus.BAD_REQUEST, "invalid_request", "Body must be a JSON object")
+        key = headers.get("idempotency-key")
+        with self._lock:  # one at a time: a duplicate waits and then gets the first answer
+            if key and (url.path, key) in self._answers:
+                return self._answers[(url.path, key)]
+            answer = operation(payload)
+            if key and answer[0] in _REMEMBERED:
+                self._answers[(url.path, key)] = answer
+            return answer
+
+    def _charge(self, payload: dict[str, Any]) -> Answer:
+        token, amount = payload.get("token"), payload.get("amountCents")
+        currency, reference = payload.get("currency"), payload.get("reference")
+        if (
+            not isinstance(token, str)
+            or not _TOKEN.match(token)
+            or not _positive_int(amount)
+            or not isinstance(currency, str)
+            or not _CURRENCY.match(currency)
+            or not isinstance(reference, str)
+            or not reference
+        ):
+            return _error(
+                HTTPStatus.BAD_REQUEST,
+                "invalid_request",
+                "Expected amountCents > 0, currency (ISO 4217), token (tok_...), reference",
+            )
+        if token == UNAVAILABLE_TOKEN:
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "The provider is unavailable"
+            )
+        if token == DECLINED_TOKEN:
+            return _error(HTTPStatus.PAYMENT_REQUIRED, "card_declined", "Your card was declined")
+        charge_id = f"ch_{uuid.uuid4().hex[:24]}"
+        charge = {
+            "chargeId": charge_id,
+            "status": "succeeded",
+            "amountCents": amount,
+            "currency": currency,
+            "reference": reference,
+        }
+        self._charges[charge_id] = charge
+        return HTTPStatus.CREATED, dict(charge)
+
+    def _refund(self, payload: dict[str, Any]) -> Answer:
+        charge_id, amount = payload.get("chargeId"), payload.get("amountCents")
+        if not isinstance(charge_id, str) or not _positive_int(amount):
+            return _error(
+                HTTPStatus.BAD_REQUEST, "invalid_request", "Expected chargeId and amountCents > 0"
+            )
+        charge = self._charges.get(charge_id)
+        if charge is None:
+            return _error(HTTPStatus.NOT_FOUND, "charge_not_found", "No such charge")
+        refunded = self._refunded.get(charge_id, 0)
+        if refunded + amount > charge["amountCents"]:
+            return _error(
+                HTTPStatus.BAD_REQUEST, "amount_too_large", "More than the charge has left"
+            )
+        self._refunded[charge_id] = refunded + amount
+        refund_id = f"re_{uuid.uuid4().hex[:24]}"
+        refund = {
+            "refundId": refund_id,
+            "chargeId": charge_id,
+            "status": "succeeded",
+            "amountCents": amount,
+        }
+        self._refunds[refund_id] = refund
+        return HTTPStatus.CREATED, dict(refund)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a burst of saga retries must not wait for SYN retransmits
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client gave up (its timeout): not a failure of the simulator
+        super().handle_error(request, client_address)
+
+
+def _handler_for(simulator: PaymentProviderSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "PaymentProviderSimulator/1"
+
+        def do_GET(self) -> None:
+            self._answer()
+
+        def do_POST(self) -> None:
+            self._answer()
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, payload = simulator.handle(self.command, self.path, headers, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the state
+            return
+
+    return Handler

@@ -1,0 +1,219 @@
+"""NotificationsQueue -> send_notification.handler in-process on moto (DynamoDB + SES)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample events' customer
+CONFIRMED_ID = "e7a1c2d3-2222-4b2c-9d3e-4f5a6b7c8d9e"
+REJECTED_ID = "e7a1c2d3-3333-4b2c-9d3e-4f5a6b7c8d9e"
+ORDER_ID = "01JDQ7Z6Y5X4W3V2T1S0R9Q8P7"
+
+
+def batch(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def sample_records(sample_event: Any) -> list[dict[str, Any]]:
+    """The sample batch: CustomerRegistered, OrderConfirmed, OrderRejected for one customer."""
+    records: list[dict[str, Any]] = sample_event("send_notification")["Records"]
+    return records
+
+
+def record(template: dict[str, Any], message_id: str, body: dict[str, Any] | str) -> dict[str, Any]:
+    """An SQS record like `template`, carrying `body` (an EventBridge event, or raw text)."""
+    new = copy.deepcopy(template)
+    new["messageId"] = message_id
+    new["body"] = body if isinstance(body, str) else json.dumps(body)
+    return new
+
+
+def bus_event(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The EventBridge event in `template`'s body, with detail-type / eventId / data changed."""
+    event: dict[str, Any] = json.loads(template["body"])
+    if "detail_type" in changes:
+        event["detail-type"] = changes["detail_type"]
+    if "event_id" in changes:
+        event["detail"]["metadata"]["eventId"] = changes["event_id"]
+    if "data" in changes:
+        event["detail"]["data"] = {**event["detail"]["data"], **changes["data"]}
+    return event
+
+
+def test_the_sample_batch_keeps_the_contact_and_emails_both_outcomes(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    # Given a batch with CustomerRegistered, then OrderConfirmed and OrderRejected for them
+    # When it is processed
+    response = send_notification.handler(sample_event("send_notification"), lambda_context)
+
+    # Then no record failed
+    assert response == {"batchItemFailures": []}
+    # and the contact is kept
+    contact = notifications.items()[f"CONTACT#{SUB}"]
+    assert (contact["itemType"], contact["email"], contact["name"]) == (
+        "CONTACT",
+        "ada@example.com",
+        "Ada Lovelace",
+    )
+    # and one email per order outcome went to them, from the configured sender
+    emails = notifications.sent_emails()
+    assert [(e.source, e.destinations["ToAddresses"]) for e in emails] == [
+        ("orders@shop.example.com", ["ada@example.com"]),
+        ("orders@shop.example.com", ["ada@example.com"]),
+    ]
+    assert emails[0].subject == f"Your order {ORDER_ID} is confirmed"
+    assert "34.70 EUR" in emails[0].body
+    assert "could not be completed" in emails[1].subject
+    assert "out of stock" in emails[1].body
+    # and each email is recorded once, under its event id, with SES's message id
+    sent = notifications.of_kind("SENT#")
+    assert set(sent) == {f"SENT#{CONFIRMED_ID}", f"SENT#{REJECTED_ID}"}
+    assert {item["messageId"] for item in sent.values()} == {e.id for e in emails}
+    assert sent[f"SENT#{CONFIRMED_ID}"]["detailType"] == "OrderConfirmed"
+    assert sent[f"SENT#{CONFIRMED_ID}"]["orderId"] == ORDER_ID
+    # and each event has a COMPLETED idempotency record that expires with the table's TTL
+    records = notifications.idempotency_records()
+    assert [r["status"] for r in records] == ["COMPLETED"] * 3
+    assert all(int(r["expiresAt"]) > 0 for r in records)
+
+
+def test_a_record_for_an_unknown_customer_fails_alone_and_succeeds_on_retry(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, rejected = sample_records(sample_event)
+    ghost = record(
+        confirmed,
+        "msg-ghost",
+        bus_event(confirmed, event_id="evt-ghost", data={"customerId": "ghost-sub"}),
+    )
+
+    # Given a batch where one OrderConfirmed is for a customer with no contact (yet)
+    response = send_notification.handler(
+        batch(registered, ghost, confirmed, rejected), lambda_context
+    )
+
+    # Then only that record is reported failed, for SQS to retry (then the DLQ)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-ghost"}]}
+    assert len(notifications.sent_emails()) == 2
+    assert "SENT#evt-ghost" not in notifications.items()
+    assert len(notifications.idempotency_records()) == 3  # none left behind for the failure
+
+    # And when the contact arrives and SQS redelivers the record, the email is sent
+    ghost_registered = record(
+        registered,
+        "msg-ghost-registered",
+        bus_event(
+            registered,
+            event_id="evt-ghost-registered",
+            data={"customerId": "ghost-sub", "email": "ghost@example.com", "name": "Ghost"},
+        ),
+    )
+    send_notification.handler(batch(ghost_registered), lambda_context)
+    retry = send_notification.handler(batch(ghost), lambda_context)
+
+    assert retry == {"batchItemFailures": []}
+    assert notifications.sent_emails()[-1].destinations["ToAddresses"] == ["ghost@example.com"]
+    assert "SENT#evt-ghost" in notifications.items()
+
+
+def test_the_same_event_delivered_twice_sends_one_email(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+    send_notification.handler(batch(registered), lambda_context)
+
+    # Given OrderConfirmed was handled
+    send_notification.handler(batch(confirmed), lambda_context)
+    after_first = notifications.items()
+
+    # When SQS (or a second publish by the relay, with a new EventBridge id) delivers it again
+    again = record(confirmed, "msg-again", bus_event(confirmed))
+    again_body = json.loads(again["body"])
+    again_body["id"] = "another-eventbridge-id"
+    again["body"] = json.dumps(again_body)
+    response = send_notification.handler(batch(again), lambda_context)
+
+    # Then nothing is sent or written again
+    assert response == {"batchItemFailures": []}
+    assert len(notifications.sent_emails()) == 1
+    assert notifications.items() == after_first
+    assert len(notifications.of_kind("SENT#")) == 1
+
+
+def test_a_duplicate_in_the_same_batch_sends_one_email(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+
+    response = send_notification.handler(
+        batch(registered, confirmed, record(confirmed, "msg-dup", json.loads(confirmed["body"]))),
+        lambda_context,
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert len(notifications.sent_emails()) == 1
+    assert list(notifications.of_kind("SENT#")) == [f"SENT#{CONFIRMED_ID}"]
+
+
+def test_a_redelivery_after_the_idempotency_record_expired_sends_no_second_email(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+    send_notification.handler(batch(registered, confirmed), lambda_context)
+    # Given the idempotency records are gone (TTL), but the SENT record is kept
+    for item in notifications.idempotency_records():
+        notifications.table.delete_item(Key={"pk": item["pk"]})
+
+    # When the event is delivered again (say, a DLQ redrive days later)
+    response = send_notification.handler(batch(confirmed), lambda_context)
+
+    # Then the SENT record stops a second email
+    assert response == {"batchItemFailures": []}
+    assert len(notifications.sent_emails()) == 1
+    assert len(notifications.of_kind("SENT#")) == 1
+
+
+def test_an_unknown_detail_type_is_ignored(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    _, confirmed, _ = sample_records(sample_event)
+    other = record(confirmed, "msg-other", bus_event(confirmed, detail_type="OrderShipped"))
+
+    response = send_notification.handler(batch(other), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert notifications.items() == {}
+    assert notifications.sent_emails() == []
+
+
+def test_malformed_records_fail_alone(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+    no_event_id = bus_event(confirmed)
+    del no_event_id["detail"]["metadata"]["eventId"]
+    bad_data = bus_event(confirmed, event_id="evt-bad", data={"totalCents": "lots"})
+
+    response = send_notification.handler(
+        batch(
+            registered,
+            record(confirmed, "msg-not-json", "{not json"),
+            record(confirmed, "msg-no-event-id", no_event_id),
+            record(confirmed, "msg-bad-data", bad_data),
+        ),
+        lambda_context,
+    )
+
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": "msg-not-json"},
+            {"itemIdentifier": "msg-no-event-id"},
+            {"itemIdentifier": "msg-bad-data"},
+        ]
+    }
+    assert list(notifications.of_kind("CONTACT#")) == [f"CONTACT#{SUB}"]
+    assert notifications.of_kind("SENT#") == {}
+    assert notifications.sent_emails() == []

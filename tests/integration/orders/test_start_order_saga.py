@@ -1,0 +1,118 @@
+"""StartOrderSaga in-process on moto: the orders stream -> one saga execution per order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from orders.repository import DynamoDBOrderEventStore
+from tests.integration.orders.orders_harness import (
+    CUSTOMER,
+    SAMPLE_ITEMS,
+    SAMPLE_ORDER_ID,
+    given_placed,
+    load_handler,
+    sample_event,
+    stream_event,
+)
+from tests.support.lambda_context import FakeLambdaContext
+
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+PASS_ONLY = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+@pytest.fixture
+def state_machine_arn(aws: None) -> str:
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="OrderSaga",
+        definition=PASS_ONLY,
+        roleArn="arn:aws:iam::123456789012:role/OrderSagaRole",
+    )["stateMachineArn"]
+    return arn
+
+
+@pytest.fixture
+def start_order_saga(monkeypatch: pytest.MonkeyPatch, state_machine_arn: str) -> ModuleType:
+    return load_handler(
+        monkeypatch, "start_order_saga", ORDER_SAGA_STATE_MACHINE_ARN=state_machine_arn
+    )
+
+
+def executions(arn: str) -> list[dict[str, Any]]:
+    client = boto3.client("stepfunctions")
+    return [
+        client.describe_execution(executionArn=execution["executionArn"])
+        for execution in client.list_executions(stateMachineArn=arn)["executions"]
+    ]
+
+
+def deliver(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = module.handler(event, FakeLambdaContext())
+    return response
+
+
+def test_an_order_placed_record_starts_the_saga_named_after_the_order(
+    start_order_saga: ModuleType, state_machine_arn: str, make_table: Any
+) -> None:
+    # Given an order placed in OrdersTable, as its stream carries it
+    given_placed(DynamoDBOrderEventStore("OrdersTable", make_table("OrdersTable")), T0)
+    event = stream_event("OrdersTable")
+
+    # When the stream batch is delivered
+    response = deliver(start_order_saga, event)
+
+    # Then one execution, named after the order, with the contract's input
+    assert response == {"batchItemFailures": []}
+    (execution,) = executions(state_machine_arn)
+    assert execution["name"] == SAMPLE_ORDER_ID
+    assert json.loads(execution["input"]) == {
+        "orderId": SAMPLE_ORDER_ID,
+        "customerId": CUSTOMER,
+        "items": SAMPLE_ITEMS,
+        "paymentToken": "tok_visa",
+        "correlationId": "corr-1",
+    }
+
+
+def test_a_redelivered_record_starts_nothing_new_while_running_or_after(
+    start_order_saga: ModuleType, state_machine_arn: str
+) -> None:
+    # Given the sample record was delivered once and its saga is running
+    deliver(start_order_saga, sample_event("start_order_saga"))
+
+    # When it is delivered again (Step Functions returns the running execution)
+    again = deliver(start_order_saga, sample_event("start_order_saga"))
+
+    # And again once that execution has ended (Step Functions: ExecutionAlreadyExists)
+    (running,) = executions(state_machine_arn)
+    boto3.client("stepfunctions").stop_execution(executionArn=running["executionArn"])
+    after_end = deliver(start_order_saga, sample_event("start_order_saga"))
+
+    # Then both count as success and there is still exactly one execution
+    assert again == after_end == {"batchItemFailures": []}
+    (execution,) = executions(state_machine_arn)
+    assert execution["name"] == SAMPLE_ORDER_ID
+    assert execution["status"] == "ABORTED"
+
+
+def test_a_bad_record_fails_alone_and_the_others_start(
+    start_order_saga: ModuleType, state_machine_arn: str
+) -> None:
+    # Given a batch of a good record and one whose image has no payment token
+    good = sample_event("start_order_saga")["Records"][0]
+    bad = copy.deepcopy(good)
+    bad["dynamodb"]["SequenceNumber"] = "111100000000012345678902"
+    del bad["dynamodb"]["NewImage"]["paymentToken"]
+
+    # When the batch is delivered
+    response = deliver(start_order_saga, {"Records": [bad, good]})
+
+    # Then only the bad record is reported failed (retried alone), the good one started
+    assert response == {"batchItemFailures": [{"itemIdentifier": "111100000000012345678902"}]}
+    assert [execution["name"] for execution in executions(state_machine_arn)] == [SAMPLE_ORDER_ID]

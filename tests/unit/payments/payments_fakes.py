@@ -1,0 +1,78 @@
+"""Small in-memory stand-ins for the payments service's dependencies (unit tests only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.errors import PaymentDeclined, PaymentProviderUnavailable, PaymentRecordConflict
+from payments.models import (
+    ChargeRequest,
+    PaymentRecord,
+    ProviderCharge,
+    ProviderRefund,
+    RefundRequest,
+)
+from payments.provider import PaymentProvider
+from payments.repository import PaymentRepository
+from shop_shared.events import DomainEvent
+
+
+class InMemoryPayments(PaymentRepository):
+    """Records by order id plus the events written with them, with the repository's conditions."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, PaymentRecord] = {}
+        self.events: list[DomainEvent[Any]] = []
+
+    def get(self, order_id: str) -> PaymentRecord | None:
+        return self.records.get(order_id)
+
+    def record_charge(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
+        if record.orderId in self.records:
+            raise PaymentRecordConflict(record.orderId)
+        self.records[record.orderId] = record
+        self.events.append(event)
+
+    def record_refund(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
+        current = self.records.get(record.orderId)
+        if current is None or current.status != "CHARGED":
+            raise PaymentRecordConflict(record.orderId)
+        self.records[record.orderId] = record
+        self.events.append(event)
+
+    def detail_types(self) -> list[str]:
+        return [event.detail_type for event in self.events]
+
+
+class FakeProvider(PaymentProvider):
+    """Answers by token like the simulator; remembers each call and its idempotency key."""
+
+    def __init__(self) -> None:
+        self.charge_calls: list[tuple[ChargeRequest, str]] = []
+        self.refund_calls: list[tuple[RefundRequest, str]] = []
+        self.down = False
+
+    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+        self.charge_calls.append((request, idempotency_key))
+        if self.down or request.token == "tok_unavailable":
+            raise PaymentProviderUnavailable("The payment provider is unavailable")
+        if request.token == "tok_declined":
+            raise PaymentDeclined("Your card was declined")
+        return ProviderCharge(
+            chargeId=f"ch_{len(self.charge_calls)}",
+            status="succeeded",
+            amountCents=request.amountCents,
+            currency=request.currency,
+            reference=request.reference,
+        )
+
+    def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
+        self.refund_calls.append((request, idempotency_key))
+        if self.down:
+            raise PaymentProviderUnavailable("The payment provider is unavailable")
+        return ProviderRefund(
+            refundId=f"re_{len(self.refund_calls)}",
+            chargeId=request.chargeId,
+            status="succeeded",
+            amountCents=request.amountCents,
+        )

@@ -1,0 +1,215 @@
+"""Charge and refund on in-memory fakes: once at the provider, one record, one event each."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from payments.errors import PaymentAlreadyRefunded, PaymentDeclined, PaymentProviderUnavailable
+from payments.logic import charge_payment, refund_payment
+from payments.models import ChargePaymentInput, PaymentRecord, RefundPaymentInput
+from shop_shared.events import DomainEvent
+from tests.unit.payments.payments_fakes import FakeProvider, InMemoryPayments
+
+ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
+
+
+def charge_input(token: str = "tok_visa", total: int = 3470) -> ChargePaymentInput:
+    return ChargePaymentInput.model_validate(
+        {
+            "orderId": ORDER_ID,
+            "customerId": "c-1",
+            "items": [{"sku": "MUG", "quantity": 1}],
+            "paymentToken": token,
+            "correlationId": "corr-1",
+            "reservation": {"lines": [], "totalCents": total, "currency": "EUR"},
+        }
+    )
+
+
+REFUND = RefundPaymentInput.model_validate({"orderId": ORDER_ID, "correlationId": "corr-1"})
+
+
+@pytest.fixture
+def payments() -> InMemoryPayments:
+    return InMemoryPayments()
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+def charge(payments: InMemoryPayments, provider: FakeProvider, **kwargs: Any) -> Any:
+    return charge_payment(charge_input(**kwargs), payments=payments, provider=provider, clock=clock)
+
+
+def refund(payments: InMemoryPayments, provider: FakeProvider) -> Any:
+    return refund_payment(REFUND, payments=payments, provider=provider, clock=clock)
+
+
+def test_a_charge_records_the_payment_with_its_event(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # When the reserved total is charged
+    result = charge(payments, provider)
+
+    # Then the provider was asked once with the order's idempotency key
+    ((request, key),) = provider.charge_calls
+    assert key == f"charge-{ORDER_ID}"
+    assert request.model_dump() == {
+        "amountCents": 3470,
+        "currency": "EUR",
+        "token": "tok_visa",
+        "reference": ORDER_ID,
+    }
+    # And one CHARGED record and one PaymentCharged event exist, the result mirrors the record
+    assert result.model_dump() == {
+        "paymentId": "ch_1",
+        "amountCents": 3470,
+        "currency": "EUR",
+        "status": "CHARGED",
+    }
+    assert payments.records[ORDER_ID].status == "CHARGED"
+    assert payments.records[ORDER_ID].chargedAt == NOW
+    (event,) = payments.events
+    assert (event.source, event.detail_type) == ("shop.payments", "PaymentCharged")
+    assert json.loads(event.detail_json())["data"] == {
+        "orderId": ORDER_ID,
+        "paymentId": "ch_1",
+        "amountCents": 3470,
+        "currency": "EUR",
+    }
+    assert event.detail.metadata.correlationId == "corr-1"
+
+
+def test_charging_twice_calls_the_provider_once(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    first = charge(payments, provider)
+    second = charge(payments, provider)
+
+    assert first == second
+    assert len(provider.charge_calls) == 1
+    assert payments.detail_types() == ["PaymentCharged"]
+
+
+def test_a_decline_is_a_business_error_and_writes_nothing(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    with pytest.raises(PaymentDeclined) as declined:
+        charge(payments, provider, token="tok_declined")
+
+    assert declined.value.code == "PAYMENT_DECLINED"
+    assert payments.records == {}
+    assert payments.events == []
+
+
+def test_an_unavailable_provider_is_transient_and_writes_nothing(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    with pytest.raises(PaymentProviderUnavailable):
+        charge(payments, provider, token="tok_unavailable")
+
+    assert payments.records == {}
+    assert payments.events == []
+
+
+class RacedPayments(InMemoryPayments):
+    """A duplicate of the step records its charge just before ours."""
+
+    def record_charge(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
+        if not self.records:
+            super().record_charge(record.model_copy(update={"paymentId": "ch_first"}), event)
+        super().record_charge(record, event)
+
+
+def test_a_concurrent_duplicate_that_recorded_first_wins_without_a_second_event(
+    provider: FakeProvider,
+) -> None:
+    # Given a duplicate of this step records the charge between our read and our write
+    payments = RacedPayments()
+
+    # When our step tries to record its charge
+    result = charge(payments, provider)
+
+    # Then it answers with the charge recorded first; one record, one event
+    assert result.paymentId == "ch_first"
+    assert payments.records[ORDER_ID].paymentId == "ch_first"
+    assert payments.detail_types() == ["PaymentCharged"]
+
+
+def test_a_refunded_payment_is_not_charged_again(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    charge(payments, provider)
+    refund(payments, provider)
+
+    with pytest.raises(PaymentAlreadyRefunded):
+        charge(payments, provider)
+    assert len(provider.charge_calls) == 1
+
+
+def test_a_refund_gives_the_charge_back_once(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # Given a charged order
+    charge(payments, provider)
+
+    # When RefundPayment runs twice
+    first = refund(payments, provider)
+    second = refund(payments, provider)
+
+    # Then one provider refund of the whole charge, one REFUNDED record, one PaymentRefunded
+    assert first.model_dump() == second.model_dump() == {"orderId": ORDER_ID, "status": "REFUNDED"}
+    ((request, key),) = provider.refund_calls
+    assert (request.chargeId, request.amountCents, key) == ("ch_1", 3470, f"refund-{ORDER_ID}")
+    record = payments.records[ORDER_ID]
+    assert (record.status, record.refundId, record.refundedAt) == ("REFUNDED", "re_1", NOW)
+    assert payments.detail_types() == ["PaymentCharged", "PaymentRefunded"]
+
+
+def test_refunding_an_order_without_a_payment_changes_nothing(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    assert refund(payments, provider).status == "NOT_CHARGED"
+    assert provider.refund_calls == []
+    assert payments.records == {}
+    assert payments.events == []
+
+
+def test_a_refund_while_the_provider_is_down_is_transient_and_keeps_the_charge(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    charge(payments, provider)
+    provider.down = True
+
+    with pytest.raises(PaymentProviderUnavailable):
+        refund(payments, provider)
+    assert payments.records[ORDER_ID].status == "CHARGED"
+    assert payments.detail_types() == ["PaymentCharged"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"paymentToken": "visa"},
+        {"reservation": {"totalCents": 0, "currency": "EUR"}},
+        {"reservation": {"totalCents": 10, "currency": "eur"}},
+        {"orderId": "../x"},
+        {"reservation": None},
+    ],
+)
+def test_a_malformed_charge_input_is_refused(change: dict[str, Any]) -> None:
+    state = {**charge_input().model_dump(), **change}
+    with pytest.raises(ValidationError):
+        ChargePaymentInput.model_validate(state)
