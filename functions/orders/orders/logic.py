@@ -58,6 +58,8 @@ MAX_MESSAGE_LENGTH = 200
 # contracts.md: the saga's error name (the failing Lambda's errorType) -> the order's reason.
 REASONS: dict[str, RejectionReason] = {
     "OutOfStock": "OUT_OF_STOCK",
+    "ProductNotFound": "UNKNOWN_PRODUCT",
+    "MixedCurrencies": "MIXED_CURRENCIES",
     "PaymentDeclined": "PAYMENT_DECLINED",
     "PaymentProviderUnavailable": "PAYMENT_PROVIDER_UNAVAILABLE",
 }

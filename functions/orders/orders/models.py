@@ -18,7 +18,12 @@ PRODUCER = "orders"
 
 OrderStatus = Literal["PENDING", "CONFIRMED", "REJECTED"]
 RejectionReason = Literal[
-    "OUT_OF_STOCK", "PAYMENT_DECLINED", "PAYMENT_PROVIDER_UNAVAILABLE", "SAGA_FAILED"
+    "OUT_OF_STOCK",
+    "UNKNOWN_PRODUCT",
+    "MIXED_CURRENCIES",
+    "PAYMENT_DECLINED",
+    "PAYMENT_PROVIDER_UNAVAILABLE",
+    "SAGA_FAILED",
 ]
 OrderEventType = Literal["OrderPlaced", "OrderConfirmed", "OrderRejected"]
 

@@ -270,10 +270,13 @@ def test_an_unavailable_provider_is_retried_then_compensated(saga: SagaCloud) ->
         "ReserveStock",
         "ChargePayment",
         "ChargePayment",  # one retry (SagaRetryMaxAttempts=1), with backoff and jitter
+        "RefundPayment",  # a failure that isn't a decline may have charged: refund is a no-op
         "ReleaseStock",
         "RejectOrder",
     ]
     assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE", None)
+    assert saga.payment(order_id) is None
+    assert [r for r in saga.provider.refunds() if r.get("reference") == order_id] == []
     assert order_id not in saga.inventory.reserved
 
 

@@ -17,7 +17,14 @@ from tests.unit.orders.saga_asl import (
 
 FORWARD = ["ReserveStock", "ChargePayment", "ConfirmOrder"]
 COMPENSATION = {"ReserveStock": "ReleaseStock", "ChargePayment": "RefundPayment"}
-BUSINESS_ERRORS = {"OutOfStock", "PaymentDeclined", "ShippingUnavailable"}
+BUSINESS_ERRORS = {
+    "OutOfStock",
+    "ProductNotFound",
+    "MixedCurrencies",
+    "ReservationReleased",
+    "PaymentDeclined",
+    "ShippingUnavailable",
+}
 RESULT_PATHS = {  # contracts.md
     "ReserveStock": "$.reservation",
     "ChargePayment": "$.payment",
@@ -92,32 +99,59 @@ def test_business_errors_are_not_retried_and_the_rest_backs_off_with_jitter(
 def test_every_catch_keeps_the_input_and_puts_the_error_at_dollar_error(
     states: dict[str, Any],
 ) -> None:
-    catches = [catch for state in tasks(states).values() for catch in state.get("Catch", [])]
-    assert len(catches) == len(FORWARD)
-    for catch in catches:
-        assert catch["ErrorEquals"] == ["States.ALL"]
-        assert catch["ResultPath"] == "$.error"
+    for name in FORWARD:
+        catches = states[name]["Catch"]
+        assert catches[-1]["ErrorEquals"] == ["States.ALL"], name  # nothing escapes
+        for catch in catches:
+            assert set(catch["ErrorEquals"]) <= BUSINESS_ERRORS | {"States.ALL"}, name
+            assert catch["ResultPath"] == "$.error", name
 
 
 def test_the_happy_path_runs_the_forward_steps_and_succeeds(states: dict[str, Any]) -> None:
     assert run(states, FORWARD[0]) == (FORWARD, "Succeed")
 
 
+def catch_for(state: dict[str, Any], error: str) -> dict[str, Any]:
+    """The Catch Step Functions picks for `error`: the first that names it, or States.ALL."""
+    return next(
+        c for c in state["Catch"] if error in c["ErrorEquals"] or c["ErrorEquals"] == ["States.ALL"]
+    )
+
+
 @pytest.mark.parametrize("failing", FORWARD)
-def test_a_failure_undoes_the_finished_steps_in_reverse_then_rejects(
+def test_a_business_failure_undoes_the_finished_steps_in_reverse_then_rejects(
     states: dict[str, Any], failing: str
 ) -> None:
-    # Given the forward step `failing` fails after its retries
-    (catch,) = states[failing]["Catch"]
+    # Given the forward step `failing` refuses with a business error (it changed nothing)
+    business = [
+        e for c in states[failing]["Catch"] for e in c["ErrorEquals"] if e in BUSINESS_ERRORS
+    ]
+    for error in business or ["States.ALL"]:
+        # When the saga follows the Catch for it
+        compensations, end = run(states, catch_for(states[failing], error)["Next"])
 
-    # When the saga follows its Catch
+        # Then each finished step is compensated, latest first, and the order is rejected
+        finished = FORWARD[: FORWARD.index(failing)]
+        expected = [COMPENSATION[s] for s in reversed(finished) if s in COMPENSATION]
+        assert compensations == [*expected, "RejectOrder"], (failing, error)
+        assert end == "Succeed"  # a rejected order is a handled business outcome
+
+
+@pytest.mark.parametrize("failing", FORWARD)
+def test_any_other_failure_also_undoes_the_failing_step_itself(
+    states: dict[str, Any], failing: str
+) -> None:
+    # Given the forward step `failing` failed after its retries with a non-business error,
+    # which may have come after its write (a lost response, a timeout)
+    catch = catch_for(states[failing], "Lambda.ServiceException")
+
     compensations, end = run(states, catch["Next"])
 
-    # Then each finished step is compensated, latest first, and the order is rejected
-    finished = FORWARD[: FORWARD.index(failing)]
-    expected = [COMPENSATION[step] for step in reversed(finished) if step in COMPENSATION]
+    # Then the failing step is compensated too (compensations are safe without their step)
+    done = FORWARD[: FORWARD.index(failing) + 1]
+    expected = [COMPENSATION[s] for s in reversed(done) if s in COMPENSATION]
     assert compensations == [*expected, "RejectOrder"]
-    assert end == "Succeed"  # a rejected order is a handled business outcome
+    assert end == "Succeed"
 
 
 def test_compensations_are_not_caught_so_a_failing_one_fails_the_execution(
