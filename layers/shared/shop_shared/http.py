@@ -32,6 +32,13 @@ def create_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[dict]:
+        if not _sent_json(app):
+            # Powertools reads a form-encoded body as a form (curl -d's default): say so plainly.
+            return error_response(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the body as JSON with the header Content-Type: application/json",
+            )
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in error.errors()
@@ -51,6 +58,14 @@ def create_resolver() -> APIGatewayRestResolver:
         return error_response(500, "INTERNAL_ERROR", "Internal server error")
 
     return app
+
+
+def _sent_json(app: APIGatewayRestResolver) -> bool:
+    event = app.current_event
+    if not event.body:
+        return True
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return content_type in ("", "application/json") or content_type.endswith("+json")
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,18 @@ def get_widget(name: str) -> dict[str, Any]:
     raise NotFound(f"No widget {name}")
 
 
-def request(method: str, path: str, body: Any = None, groups: str = "") -> tuple[int, Any]:
+def request(
+    method: str,
+    path: str,
+    body: Any = None,
+    groups: str = "",
+    content_type: str = "application/json",
+) -> tuple[int, Any]:
     event = {
         "resource": path,
         "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": content_type},
         "multiValueHeaders": {},
         "queryStringParameters": None,
         "pathParameters": None,
@@ -93,3 +99,16 @@ def test_a_bug_is_500_without_its_details() -> None:
 
     assert status == 500
     assert answer == {"message": "Internal server error", "code": "INTERNAL_ERROR"}
+
+
+def test_a_json_body_sent_as_a_form_is_415_saying_what_to_send() -> None:
+    status, answer = request(
+        "POST",
+        "/widgets",
+        {"name": "a", "count": 1},
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert status == 415
+    assert answer["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "Content-Type: application/json" in answer["message"]
