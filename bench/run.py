@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 import urllib.error
@@ -71,23 +70,38 @@ def invoke(cloud: RunningLocalCloud, function: str, event: bytes) -> tuple[bool,
         )
 
 
-def function_events() -> dict[str, Path]:
-    """Function logical id -> its sample event (events/<handler module>.json)."""
+def function_events() -> list[tuple[str, Path]]:
+    """(function logical id, its sample event events/<handler module>.json), ordered so that
+    no function is woken by another's sample before its own cold start is measured: saga
+    tasks first (a stream consumer's sample starts a saga), then event consumers, then the
+    API functions (whose writes wake the stream consumers)."""
     from localcloud.template import Template
 
     template = Template.load(ROOT / "template.yaml")
-    found = {}
+    saga_tasks = {
+        ref
+        for _, machine in template.of_type("AWS::StepFunctions::StateMachine")
+        for value in machine.get("DefinitionSubstitutions", {}).values()
+        if isinstance(value, dict)
+        for ref in [value.get("Fn::GetAtt", [None])[0]]
+    }
+    consumers = {
+        mapping["FunctionName"]["Ref"]
+        for _, mapping in template.of_type("AWS::Lambda::EventSourceMapping")
+    }
+    found = []
     for name, properties in template.of_type("AWS::Lambda::Function"):
         module = properties["Handler"].rsplit(".", 1)[0].rsplit(".", 1)[-1]
         event = ROOT / "events" / f"{module}.json"
         if event.exists():
-            found[name] = event
-    return found
+            rank = 0 if name in saga_tasks else 1 if name in consumers else 2
+            found.append((rank, name, event))
+    return [(name, event) for _, name, event in sorted(found)]
 
 
 def cold_and_warm(cloud: RunningLocalCloud) -> dict[str, tuple[float, float]]:
     results = {}
-    for function, event_path in sorted(function_events().items()):
+    for function, event_path in function_events():
         event = event_path.read_bytes()
         cold, cold_ms, _ = invoke(cloud, function, event)
         _, warm_ms, _ = invoke(cloud, function, event)
@@ -142,4 +156,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

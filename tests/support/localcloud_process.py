@@ -35,11 +35,11 @@ class RunningLocalCloud:
 
     def status(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.aws_url}/_localcloud/status", timeout=10) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
+            return json.loads(r.read())
 
     def sent_emails(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{self.aws_url}/_localcloud/ses/messages", timeout=10) as r:
-            return json.loads(r.read())["messages"]  # type: ignore[no-any-return]
+            return json.loads(r.read())["messages"]
 
     def token(self, username: str, *, admin: bool = False) -> str:
         pool = self.status()["userPools"][0]
