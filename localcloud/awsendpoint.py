@@ -61,6 +61,7 @@ class AwsEndpoint:
         self.runtime = runtime
         self.status = status
         self._moto = DomainDispatcherApplication(create_backend_app)
+        self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -102,6 +103,11 @@ class AwsEndpoint:
             )
         if path.startswith("/_localcloud/"):
             return self._local_api(path)(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            # DynamoDB makes each request atomic (a conditional write, a transaction); moto's
+            # backend is not thread-safe, so one DynamoDB request at a time, answered in full.
+            with self._dynamodb_lock:
+                return list(self._moto(environ, start_response))
         return self._moto(environ, start_response)
 
     def _invoke(self, request: Request, name: str) -> Response:

@@ -12,11 +12,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
@@ -279,3 +281,34 @@ def _moto_signing_key() -> Any:
     path = Path(cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
     jwk = json.loads(gzip.decompress(path.read_bytes()))
     return RSAAlgorithm.from_jwk(json.dumps(jwk))
+
+
+# ---------------------------------------------------------------- DynamoDB atomicity
+def test_concurrent_conditional_writes_never_oversell(cloud: RunningLocalCloud) -> None:
+    # Given 5 units and 24 concurrent buyers, each a conditional decrement (as reserve_stock)
+    key = {"pk": {"S": f"STOCK#{uuid.uuid4()}"}}
+    cloud.aws.dynamodb.put_item(TableName="LedgerTable", Item={**key, "stock": {"N": "5"}})
+    clients = [cloud.aws.client("dynamodb") for _ in range(8)]
+
+    def buy(n: int) -> bool:
+        try:
+            clients[n % len(clients)].update_item(
+                TableName="LedgerTable",
+                Key=key,
+                UpdateExpression="SET stock = stock - :one",
+                ConditionExpression="stock >= :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    # When they all buy at once
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        sold = sum(pool.map(buy, range(24)))
+
+    # Then exactly the stock is sold and it never goes negative
+    item = cloud.aws.dynamodb.get_item(TableName="LedgerTable", Key=key, ConsistentRead=True)
+    assert (sold, item["Item"]["stock"]["N"]) == (5, "0")

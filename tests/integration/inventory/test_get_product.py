@@ -18,7 +18,7 @@ def test_an_existing_product_is_returned_with_its_available_stock(
     get_product: Any, sample_event: Any, lambda_context: Any, inventory: Any
 ) -> None:
     # Given a product with 12 on hand
-    inventory.seed_product("ESPRESSO-250G", stock=12, price_cents=1290)
+    inventory.seed_product("KB-001", stock=12, price_cents=1290)
     before = inventory.items()
 
     # When it is read (the sample event)
@@ -27,8 +27,8 @@ def test_an_existing_product_is_returned_with_its_available_stock(
     # Then the API's product shape is returned, and nothing changed
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {
-        "sku": "ESPRESSO-250G",
-        "name": "Product ESPRESSO-250G",
+        "sku": "KB-001",
+        "name": "Product KB-001",
         "priceCents": 1290,
         "currency": "EUR",
         "available": 12,
