@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv run test test-fast check lint format build bench env-vars clean
+.PHONY: venv run test test-fast check lint format build bench env-vars schemas openapi rebuild-order-summaries clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,24 @@ build: $(STAMP)  ## sam build (offline; pip builder with this machine's python3.
 
 bench: $(STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
 	$(BIN)/python -m bench.run
+
+# The import roots Lambda gives each function (the shared layer, every service folder), so the
+# schema generator imports each functions/<service>/<service>/events.py as the tests do.
+EMPTY :=
+PROJECT_PYTHONPATH := $(subst $(EMPTY) $(EMPTY),:,layers/shared $(wildcard functions/*))
+
+schemas: $(STAMP)  ## regenerate schemas/events/** and the README's Events table from events.py
+	PYTHONPATH=$(PROJECT_PYTHONPATH) $(BIN)/python -m tools.event_schemas
+
+openapi: $(STAMP)  ## regenerate functions/api_docs/openapi.json from every API function's resolver
+	$(BIN)/python -m tools.openapi
+
+LOCALCLOUD_AWS_URL ?= http://127.0.0.1:4566
+
+rebuild-order-summaries: $(STAMP)  ## rebuild the orders read model from the event store (running localcloud)
+	AWS_ENDPOINT_URL=$(LOCALCLOUD_AWS_URL) AWS_ACCESS_KEY_ID=localcloud AWS_SECRET_ACCESS_KEY=localcloud \
+	PYTHONPATH=layers/shared:functions/orders $(BIN)/python -m rebuild_order_summaries \
+		--orders-table OrdersTable --summaries-table OrderSummariesTable
 
 env-vars: $(STAMP)  ## env.json for `sam local invoke --env-vars` against a running localcloud
 	$(BIN)/localcloud env-vars > env.json

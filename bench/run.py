@@ -109,13 +109,21 @@ def cold_and_warm(cloud: RunningLocalCloud) -> dict[str, tuple[float, float]]:
     return results
 
 
+SHIPPING_ADDRESS = {"line1": "Main St 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+
+
 def order_to_confirmed(cloud: RunningLocalCloud, token: str) -> float:
     started = time.monotonic()
     status, placed = http(
         "POST",
         f"{cloud.api_url}/orders",
         token,
-        {"items": [{"sku": "CB-004", "quantity": 1}], "paymentToken": "tok_visa"},
+        {
+            "items": [{"sku": "CB-004", "quantity": 1}],
+            "paymentToken": "tok_visa",
+            # The bench user never registers: the order names where it ships.
+            "shippingAddress": SHIPPING_ADDRESS,
+        },
     )
     assert status == 202, placed
     while True:

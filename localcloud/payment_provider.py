@@ -1,9 +1,11 @@
 """A simulator of the external payment provider (docs/contracts.md), in memory, thread-safe.
 
-Tokens: `tok_declined` -> 402 card_declined; `tok_unavailable` -> 503; any other `tok_...`
-succeeds. `Authorization: Bearer <api key>` is required (401 otherwise). An `Idempotency-Key`
-returns the first answer again for the same endpoint, as the real provider does; answers that
-did not execute (400, 401, 503) are not remembered, so a retry after them is a new attempt.
+Tokens: `tok_declined` -> 402 card_declined; `tok_unavailable` -> 503; `tok_refund_fails`
+charges succeed but every refund of them answers 500 (a refund the provider refuses for good,
+to exercise a failing compensation); any other `tok_...` succeeds.
+`Authorization: Bearer <api key>` is required (401 otherwise). An `Idempotency-Key` returns
+the first answer again for the same endpoint, as the real provider does; answers that did not
+execute (400, 401, 500, 503) are not remembered, so a retry after them is a new attempt.
 
     with PaymentProviderSimulator(api_key="sk_test").serve() as provider:
         provider.base_url  # http://127.0.0.1:<free port>
@@ -25,9 +27,11 @@ from urllib.parse import parse_qs, urlsplit
 
 DECLINED_TOKEN = "tok_declined"
 UNAVAILABLE_TOKEN = "tok_unavailable"
+REFUND_FAILS_TOKEN = "tok_refund_fails"
 
 _TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{1,64}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_REFUNDS_OF_CHARGE = re.compile(r"^/v1/charges/([A-Za-z0-9_]{1,64})/refunds$")
 _REMEMBERED = frozenset({HTTPStatus.CREATED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.NOT_FOUND})
 
 Answer = tuple[int, dict[str, Any]]
@@ -48,6 +52,7 @@ class PaymentProviderSimulator:
         self._charges: dict[str, dict[str, Any]] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
         self._refunded: dict[str, int] = {}  # chargeId -> amount refunded so far
+        self._unrefundable: set[str] = set()  # chargeIds paid with REFUND_FAILS_TOKEN
         self._answers: dict[tuple[str, str], Answer] = {}  # (path, Idempotency-Key) -> answer
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -126,6 +131,14 @@ class PaymentProviderSimulator:
                     if reference is None or c["reference"] == reference
                 ]
             return HTTPStatus.OK, {"items": items}
+        refunds_of = _REFUNDS_OF_CHARGE.match(url.path)
+        if refunds_of and method == "GET":
+            charge_id = refunds_of.group(1)
+            with self._lock:
+                if charge_id not in self._charges:
+                    return _error(HTTPStatus.NOT_FOUND, "charge_not_found", "No such charge")
+                items = [dict(r) for r in self._refunds.values() if r["chargeId"] == charge_id]
+            return HTTPStatus.OK, {"items": items}
         operations = {"/v1/charges": self._charge, "/v1/refunds": self._refund}
         operation = operations.get(url.path)
         if operation is None:
@@ -179,6 +192,8 @@ class PaymentProviderSimulator:
             "reference": reference,
         }
         self._charges[charge_id] = charge
+        if token == REFUND_FAILS_TOKEN:
+            self._unrefundable.add(charge_id)
         return HTTPStatus.CREATED, dict(charge)
 
     def _refund(self, payload: dict[str, Any]) -> Answer:
@@ -190,6 +205,10 @@ class PaymentProviderSimulator:
         charge = self._charges.get(charge_id)
         if charge is None:
             return _error(HTTPStatus.NOT_FOUND, "charge_not_found", "No such charge")
+        if charge_id in self._unrefundable:
+            return _error(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "refund_failed", "The refund could not be made"
+            )
         refunded = self._refunded.get(charge_id, 0)
         if refunded + amount > charge["amountCents"]:
             return _error(

@@ -32,7 +32,6 @@ _NOTHING_TO_CREATE = {
     "AWS::ApiGateway::RestApi",
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
-    "AWS::CloudWatch::Alarm",
     "AWS::Logs::LogGroup",
 }
 
@@ -54,6 +53,8 @@ class Provisioner:
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::SSM::Parameter": self._ssm_parameter,
             "AWS::SES::EmailIdentity": self._email_identity,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::CloudWatch::Alarm": self._alarm,
         }
 
     def create_all(self) -> None:
@@ -217,3 +218,51 @@ class Provisioner:
         identity = properties["EmailIdentity"]
         self.clients.ses.verify_email_identity(EmailAddress=identity)
         self._set(logical_id, identity)
+
+    def _topic(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties.get("TopicName", logical_id)
+        attributes = {
+            key: str(properties[key])
+            for key in ("DisplayName", "KmsMasterKeyId", "FifoTopic")
+            if key in properties
+        }
+        arn = self.clients.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        self._set(logical_id, arn, TopicArn=arn, TopicName=name)
+
+    def _alarm(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """The alarm as CloudWatch would hold it (moto keeps it; it does not evaluate metrics)."""
+        name = properties.get("AlarmName", f"{self.template.stack_name}-{logical_id}")
+        alarm: dict[str, Any] = {"AlarmName": name}
+        for key in (
+            "AlarmDescription",
+            "MetricName",
+            "Namespace",
+            "Statistic",
+            "ExtendedStatistic",
+            "Unit",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "EvaluateLowSampleCountPercentile",
+            "ThresholdMetricId",
+        ):
+            if key in properties:
+                alarm[key] = str(properties[key])
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if key in properties:
+                alarm[key] = int(properties[key])
+        if "Threshold" in properties:
+            alarm["Threshold"] = float(properties["Threshold"])
+        if "ActionsEnabled" in properties:
+            alarm["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
+        for key in (
+            "Dimensions",
+            "AlarmActions",
+            "OKActions",
+            "InsufficientDataActions",
+            "Metrics",
+        ):
+            if key in properties:
+                alarm[key] = properties[key]
+        self.clients.client("cloudwatch").put_metric_alarm(**alarm)
+        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"
+        self._set(logical_id, name, Arn=arn)

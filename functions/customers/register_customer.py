@@ -23,7 +23,7 @@ repository = DynamoDBCustomersRepository(settings.customers_table_name)
 app = create_resolver()
 
 
-@app.post("/customers")
+@app.post("/customers", status_code=201)  # the status the OpenAPI document shows
 @tracer.capture_method(capture_response=False)
 def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProfile]:
     caller = current_caller(app)

@@ -24,7 +24,10 @@ repository = DynamoDBInventoryRepository(settings.inventory_table_name)
 app = create_resolver()
 
 
-@app.put("/products/<sku>")
+@app.put(
+    "/products/<sku>",
+    responses={200: {"description": "The product was replaced"}, 201: {"description": "Created"}},
+)
 @tracer.capture_method
 def upsert_product(
     sku: Annotated[str, Path(pattern=SKU_PATTERN)], product: UpsertProductRequest

@@ -31,7 +31,7 @@ placement = IdempotentOrderPlacement(
 app = create_resolver()
 
 
-@app.post("/orders")
+@app.post("/orders", status_code=202)  # the status the OpenAPI document shows
 @tracer.capture_method(capture_response=False)
 def post_order(
     body: PlaceOrderRequest,

@@ -1,7 +1,8 @@
 """Saga step ChargePayment: charge the reserved total with the payment provider, once.
 
 Returns `$.payment` = {paymentId, amountCents, currency, status}. Raises PaymentDeclined (a
-business outcome, not retried) or PaymentProviderUnavailable (transient, retried by the saga).
+business outcome, not retried), PaymentProviderUnavailable (transient, retried by the saga) or
+PaymentProviderCircuitOpen (the provider's breaker is open: it was not called, not retried).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from payments.logic import charge_payment, utc_now
 from payments.models import ChargePaymentInput
-from payments.provider import HttpPaymentProvider, api_key_from_secret
+from payments.provider import payment_provider
 from payments.repository import DynamoDBPaymentRepository
 from payments.settings import PaymentsSettings
 from shop_shared.observability import logger, metrics, tracer
@@ -23,10 +24,7 @@ if TYPE_CHECKING:
 
 settings = load_settings(PaymentsSettings)
 payments = DynamoDBPaymentRepository(settings.payments_table_name)
-provider = HttpPaymentProvider(
-    settings.payment_provider_base_url,
-    api_key_from_secret(settings.payment_provider_api_key_secret_arn),
-)
+provider = payment_provider(settings)  # through the `payment-provider` circuit breaker
 
 
 @logger.inject_lambda_context(correlation_id_path="correlationId")

@@ -1,6 +1,8 @@
 """Saga compensation RefundPayment: give an order's charge back, once.
 
 Returns `$.refund` = {orderId, status}: REFUNDED, or NOT_CHARGED when there was no payment.
+While the provider's circuit breaker is open a refund that needs the provider raises
+PaymentProviderCircuitOpen (nothing was refunded yet; NOT_CHARGED needs no provider call).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 
 from payments.logic import refund_payment, utc_now
 from payments.models import RefundPaymentInput
-from payments.provider import HttpPaymentProvider, api_key_from_secret
+from payments.provider import payment_provider
 from payments.repository import DynamoDBPaymentRepository
 from payments.settings import PaymentsSettings
 from shop_shared.observability import logger, metrics, tracer
@@ -22,10 +24,7 @@ if TYPE_CHECKING:
 
 settings = load_settings(PaymentsSettings)
 payments = DynamoDBPaymentRepository(settings.payments_table_name)
-provider = HttpPaymentProvider(
-    settings.payment_provider_base_url,
-    api_key_from_secret(settings.payment_provider_api_key_secret_arn),
-)
+provider = payment_provider(settings)  # through the `payment-provider` circuit breaker
 
 
 @logger.inject_lambda_context(correlation_id_path="correlationId")

@@ -151,7 +151,16 @@ def new_customer(cloud: RunningLocalCloud) -> Client:
         },
     )
     assert status == 201, body
+    # Shipping learns the registered address from CustomerRegistered (bus -> ShippingQueue);
+    # an order placed without an address before it arrives would be SHIPPING_UNAVAILABLE.
+    sub = jwt.decode(token_of(client), options={"verify_signature": False})["sub"]
+    assert eventually(lambda: item(cloud, "ShippingTable", pk=f"ADDRESS#{sub}")), "no address"
     return client
+
+
+def token_of(client: Client) -> str:
+    assert client.token
+    return client.token
 
 
 def stock_of(cloud: RunningLocalCloud, sku: str) -> int:

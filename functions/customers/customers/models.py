@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from shop_shared.text import OneLine
+
 # A practical address check (RFC 5322's dot-atom local part, DNS labels with a dot in the
 # domain), without the email-validator dependency; deliverability is SES's business.
 EMAIL_PATTERN = (
@@ -42,10 +44,12 @@ def _known_country(code: str) -> str:
     return code
 
 
-CustomerName = Annotated[str, Field(min_length=1, max_length=100)]
+CustomerName = Annotated[str, Field(min_length=1, max_length=100), OneLine]
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
 CountryCode = Annotated[str, AfterValidator(_known_country)]
-AddressLine = Annotated[str, Field(min_length=1, max_length=200)]
+AddressLine = Annotated[str, Field(min_length=1, max_length=200), OneLine]
+City = Annotated[str, Field(min_length=1, max_length=100), OneLine]
+PostalCode = Annotated[str, Field(min_length=1, max_length=20), OneLine]
 
 
 class Address(BaseModel):
@@ -53,8 +57,8 @@ class Address(BaseModel):
 
     line1: AddressLine
     line2: AddressLine | None = None
-    city: Annotated[str, Field(min_length=1, max_length=100)]
-    postalCode: Annotated[str, Field(min_length=1, max_length=20)]
+    city: City
+    postalCode: PostalCode
     country: CountryCode
 
 
@@ -83,6 +87,32 @@ class CustomerProfile(BaseModel):
             email=customer.email,
             address=customer.address,
         )
+
+
+# ---------------------------------------------------------------- internal query (not on the API)
+
+
+class GetCustomerProfileInput(BaseModel):
+    """What GetCustomerProfileFunction is invoked with (orders' GET /orders/{id}/details)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customerId: Annotated[str, Field(min_length=1, max_length=128)]
+    correlationId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+class CustomerProfileAnswer(BaseModel):
+    """GetCustomerProfileFunction's answer: the profile, or `found: false` (never an error)
+    when the customer has not registered one."""
+
+    customerId: str
+    found: bool
+    profile: CustomerProfile | None
+
+    @classmethod
+    def of(cls, customer_id: str, customer: Customer | None) -> CustomerProfileAnswer:
+        profile = CustomerProfile.from_customer(customer) if customer else None
+        return cls(customerId=customer_id, found=profile is not None, profile=profile)
 
 
 # ---------------------------------------------------------------- domain
@@ -145,6 +175,9 @@ PRODUCER = "customers"
 
 
 class CustomerRegistered(BaseModel):
+    """Carries the registered address: shipping keeps it to ship orders placed without one."""
+
     customerId: str
     name: str
     email: str
+    address: Address

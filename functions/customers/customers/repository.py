@@ -9,7 +9,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from customers.errors import CustomerExists
-from customers.models import CustomerItem
+from customers.models import CustomerItem, customer_key
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -25,11 +25,23 @@ class CustomersRepository(ABC):
         """Store a new customer with its event, in one transaction; CustomerExists if registered."""
 
 
-class DynamoDBCustomersRepository(CustomersRepository):
+class CustomerReader(ABC):
+    """Read-only access, for the functions whose role may only read the table."""
+
+    @abstractmethod
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer's profile (read consistently: right after registering it is there)."""
+
+
+class DynamoDBCustomersRepository(CustomersRepository, CustomerReader):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
         self._dynamodb = dynamodb or boto3.resource("dynamodb")
         self._table = self._dynamodb.Table(table_name)
         self._table_name = table_name
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        item = self._table.get_item(Key=customer_key(customer_id), ConsistentRead=True).get("Item")
+        return CustomerItem.model_validate(item).to_customer() if item else None
 
     def create_customer(self, customer: Customer, event: DomainEvent[Any]) -> None:
         items: list[dict[str, Any]] = [

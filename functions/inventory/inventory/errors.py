@@ -7,11 +7,17 @@ others here are business errors too (retrying them changes nothing).
 
 from __future__ import annotations
 
-from shop_shared.errors import Conflict, NotFound, TransientError
+from shop_shared.errors import Conflict, NotFound, TransientError, ValidationFailed
 
 
 class ProductNotFound(NotFound):
     """No product with this SKU in the catalog (GET 404, or an order line naming it)."""
+
+
+class InvalidCursor(ValidationFailed):
+    """A `?cursor=` that is not one GET /products issued (garbage, or tampered with)."""
+
+    code = "INVALID_CURSOR"
 
 
 class OutOfStock(Conflict):

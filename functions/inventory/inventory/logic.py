@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from inventory.errors import (
     ConcurrentModification,
+    InvalidCursor,
     MixedCurrencies,
     ProductChanged,
     ProductNotFound,
@@ -28,6 +29,7 @@ from inventory.errors import (
 from inventory.models import (
     EVENT_SOURCE,
     PRODUCER,
+    CatalogPosition,
     PricedLine,
     Product,
     ProductUpserted,
@@ -45,8 +47,8 @@ from shop_shared.events import new_event
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from inventory.models import UpsertProductRequest
-    from inventory.repository import InventoryRepository
+    from inventory.models import ProductPage, UpsertProductRequest
+    from inventory.repository import CatalogReader, InventoryRepository
 
 MAX_ATTEMPTS = 3
 
@@ -62,6 +64,20 @@ def get_product(sku: str, *, repository: InventoryRepository) -> Product:
     if product is None:
         raise ProductNotFound(f"No product with SKU {sku}", sku=sku)
     return product
+
+
+def list_products(limit: int, cursor: str | None, *, catalog: CatalogReader) -> ProductPage:
+    """One page of the catalog in SKU order; `cursor` is a page's nextCursor (InvalidCursor if
+    it is not one we issued)."""
+    after = None
+    if cursor is not None:
+        try:
+            after = CatalogPosition.from_cursor(cursor)
+        except ValueError as error:
+            raise InvalidCursor(
+                "Invalid cursor: pass the nextCursor of the previous page as it is"
+            ) from error
+    return catalog.list_products(limit=limit, after=after)
 
 
 def upsert_product(

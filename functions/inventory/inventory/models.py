@@ -1,27 +1,34 @@
 """Inventory models, one set per boundary, with explicit mapping between them.
 
-- API: `UpsertProductRequest` in, `ProductResponse` out.
+- API: `UpsertProductRequest` in, `ProductResponse` / `ProductListResponse` out.
 - Saga: `ReserveStockInput` / `ReservationResult`, `ReleaseStockInput` / `ReleaseResult`
   (the shapes of docs/contracts.md).
-- Domain: `Product`, `Reservation` (what the logic works on).
+- Domain: `Product`, `ProductPage`, `Reservation` (what the logic works on).
 - Stored items: `ProductItem`, `ReservationItem` (the table's layout; only the repository
-  uses them).
+  uses them), `CatalogPosition` (a key of the CatalogBySku index, the API's opaque cursor).
 - Events: `ProductUpserted`, `StockReserved`, `StockReleased` (the `data` of each event).
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shop_shared.text import OneLine
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 MAX_ORDER_LINES = 50  # one TransactWriteItems holds 100 items: lines + reservation + event
+MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00: far below DynamoDB's 38 digits, even times stock
+MAX_STOCK = 1_000_000
 
 Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
-ProductName = Annotated[str, Field(min_length=1, max_length=200)]
+ProductName = Annotated[str, Field(min_length=1, max_length=200), OneLine]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 PriceCents = Annotated[int, Field(gt=0)]
 StockLevel = Annotated[int, Field(ge=0)]
@@ -40,9 +47,9 @@ class UpsertProductRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: ProductName
-    priceCents: Annotated[int, Field(gt=0, strict=True)]
+    priceCents: Annotated[int, Field(gt=0, le=MAX_PRICE_CENTS, strict=True)]
     currency: Currency
-    stock: Annotated[int, Field(ge=0, strict=True)]
+    stock: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)]
 
 
 class ProductResponse(BaseModel):
@@ -63,6 +70,25 @@ class ProductResponse(BaseModel):
         )
 
 
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 200  # a cursor we issue is about 100 characters
+
+
+class ProductListResponse(BaseModel):
+    """200 body of GET /products: one page of the catalog in SKU order."""
+
+    items: list[ProductResponse]
+    nextCursor: str | None  # pass as ?cursor= for the next page; null on the last page
+
+    @classmethod
+    def from_page(cls, page: ProductPage) -> ProductListResponse:
+        return cls(
+            items=[ProductResponse.from_product(product) for product in page.products],
+            nextCursor=page.next.to_cursor() if page.next else None,
+        )
+
+
 # ---------------------------------------------------------------- domain
 
 
@@ -76,6 +102,15 @@ class Product(BaseModel):
     stock: StockLevel
     created_at: datetime
     updated_at: datetime
+
+
+class ProductPage(BaseModel):
+    """Products in SKU order, and where the next page starts (None after the last one)."""
+
+    model_config = _FROZEN
+
+    products: tuple[Product, ...]
+    next: CatalogPosition | None
 
 
 class ReservationStatus(StrEnum):
@@ -198,6 +233,47 @@ def product_key(sku: str) -> dict[str, str]:
 
 def reservation_key(order_id: str) -> dict[str, str]:
     return {"pk": f"RESERVATION#{order_id}"}
+
+
+CATALOG_INDEX = "CatalogBySku"  # template.yaml: itemType (HASH) + sku (RANGE), keys only
+_CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class CatalogPosition(BaseModel):
+    """A key of the CatalogBySku index, i.e. a page's LastEvaluatedKey: the table key and the
+    index key of one product. Clients get it as an opaque cursor (base64url of its JSON) and
+    only a cursor this model could have issued is accepted back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    pk: str
+    itemType: Literal["PRODUCT"]
+    sku: Sku
+
+    @model_validator(mode="after")
+    def _the_key_of_that_product(self) -> CatalogPosition:
+        if self.pk != product_key(self.sku)["pk"]:
+            raise ValueError("pk and sku name different products")
+        return self
+
+    @classmethod
+    def after(cls, sku: str) -> CatalogPosition:
+        return cls(**product_key(sku), itemType="PRODUCT", sku=sku)
+
+    def to_cursor(self) -> str:
+        raw = json.dumps(self.model_dump(), separators=(",", ":"), sort_keys=True)
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def from_cursor(cls, cursor: str) -> CatalogPosition:
+        """The position a cursor names; ValueError for anything we did not issue."""
+        if len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR_ALPHABET.match(cursor):
+            raise ValueError("not a base64url cursor")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = cls.model_validate(json.loads(raw))
+        if position.to_cursor() != cursor:  # another encoding of it: not one we issued
+            raise ValueError("not a cursor this API issued")
+        return position
 
 
 class ProductItem(BaseModel):

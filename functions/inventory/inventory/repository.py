@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from inventory.errors import (
@@ -22,7 +23,10 @@ from inventory.errors import (
     ReservationNotReserved,
 )
 from inventory.models import (
+    CATALOG_INDEX,
+    CatalogPosition,
     ProductItem,
+    ProductPage,
     ReservationItem,
     ReservationStatus,
     product_key,
@@ -74,6 +78,15 @@ class InventoryRepository(ABC):
         """
 
 
+class CatalogReader(ABC):
+    """Read-only paging through the catalog, for the functions whose role may only read."""
+
+    @abstractmethod
+    def list_products(self, *, limit: int, after: CatalogPosition | None) -> ProductPage:
+        """Up to `limit` products in SKU order, starting after `after` (from the first when
+        None), with the position to continue from when more exist."""
+
+
 def _cancellation_codes(error: ClientError) -> list[str] | None:
     """Per-item reasons of a cancelled transaction, or None for any other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -87,7 +100,7 @@ def _failed(codes: list[str], index: int) -> bool:
     return index < len(codes) and codes[index] == CONDITION_FAILED
 
 
-class DynamoDBInventoryRepository(InventoryRepository):
+class DynamoDBInventoryRepository(InventoryRepository, CatalogReader):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
         self._dynamodb = dynamodb or boto3.resource("dynamodb")
         self._table = self._dynamodb.Table(table_name)
@@ -117,6 +130,34 @@ class DynamoDBInventoryRepository(InventoryRepository):
         if keys:
             raise ConcurrentModification("The catalog is throttled; try again later")
         return found
+
+    def list_products(self, *, limit: int, after: CatalogPosition | None) -> ProductPage:
+        # One more key than asked for tells whether another page exists, so the last page
+        # never hands out a cursor to an empty one. The index holds keys only: the products
+        # themselves (current stock) come from the table, read consistently.
+        positions = self._catalog_keys(limit + 1, after)
+        shown = positions[:limit]
+        products = self.get_products([position.sku for position in shown])
+        return ProductPage(
+            products=tuple(products[p.sku] for p in shown if p.sku in products),
+            next=shown[-1] if len(positions) > limit else None,
+        )
+
+    def _catalog_keys(self, count: int, after: CatalogPosition | None) -> list[CatalogPosition]:
+        query: dict[str, Any] = {
+            "IndexName": CATALOG_INDEX,
+            "KeyConditionExpression": Key("itemType").eq("PRODUCT"),
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = after.model_dump()
+        keys: list[CatalogPosition] = []
+        while len(keys) < count:  # a query page also ends at 1 MB: go on until `count`
+            page = self._table.query(**query, Limit=count - len(keys))
+            keys.extend(CatalogPosition.model_validate(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return keys
 
     def save_product(self, product: Product, event: DomainEvent[Any], *, expect_new: bool) -> None:
         condition = "attribute_not_exists(pk)" if expect_new else "attribute_exists(pk)"

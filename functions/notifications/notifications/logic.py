@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from notifications.errors import ContactNotFound
+from notifications.events import CONSUMED_EVENTS
 from notifications.models import (
     Contact,
     CustomerRegistered,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from notifications.models import BusEvent
     from notifications.repository import NotificationsRepository
 
-HANDLED_DETAIL_TYPES = frozenset({"CustomerRegistered", "OrderConfirmed", "OrderRejected"})
+HANDLED_DETAIL_TYPES = frozenset(CONSUMED_EVENTS)
 
 REJECTION_REASONS = {
     "OUT_OF_STOCK": "Some of the items you ordered are out of stock.",

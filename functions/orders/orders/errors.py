@@ -17,6 +17,19 @@ class OrderNotPending(Conflict):
     code: ClassVar[str] = "ORDER_NOT_PENDING"
 
 
+class OrderNotCancellable(Conflict):
+    """Only a CONFIRMED order can be cancelled: it is still PENDING, already REJECTED, CANCELLED
+    or being cancelled, or NEEDS_ATTENTION."""
+
+    code: ClassVar[str] = "ORDER_NOT_CANCELLABLE"
+
+
+class OrderNotCancelling(Conflict):
+    """MarkOrderCancelled for an order whose cancellation was never requested."""
+
+    code: ClassVar[str] = "ORDER_NOT_CANCELLING"
+
+
 class ConcurrentModification(TransientError):
     """Lost the optimistic-concurrency race on the order's next version too many times."""
 

@@ -17,6 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from orders.errors import (
     ConcurrentModification,
     CorruptOrderHistory,
+    OrderNotCancellable,
+    OrderNotCancelling,
     OrderNotFound,
     OrderNotPending,
     VersionTaken,
@@ -25,13 +27,20 @@ from orders.models import (
     DETAIL_TYPES,
     ORDER_SOURCE,
     PRODUCER,
+    CancellationInput,
     ConfirmOrderInput,
     HistoryEntry,
+    MarkOrderCancelledInput,
+    MarkOrderNeedsAttentionInput,
     Order,
     OrderAccepted,
+    OrderCancellationAccepted,
+    OrderCancellationRequestedData,
+    OrderCancelledData,
     OrderConfirmedData,
     OrderEventData,
     OrderEventItem,
+    OrderNeedsAttentionData,
     OrderPlacedData,
     OrderRejectedData,
     OrderStatus,
@@ -47,7 +56,7 @@ from shop_shared.events import DomainEvent, new_event
 from shop_shared.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from orders.repository import OrderEventStore, SagaStarter
+    from orders.repository import CancellationStarter, OrderEventStore, SagaStarter
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -62,9 +71,23 @@ REASONS: dict[str, RejectionReason] = {
     "MixedCurrencies": "MIXED_CURRENCIES",
     "PaymentDeclined": "PAYMENT_DECLINED",
     "PaymentProviderUnavailable": "PAYMENT_PROVIDER_UNAVAILABLE",
+    "PaymentProviderCircuitOpen": "PAYMENT_PROVIDER_UNAVAILABLE",
+    "ShippingUnavailable": "SHIPPING_UNAVAILABLE",
 }
 FALLBACK_REASON: RejectionReason = "SAGA_FAILED"
 FALLBACK_MESSAGE = "The order could not be completed"
+MAX_ATTENTION_MESSAGE_LENGTH = 500
+
+# The order's life: (status, event) -> the next status. OrderNeedsAttention may follow any
+# status but itself (a compensation can fail whatever the order had reached); anything else
+# that does not fit is a corrupt history.
+TRANSITIONS: dict[tuple[OrderStatus, type[OrderEventData]], OrderStatus] = {
+    ("PENDING", OrderConfirmedData): "CONFIRMED",
+    ("PENDING", OrderRejectedData): "REJECTED",
+    ("CONFIRMED", OrderCancellationRequestedData): "CANCELLING",
+    ("CANCELLING", OrderCancelledData): "CANCELLED",
+}
+NEEDS_ATTENTION: OrderStatus = "NEEDS_ATTENTION"
 
 
 def utc_now() -> datetime:
@@ -95,21 +118,13 @@ def apply(order: Order | None, event: RecordedEvent) -> Order:
             updatedAt=at,
             version=1,
         )
-    if event.version != order.version + 1 or order.status != "PENDING":
-        raise CorruptOrderHistory(
-            f"event {event.version} does not follow version {order.version} ({order.status})"
-        )
+    status = _next_status(order, event)
+    changes: dict[str, Any] = {"status": status}
     if isinstance(data, OrderConfirmedData):
-        changes: dict[str, Any] = {
-            "status": "CONFIRMED",
-            "totalCents": data.totalCents,
-            "currency": data.currency,
-        }
+        changes.update(totalCents=data.totalCents, currency=data.currency)
     elif isinstance(data, OrderRejectedData):
-        changes = {"status": "REJECTED", "reason": data.reason}
-    else:
-        raise CorruptOrderHistory(f"OrderPlaced again at version {event.version}")
-    entry = HistoryEntry(status=changes["status"], at=at, reason=changes.get("reason"))
+        changes["reason"] = data.reason
+    entry = HistoryEntry(status=status, at=at, reason=changes.get("reason"))
     return order.model_copy(
         update={
             **changes,
@@ -118,6 +133,20 @@ def apply(order: Order | None, event: RecordedEvent) -> Order:
             "updatedAt": at,
         }
     )
+
+
+def _next_status(order: Order, event: RecordedEvent) -> OrderStatus:
+    if event.version != order.version + 1:
+        raise CorruptOrderHistory(f"event {event.version} does not follow version {order.version}")
+    if isinstance(event.data, OrderNeedsAttentionData) and order.status != NEEDS_ATTENTION:
+        return NEEDS_ATTENTION
+    status = TRANSITIONS.get((order.status, type(event.data)))
+    if status is None:
+        raise CorruptOrderHistory(
+            f"{DETAIL_TYPES[type(event.data)]} can't follow {order.status} "
+            f"(version {event.version})"
+        )
+    return status
 
 
 def fold(events: Iterable[RecordedEvent]) -> Order | None:
@@ -203,6 +232,77 @@ def reject_order(
         return OrderRejectedData(
             orderId=order.orderId, customerId=order.customerId, reason=reason, message=message
         )
+
+    return _transition(task.orderId, task.correlationId, decide, store=store, clock=clock)
+
+
+def mark_order_needs_attention(
+    task: MarkOrderNeedsAttentionInput, *, store: OrderEventStore, clock: Clock
+) -> SagaOrderResult:
+    """A compensation failed after its retries: the order NEEDS_ATTENTION from an operator."""
+    failed_steps = list(task.compensationErrors)
+    first = task.compensationErrors[failed_steps[0]]
+    message = (_error_message(first.Cause) or first.Error)[:MAX_ATTENTION_MESSAGE_LENGTH]
+
+    def decide(order: Order) -> OrderEventData | None:
+        if order.status == NEEDS_ATTENTION:
+            return None
+        logger.warning(
+            "order needs attention",
+            extra={"order_id": order.orderId, "status": order.status, "failed": failed_steps},
+        )
+        return OrderNeedsAttentionData(
+            orderId=order.orderId,
+            customerId=order.customerId,
+            failedStep=failed_steps[0],
+            error=first.Error[:128],
+            message=message,
+            failedSteps=failed_steps,
+        )
+
+    return _transition(task.orderId, task.correlationId, decide, store=store, clock=clock)
+
+
+def request_cancellation(
+    order_id: str,
+    *,
+    customer_id: str,
+    correlation_id: str,
+    store: OrderEventStore,
+    clock: Clock,
+) -> OrderCancellationAccepted:
+    """The owner cancels a CONFIRMED order: OrderCancellationRequested starts the workflow (from
+    the orders stream). Any other status, a cancellation already under way included, is refused.
+    """
+
+    def decide(order: Order) -> OrderEventData:
+        if order.customerId != customer_id:
+            raise OrderNotFound("No such order", order_id=order_id)
+        if order.status != "CONFIRMED":
+            raise OrderNotCancellable(
+                f"The order is {order.status}; only a CONFIRMED order can be cancelled",
+                order_id=order_id,
+                status=order.status,
+            )
+        return OrderCancellationRequestedData(orderId=order.orderId, customerId=order.customerId)
+
+    _transition(order_id, correlation_id, decide, store=store, clock=clock)
+    return OrderCancellationAccepted(orderId=order_id)
+
+
+def mark_order_cancelled(
+    task: MarkOrderCancelledInput, *, store: OrderEventStore, clock: Clock
+) -> SagaOrderResult:
+    def decide(order: Order) -> OrderEventData | None:
+        if order.status == "CANCELLED":
+            return None
+        if order.status != "CANCELLING":
+            raise OrderNotCancelling(
+                f"The order is {order.status}; its cancellation was not requested",
+                order_id=order.orderId,
+                status=order.status,
+            )
+        return OrderCancelledData(orderId=order.orderId, customerId=order.customerId)
 
     return _transition(task.orderId, task.correlationId, decide, store=store, clock=clock)
 
@@ -300,6 +400,7 @@ def saga_input(item: OrderEventItem) -> SagaInput:
         customerId=placed.customerId,
         items=placed.items,
         paymentToken=item.paymentToken,
+        shippingAddress=placed.shippingAddress,
         correlationId=event.metadata.correlationId,
     )
 
@@ -311,4 +412,32 @@ def start_order_saga(item: OrderEventItem, *, starter: SagaStarter) -> bool:
     logger.info("saga start requested", extra={"order_id": saga.orderId, "new": started})
     if started:
         metrics.add_metric(name="OrderSagaStarted", unit=MetricUnit.Count, value=1)
+    return started
+
+
+# ---------------------------------------------------------------- cancellation start
+
+
+def cancellation_input(item: OrderEventItem) -> CancellationInput:
+    """The cancellation workflow's input from the OrderCancellationRequested item."""
+    event = item.recorded()
+    requested = event.data
+    if not isinstance(requested, OrderCancellationRequestedData):
+        raise CorruptOrderHistory(f"not an OrderCancellationRequested item: {item.sk}")
+    return CancellationInput(
+        orderId=requested.orderId,
+        customerId=requested.customerId,
+        correlationId=event.metadata.correlationId,
+    )
+
+
+def start_order_cancellation(item: OrderEventItem, *, starter: CancellationStarter) -> bool:
+    """Start the order's cancellation once (execution name `cancel-<orderId>`)."""
+    cancellation = cancellation_input(item)
+    started = starter.start(cancellation)
+    logger.info(
+        "cancellation start requested", extra={"order_id": cancellation.orderId, "new": started}
+    )
+    if started:
+        metrics.add_metric(name="OrderCancellationStarted", unit=MetricUnit.Count, value=1)
     return started

@@ -12,20 +12,31 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from shop_shared.events import DomainEvent, EventMetadata, event_item, parse_detail
+from shop_shared.text import OneLine
 
 ORDER_SOURCE = "shop.orders"
 PRODUCER = "orders"
 
-OrderStatus = Literal["PENDING", "CONFIRMED", "REJECTED"]
+OrderStatus = Literal[
+    "PENDING", "CONFIRMED", "REJECTED", "CANCELLING", "CANCELLED", "NEEDS_ATTENTION"
+]
 RejectionReason = Literal[
     "OUT_OF_STOCK",
     "UNKNOWN_PRODUCT",
     "MIXED_CURRENCIES",
     "PAYMENT_DECLINED",
     "PAYMENT_PROVIDER_UNAVAILABLE",
+    "SHIPPING_UNAVAILABLE",
     "SAGA_FAILED",
 ]
-OrderEventType = Literal["OrderPlaced", "OrderConfirmed", "OrderRejected"]
+OrderEventType = Literal[
+    "OrderPlaced",
+    "OrderConfirmed",
+    "OrderRejected",
+    "OrderCancellationRequested",
+    "OrderCancelled",
+    "OrderNeedsAttention",
+]
 
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -38,7 +49,9 @@ PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Cents = Annotated[int, Field(ge=0)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+AddressLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine
+]
 
 MAX_ORDER_LINES = 25
 
@@ -62,9 +75,11 @@ class ShippingAddress(BaseModel):
 
     line1: AddressLine
     line2: AddressLine | None = None
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    city: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), OneLine
+    ]
     postalCode: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16), OneLine
     ]
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
 
@@ -178,12 +193,60 @@ class OrderRejectedData(BaseModel):
     message: str = Field(min_length=1, max_length=200)
 
 
-OrderEventData = OrderPlacedData | OrderConfirmedData | OrderRejectedData
+class OrderCancellationRequestedData(BaseModel):
+    """The customer asked to cancel a CONFIRMED order; the cancellation workflow undoes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+
+
+class OrderCancelledData(BaseModel):
+    """Every step of the order was undone: shipment cancelled, payment refunded, stock back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+
+
+StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")]
+
+
+class OrderNeedsAttentionData(BaseModel):
+    """A compensation still failed after its retries: an operator has to finish the order.
+
+    `failedStep` and `error` are the first failure (`failedSteps` lists every one, in the order
+    the workflow ran them); `message` is that error's message, for the operator.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    failedStep: StepName
+    error: str = Field(min_length=1, max_length=128)
+    message: str = Field(min_length=1, max_length=500)
+    failedSteps: Annotated[list[StepName], Field(min_length=1)]
+
+
+OrderEventData = (
+    OrderPlacedData
+    | OrderConfirmedData
+    | OrderRejectedData
+    | OrderCancellationRequestedData
+    | OrderCancelledData
+    | OrderNeedsAttentionData
+)
 
 DATA_MODELS: dict[OrderEventType, type[OrderEventData]] = {
     "OrderPlaced": OrderPlacedData,
     "OrderConfirmed": OrderConfirmedData,
     "OrderRejected": OrderRejectedData,
+    "OrderCancellationRequested": OrderCancellationRequestedData,
+    "OrderCancelled": OrderCancelledData,
+    "OrderNeedsAttention": OrderNeedsAttentionData,
 }
 DETAIL_TYPES: dict[type[OrderEventData], OrderEventType] = {
     model: detail_type for detail_type, model in DATA_MODELS.items()
@@ -209,6 +272,14 @@ class RecordedEvent(BaseModel):
 
 def order_pk(order_id: str) -> str:
     return f"ORDER#{order_id}"
+
+
+def _at_version(event: DomainEvent[Any], version: int) -> DomainEvent[Any]:
+    """The event with its version in the envelope (`metadata.aggregateVersion`), so consumers
+    of the bus (the read model) can tell a stale or duplicate event from a newer one."""
+    metadata = event.detail.metadata.model_copy(update={"aggregateVersion": version})
+    detail = event.detail.model_copy(update={"metadata": metadata})
+    return event.model_copy(update={"detail": detail})
 
 
 class OrderEventItem(BaseModel):
@@ -243,7 +314,7 @@ class OrderEventItem(BaseModel):
         payment_token: str | None = None,
     ) -> OrderEventItem:
         key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
-        item = event_item(event, key=key, expires=False)
+        item = event_item(_at_version(event, version), key=key, expires=False)
         return cls.model_validate(
             {**item, "version": version, "customerId": customer_id, "paymentToken": payment_token}
         )
@@ -294,7 +365,22 @@ class SagaInput(BaseModel):
     customerId: CustomerId
     items: list[OrderLine]
     paymentToken: PaymentToken
+    shippingAddress: ShippingAddress | None = None
     correlationId: str = Field(min_length=1)
+
+
+class CancellationInput(BaseModel):
+    """Input of the cancellation workflow, started with execution name `cancel-<orderId>`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orderId: OrderId
+    customerId: CustomerId
+    correlationId: str = Field(min_length=1)
+
+    @property
+    def execution_name(self) -> str:
+        return f"cancel-{self.orderId}"
 
 
 class SagaTask(BaseModel):
@@ -344,6 +430,25 @@ class SagaError(BaseModel):
 
 class RejectOrderInput(SagaTask):
     error: SagaError
+
+
+class MarkOrderNeedsAttentionInput(SagaTask):
+    """The workflow's state when a compensation failed: `compensationErrors` holds each failed
+    step's error under the step's name (contracts.md)."""
+
+    customerId: CustomerId
+    compensationErrors: Annotated[dict[StepName, SagaError], Field(min_length=1)]
+
+
+class MarkOrderCancelledInput(SagaTask):
+    pass
+
+
+class OrderCancellationAccepted(BaseModel):
+    """202 body of POST /orders/{orderId}/cancel."""
+
+    orderId: OrderId
+    status: Literal["CANCELLING"] = "CANCELLING"
 
 
 class SagaOrderResult(BaseModel):

@@ -13,12 +13,13 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from orders.errors import VersionTaken
-from orders.models import OrderEventItem, SagaInput, order_pk
+from orders.models import CancellationInput, OrderEventItem, SagaInput, order_pk
 from shop_shared.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_stepfunctions import SFNClient
+    from pydantic import BaseModel
 
 
 class OrderEventStore(ABC):
@@ -67,19 +68,44 @@ class SagaStarter(ABC):
         """Start the order's saga (execution name = order id); False when it already exists."""
 
 
-class StepFunctionsSagaStarter(SagaStarter):
+class CancellationStarter(ABC):
+    @abstractmethod
+    def start(self, cancellation: CancellationInput) -> bool:
+        """Start the order's cancellation (execution name `cancel-<orderId>`); False when it
+        already exists."""
+
+
+class StepFunctionsExecutions:
+    """Starts executions of one state machine, each name at most once."""
+
     def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
         self._arn = state_machine_arn
         self._client = client or boto3.client("stepfunctions")
 
-    def start(self, saga: SagaInput) -> bool:
+    def start(self, name: str, payload: BaseModel) -> bool:
         try:
             self._client.start_execution(
-                stateMachineArn=self._arn, name=saga.orderId, input=saga.model_dump_json()
+                stateMachineArn=self._arn, name=name, input=payload.model_dump_json()
             )
         except self._client.exceptions.ExecutionAlreadyExists:
-            # The name is the order id: a finished execution, or a running one with another
-            # input, already exists. Either way this order's saga has been started.
-            logger.info("saga already started", extra={"order_id": saga.orderId})
+            # A finished execution, or a running one with another input, has this name already.
+            # Either way this order's workflow has been started.
+            logger.info("execution already started", extra={"execution_name": name})
             return False
         return True
+
+
+class StepFunctionsSagaStarter(SagaStarter):
+    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
+        self._executions = StepFunctionsExecutions(state_machine_arn, client)
+
+    def start(self, saga: SagaInput) -> bool:
+        return self._executions.start(saga.orderId, saga)
+
+
+class StepFunctionsCancellationStarter(CancellationStarter):
+    def __init__(self, state_machine_arn: str, client: SFNClient | None = None) -> None:
+        self._executions = StepFunctionsExecutions(state_machine_arn, client)
+
+    def start(self, cancellation: CancellationInput) -> bool:
+        return self._executions.start(cancellation.execution_name, cancellation)

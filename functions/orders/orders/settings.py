@@ -8,7 +8,7 @@ from shop_shared.settings import EnvSettings
 
 
 class OrdersTableSettings(EnvSettings):
-    """get_order, confirm_order, reject_order."""
+    """get_order, cancel_order and the workflow tasks of the orders service."""
 
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
 
@@ -20,4 +20,10 @@ class PlaceOrderSettings(OrdersTableSettings):
 class SagaStarterSettings(EnvSettings):
     order_saga_state_machine_arn: str = Field(
         alias="ORDER_SAGA_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
+    )
+
+
+class CancellationStarterSettings(EnvSettings):
+    order_cancellation_state_machine_arn: str = Field(
+        alias="ORDER_CANCELLATION_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )

@@ -1,13 +1,16 @@
 """The payments service's typed errors.
 
 The class name is the errorType Lambda reports, which the saga matches: `PaymentDeclined` is a
-business outcome (not retried); `PaymentProviderUnavailable` is transient (retried with backoff).
+business outcome (not retried); `PaymentProviderUnavailable` is transient (retried with backoff);
+`PaymentProviderCircuitOpen` means the provider was not even called, because its circuit breaker
+is open (the saga does not retry it: the order is rejected with PAYMENT_PROVIDER_UNAVAILABLE).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from shop_shared.circuit_breaker import CircuitOpen
 from shop_shared.errors import Conflict, DomainError, TransientError
 
 
@@ -22,6 +25,12 @@ class PaymentProviderUnavailable(TransientError):
     """The provider answered 5xx/429, timed out or could not be reached."""
 
     code: ClassVar[str] = "PAYMENT_PROVIDER_UNAVAILABLE"
+
+
+class PaymentProviderCircuitOpen(CircuitOpen):
+    """The `payment-provider` breaker is open: failing fast, the provider was not called."""
+
+    code: ClassVar[str] = "PAYMENT_PROVIDER_CIRCUIT_OPEN"
 
 
 class PaymentProviderError(DomainError):

@@ -17,6 +17,8 @@ from payments.models import (
     PRODUCER,
     ChargePaymentInput,
     ChargeRequest,
+    GetPaymentInput,
+    PaymentAnswer,
     PaymentChargedData,
     PaymentEventData,
     PaymentRecord,
@@ -120,6 +122,12 @@ def refund_payment(
         logger.info("payment refunded", extra={"order_id": task.orderId})
         metrics.add_metric(name="PaymentRefunded", unit=MetricUnit.Count, value=1)
     return RefundResult(orderId=task.orderId, status="REFUNDED")
+
+
+def find_payment(query: GetPaymentInput, *, payments: PaymentRepository) -> PaymentAnswer:
+    """Another service asks for an order's payment: it, or found=false (an answer, not an error:
+    an order that was never charged has none). Reads only."""
+    return PaymentAnswer.of(query.orderId, payments.get(query.orderId))
 
 
 def _already_charged(record: PaymentRecord) -> PaymentResult:

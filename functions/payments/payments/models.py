@@ -69,6 +69,30 @@ class PaymentResult(BaseModel):
         )
 
 
+class GetPaymentInput(BaseModel):
+    """What GetPaymentFunction (internal query, not on the API) is invoked with: orders' GET
+    /orders/{id}/details."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    orderId: OrderId
+    correlationId: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
+class PaymentAnswer(BaseModel):
+    """GetPaymentFunction's answer: the order's payment, or `found: false` (never an error)
+    when the order has none."""
+
+    orderId: OrderId
+    found: bool
+    payment: PaymentResult | None
+
+    @classmethod
+    def of(cls, order_id: str, record: PaymentRecord | None) -> PaymentAnswer:
+        payment = PaymentResult.of(record) if record else None
+        return cls(orderId=order_id, found=payment is not None, payment=payment)
+
+
 class RefundResult(BaseModel):
     """`$.refund`: NOT_CHARGED when the order has no payment (nothing to give back)."""
 

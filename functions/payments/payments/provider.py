@@ -3,6 +3,10 @@
 Every call carries an Idempotency-Key derived from the order (`charge-<orderId>`,
 `refund-<orderId>`), so a retried saga step gets the provider's first answer again and a card
 is never charged twice. The API key is read from Secrets Manager (cached for five minutes).
+
+Both handlers call it through the `payment-provider` circuit breaker (`payment_provider()`),
+whose state is the `BREAKER#payment-provider` item of PaymentsTable: when the provider keeps
+failing, calls fail fast with PaymentProviderCircuitOpen instead of waiting on its timeout.
 """
 
 from __future__ import annotations
@@ -13,19 +17,29 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.utilities.parameters import get_secret
 from pydantic import BaseModel, ValidationError
 
-from payments.errors import PaymentDeclined, PaymentProviderError, PaymentProviderUnavailable
+from payments.errors import (
+    PaymentDeclined,
+    PaymentProviderCircuitOpen,
+    PaymentProviderError,
+    PaymentProviderUnavailable,
+)
 from payments.models import ChargeRequest, ProviderCharge, ProviderRefund, RefundRequest
+from shop_shared.circuit_breaker import CircuitBreaker, DynamoDBBreakerStore
 from shop_shared.observability import logger
+
+if TYPE_CHECKING:
+    from payments.settings import PaymentsSettings
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
 SECRET_MAX_AGE_SECONDS = 300
+PAYMENT_PROVIDER_BREAKER = "payment-provider"
 
 
 class PaymentProvider(ABC):
@@ -115,6 +129,41 @@ class HttpPaymentProvider(PaymentProvider):
             raise PaymentProviderError(
                 "The payment provider answered in an unexpected shape", status=status
             ) from error
+
+
+class BreakerGuardedProvider(PaymentProvider):
+    """A provider called through a circuit breaker: while it is open, PaymentProviderCircuitOpen
+    is raised and the provider is not called. Only PaymentProviderUnavailable (5xx, 429, timeouts,
+    connection errors) counts as a failure; a declined card is the provider working."""
+
+    def __init__(self, provider: PaymentProvider, breaker: CircuitBreaker) -> None:
+        self._provider = provider
+        self._breaker = breaker
+
+    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+        return self._breaker.call(
+            lambda: self._provider.charge(request, idempotency_key=idempotency_key)
+        )
+
+    def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
+        return self._breaker.call(
+            lambda: self._provider.refund(request, idempotency_key=idempotency_key)
+        )
+
+
+def payment_provider(settings: PaymentsSettings) -> PaymentProvider:
+    """The HTTP provider behind the `payment-provider` breaker kept in PaymentsTable."""
+    breaker = CircuitBreaker(
+        PAYMENT_PROVIDER_BREAKER,
+        store=DynamoDBBreakerStore(settings.payments_table_name),
+        config=settings.breaker_config(),
+        open_error=PaymentProviderCircuitOpen,
+    )
+    http_provider = HttpPaymentProvider(
+        settings.payment_provider_base_url,
+        api_key_from_secret(settings.payment_provider_api_key_secret_arn),
+    )
+    return BreakerGuardedProvider(http_provider, breaker)
 
 
 def _json(raw: bytes) -> Any:

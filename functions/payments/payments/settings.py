@@ -1,14 +1,24 @@
-"""charge_payment's and refund_payment's environment, validated once per cold start."""
+"""charge_payment's and refund_payment's environment, validated once per cold start.
+
+The `payment-provider` circuit breaker's thresholds come from the CIRCUIT_BREAKER_* variables
+(template parameters PaymentProviderBreaker*).
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from shop_shared.circuit_breaker import CircuitBreakerSettings
 from shop_shared.settings import EnvSettings
 
 
-class PaymentsSettings(EnvSettings):
+class PaymentsTableSettings(EnvSettings):
+    """get_payment (the internal query): the table and nothing else."""
+
     payments_table_name: str = Field(alias="PAYMENTS_TABLE_NAME", min_length=1)
+
+
+class PaymentsSettings(CircuitBreakerSettings, PaymentsTableSettings):
     payment_provider_base_url: str = Field(
         alias="PAYMENT_PROVIDER_BASE_URL", pattern=r"^https?://[^\s/]+(/\S*)?$"
     )

@@ -29,6 +29,12 @@ class EventMetadata(BaseModel):
     occurredAt: datetime
     correlationId: str = Field(min_length=1)
     producer: str = Field(min_length=1)
+    # Event-sourced producers (orders) say where the event sits in its aggregate's history
+    # (1, 2, ...), so a consumer can drop a duplicate or an older event than the state it holds.
+    # Optional and left out of the JSON when absent: other producers' events are unchanged.
+    aggregateVersion: int | None = Field(
+        default=None, ge=1, exclude_if=lambda version: version is None
+    )
 
 
 class EventDetail(BaseModel, Generic[DataT]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import json
 from dataclasses import dataclass
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -57,7 +59,37 @@ def create_resolver() -> APIGatewayRestResolver:
         logger.exception("unhandled error")
         return error_response(500, "INTERNAL_ERROR", "Internal server error")
 
+    def _unreadable(error: Exception) -> Response[dict]:
+        # Powertools maps only JSONDecodeError to a validation error; a body nested deeper
+        # than the parser's recursion limit or bad base64 escapes as these. A 400 only when
+        # the body itself is what cannot be read, else it is the bug it looks like.
+        problem = _unreadable_body(app)
+        if problem is None:
+            return _unexpected(error)
+        logger.info("request refused", extra={"code": "VALIDATION_ERROR", "problem": problem})
+        return error_response(400, "VALIDATION_ERROR", f"Invalid request: {problem}")
+
+    app.exception_handler(RecursionError)(_unreadable)
+    app.exception_handler(binascii.Error)(_unreadable)
     return app
+
+
+def _unreadable_body(app: APIGatewayRestResolver) -> str | None:
+    """Why the request's body can't be read as JSON, or None when it can."""
+    event = app.current_event
+    try:
+        body = event.decoded_body
+    except ValueError:  # binascii.Error: isBase64Encoded with a body that is not base64
+        return "the body is not valid base64"
+    if not body:
+        return None
+    try:
+        json.loads(body)
+    except RecursionError:
+        return "the JSON body is nested too deeply"
+    except ValueError:
+        return "the body is not valid JSON"
+    return None
 
 
 def _sent_json(app: APIGatewayRestResolver) -> bool:

@@ -44,21 +44,26 @@ class CustomersState:
         return events
 
 
+HANDLERS = ("register_customer", "get_customer")
+
+
 @pytest.fixture(scope="module")
-def _customers_cloud() -> Iterator[tuple[Any, ModuleType]]:
-    """One moto, one CustomersTable (as template.yaml declares it) and the handler module per
+def _customers_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
+    """One moto, one CustomersTable (as template.yaml declares it) and the handler modules per
     test module. Settings and clients are read at import, so the environment is set first."""
     with pytest.MonkeyPatch.context() as env, mock_aws():
         env.setenv("CUSTOMERS_TABLE_NAME", TABLE_NAME)
         env.setenv("POWERTOOLS_SERVICE_NAME", "customers")
         create_table(boto3.client("dynamodb"), TABLE_NAME, resource(TABLE_NAME)["Properties"])
-        sys.modules.pop("register_customer", None)
-        module = importlib.import_module("register_customer")
-        yield boto3.resource("dynamodb").Table(TABLE_NAME), module
+        modules = {}
+        for name in HANDLERS:
+            sys.modules.pop(name, None)
+            modules[name] = importlib.import_module(name)
+        yield boto3.resource("dynamodb").Table(TABLE_NAME), modules
 
 
 @pytest.fixture
-def customers(_customers_cloud: tuple[Any, ModuleType]) -> CustomersState:
+def customers(_customers_cloud: tuple[Any, dict[str, ModuleType]]) -> CustomersState:
     """The customers table, empty at the start of each test."""
     table, _ = _customers_cloud
     with table.batch_writer() as batch:
@@ -69,7 +74,12 @@ def customers(_customers_cloud: tuple[Any, ModuleType]) -> CustomersState:
 
 @pytest.fixture
 def register_customer(_customers_cloud: Any, customers: CustomersState) -> ModuleType:
-    return _customers_cloud[1]
+    return _customers_cloud[1]["register_customer"]
+
+
+@pytest.fixture
+def get_customer(_customers_cloud: Any, customers: CustomersState) -> ModuleType:
+    return _customers_cloud[1]["get_customer"]
 
 
 def load_sample(name: str) -> dict[str, Any]:

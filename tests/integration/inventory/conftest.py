@@ -18,7 +18,7 @@ from localcloud.tables import create_table
 from tests.support.template import ROOT, resource
 
 TABLE_NAME = "InventoryTable"
-HANDLERS = ("upsert_product", "get_product", "reserve_stock", "release_stock")
+HANDLERS = ("upsert_product", "get_product", "list_products", "reserve_stock", "release_stock")
 
 
 class InventoryState:
@@ -108,6 +108,11 @@ def upsert_product(_inventory_cloud: Any, inventory: InventoryState) -> ModuleTy
 @pytest.fixture
 def get_product(_inventory_cloud: Any, inventory: InventoryState) -> ModuleType:
     return _inventory_cloud[1]["get_product"]
+
+
+@pytest.fixture
+def list_products(_inventory_cloud: Any, inventory: InventoryState) -> ModuleType:
+    return _inventory_cloud[1]["list_products"]
 
 
 @pytest.fixture

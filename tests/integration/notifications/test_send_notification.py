@@ -9,7 +9,7 @@ from typing import Any
 SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample events' customer
 CONFIRMED_ID = "e7a1c2d3-2222-4b2c-9d3e-4f5a6b7c8d9e"
 REJECTED_ID = "e7a1c2d3-3333-4b2c-9d3e-4f5a6b7c8d9e"
-ORDER_ID = "01JDQ7Z6Y5X4W3V2T1S0R9Q8P7"
+ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # the sample events' order (a UUID)
 
 
 def batch(*records: dict[str, Any]) -> dict[str, Any]:

@@ -124,8 +124,12 @@ def given_placed(
     customer: str = CUSTOMER,
     token: str = "tok_visa",
     correlation_id: str = "corr-1",
+    shipping_address: dict[str, str] | None = None,
 ) -> None:
     """An order placed through the orders logic, as POST /orders would have written it."""
-    request = PlaceOrderRequest.model_validate({"items": SAMPLE_ITEMS, "paymentToken": token})
+    body: dict[str, Any] = {"items": SAMPLE_ITEMS, "paymentToken": token}
+    if shipping_address is not None:
+        body["shippingAddress"] = shipping_address
+    request = PlaceOrderRequest.model_validate(body)
     command = PlaceOrder(customerId=customer, correlationId=correlation_id, request=request)
     place_order(command, store=store, clock=lambda: at, new_id=lambda: order_id)

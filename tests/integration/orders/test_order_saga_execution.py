@@ -1,9 +1,11 @@
-"""The order saga executed by moto's Step Functions interpreter, end to end in-process.
+"""The order saga and the cancellation executed by moto's Step Functions interpreter, in-process.
 
-The definition is the real one (DefinitionSubstitutions applied, retries shortened), started by
-StartOrderSaga from the orders stream. Its Lambda tasks run the real orders and payments handlers
-(moto's Lambda would need Docker, so its invoke is routed to them here), with DynamoDB on moto
-and the payment provider simulator; inventory's two steps are small fakes of their contract.
+The definitions are the real ones (DefinitionSubstitutions applied, retries shortened), started
+by StartOrderSaga / StartOrderCancellation from the orders stream. Their Lambda tasks run the real
+orders, payments and shipping handlers (moto's Lambda would need Docker, so its invoke is routed
+to them here), with DynamoDB and SQS on moto and the payment provider simulator; inventory's two
+steps are small fakes of their contract. NotifyOperator is Step Functions' own SQS integration,
+run by the interpreter against moto's SQS.
 """
 
 from __future__ import annotations
@@ -26,16 +28,21 @@ from moto.awslambda.models import LambdaBackend
 
 from localcloud.payment_provider import PaymentProviderSimulator
 from localcloud.tables import create_table
-from orders.logic import load
+from orders.logic import load, request_cancellation, utc_now
 from orders.repository import DynamoDBOrderEventStore
-from tests.integration.orders.orders_harness import given_placed, stream_event
+from shipping.models import Address, CustomerAddress
+from shipping.repository import DynamoDBShippingRepository
+from tests.integration.orders.orders_harness import CUSTOMER, given_placed, stream_event
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.template import resource
-from tests.unit.orders.saga_asl import substituted_definition
+from tests.support.template import raw_template, resource
+from tests.unit.orders.saga_asl import CANCELLATION, SAGA, substituted_definition
 
 API_KEY = "sk_test_saga"
 PRICES = {"ESPRESSO-250G": 1290, "MUG-CERAMIC": 890}  # the sample items: 2 x 1290 + 890 = 3470
 TOTAL = 3470
+REGISTERED = {"line1": "Hauptstr. 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+POLE = {"line1": "Amundsen-Scott", "city": "South Pole", "postalCode": "0000", "country": "AQ"}
+TABLES = ("OrdersTable", "PaymentsTable", "ShippingTable")
 
 
 class OutOfStock(Exception):
@@ -101,36 +108,104 @@ class SagaCloud:
     functions: SagaFunctions
     inventory: FakeInventory
     provider: PaymentProviderSimulator
-    start_order_saga: ModuleType
-    state_machine_arn: str
+    modules: dict[str, ModuleType]
+    saga_arn: str
+    cancellation_arn: str
+    operator_queue_url: str
 
     def run(
-        self, token: str = "tok_visa", order_id: str | None = None
+        self,
+        token: str = "tok_visa",
+        order_id: str | None = None,
+        shipping_address: dict[str, str] | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Place an order, deliver its stream record, wait for the saga to end."""
         order_id = order_id or str(uuid.uuid4())
-        given_placed(self.orders, datetime.now(UTC), order_id=order_id, token=token)
+        given_placed(
+            self.orders,
+            datetime.now(UTC),
+            order_id=order_id,
+            token=token,
+            shipping_address=shipping_address,
+        )
+        self.deliver("start_order_saga", order_id)
+        return order_id, wait_for_end(self.saga_arn, order_id)
+
+    def cancel(self, order_id: str) -> dict[str, Any]:
+        """The owner cancels (as POST /cancel does), the stream delivers it, the workflow ends."""
+        request_cancellation(
+            order_id,
+            customer_id=CUSTOMER,
+            correlation_id="corr-cancel",
+            store=self.orders,
+            clock=utc_now,
+        )
+        self.deliver("start_order_cancellation", order_id)
+        return wait_for_end(self.cancellation_arn, f"cancel-{order_id}")
+
+    def deliver(self, starter: str, order_id: str) -> None:
+        """The order's records of the orders stream, to a starter (its filter is the template's:
+        the starter itself refuses what isn't its event, so only the matching record goes)."""
+        detail_type = {
+            "start_order_saga": "OrderPlaced",
+            "start_order_cancellation": "OrderCancellationRequested",
+        }[starter]
         records = [
             record
             for record in stream_event("OrdersTable")["Records"]
             if record["dynamodb"]["Keys"]["pk"]["S"] == f"ORDER#{order_id}"
+            and record["dynamodb"]["NewImage"]["detailType"]["S"] == detail_type
         ]
-        response = self.start_order_saga.handler({"Records": records}, FakeLambdaContext())
+        assert len(records) == 1
+        response = self.modules[starter].handler({"Records": records}, FakeLambdaContext())
         assert response == {"batchItemFailures": []}
-        return order_id, wait_for_end(self.state_machine_arn, order_id)
 
     @property
     def orders(self) -> DynamoDBOrderEventStore:
         return DynamoDBOrderEventStore("OrdersTable")
 
+    def item(self, table: str, pk: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (
+            boto3.resource("dynamodb").Table(table).get_item(Key={"pk": pk}).get("Item")
+        )
+        return found
+
     def payment(self, order_id: str) -> dict[str, Any] | None:
-        table = boto3.resource("dynamodb").Table("PaymentsTable")
-        item: dict[str, Any] | None = table.get_item(Key={"pk": f"PAYMENT#{order_id}"}).get("Item")
-        return item
+        return self.item("PaymentsTable", f"PAYMENT#{order_id}")
+
+    def shipment(self, order_id: str) -> dict[str, Any] | None:
+        return self.item("ShippingTable", f"SHIPMENT#{order_id}")
+
+    def outbox(self, table: str, order_id: str) -> list[str]:
+        """Detail-types of the outbox items about this order, oldest first."""
+        items = boto3.resource("dynamodb").Table(table).scan(ConsistentRead=True)["Items"]
+        events = [
+            (item["occurredAt"], item["detailType"])
+            for item in items
+            if item.get("itemType") == "EVENT"
+            and json.loads(item["detail"])["data"].get("orderId") == order_id
+        ]
+        return [detail_type for _, detail_type in sorted(events)]
+
+    def refunds_of(self, order_id: str) -> list[dict[str, Any]]:
+        charges = {c["chargeId"] for c in self.provider.charges() if c["reference"] == order_id}
+        return [r for r in self.provider.refunds() if r["chargeId"] in charges]
+
+    def operator_messages(self) -> list[dict[str, Any]]:
+        """Everything on the operator queue (received and deleted, so each test sees its own)."""
+        sqs = boto3.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=self.operator_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(
+                QueueUrl=self.operator_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        return [json.loads(message["Body"]) for message in messages]
 
 
-def wait_for_end(state_machine_arn: str, order_id: str, timeout: float = 30) -> dict[str, Any]:
-    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{order_id}"
+def wait_for_end(state_machine_arn: str, name: str, timeout: float = 30) -> dict[str, Any]:
+    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
     client = boto3.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,7 +213,18 @@ def wait_for_end(state_machine_arn: str, order_id: str, timeout: float = 30) -> 
         if execution["status"] != "RUNNING":
             return execution
         time.sleep(0.05)
-    raise AssertionError(f"the saga of {order_id} did not end within {timeout} s")
+    raise AssertionError(f"the execution {name} did not end within {timeout} s")
+
+
+def parameter_defaults(function: str) -> dict[str, str]:
+    """The function's variables that template.yaml sets from a parameter, at its default."""
+    parameters = raw_template()["Parameters"]
+    variables = resource(function)["Properties"]["Environment"]["Variables"]
+    return {
+        name: str(parameters[value["Ref"]]["Default"])
+        for name, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in parameters
+    }
 
 
 def fresh_import(name: str) -> ModuleType:
@@ -146,10 +232,25 @@ def fresh_import(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
+HANDLER_MODULES = (
+    "confirm_order",
+    "reject_order",
+    "mark_order_needs_attention",
+    "mark_order_cancelled",
+    "charge_payment",
+    "refund_payment",
+    "schedule_shipment",
+    "cancel_shipment",
+    "start_order_saga",
+    "start_order_cancellation",
+)
+
+
 @pytest.fixture(scope="module")
 def saga() -> Iterator[SagaCloud]:
-    """One moto (Step Functions executing), the two tables, the secret, the simulator and the
-    handler modules for the whole module: each test runs its own order, so nothing collides."""
+    """One moto (Step Functions executing), the tables, the operator queue, the secret, the
+    simulator and the handler modules for the whole module: each test runs its own order, so
+    nothing collides."""
     with (
         pytest.MonkeyPatch.context() as env,
         mock_aws(
@@ -160,35 +261,50 @@ def saga() -> Iterator[SagaCloud]:
         ),
         PaymentProviderSimulator(api_key=API_KEY) as provider,
     ):
-        for table in ("OrdersTable", "PaymentsTable"):
+        for table in TABLES:
             create_table(boto3.client("dynamodb"), table, resource(table)["Properties"])
+        queue_url = boto3.client("sqs").create_queue(QueueName="OperatorQueue")["QueueUrl"]
         secret = boto3.client("secretsmanager").create_secret(Name="Key", SecretString=API_KEY)
-        state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name="OrderSaga",
-            definition=json.dumps(
-                substituted_definition(SagaRetryIntervalSeconds=1, SagaRetryMaxAttempts=1)
-            ),
-            roleArn="arn:aws:iam::123456789012:role/OrderSagaRole",
-        )["stateMachineArn"]
+        arns = {
+            machine: boto3.client("stepfunctions").create_state_machine(
+                name=machine,
+                definition=json.dumps(
+                    substituted_definition(
+                        machine,
+                        {"OperatorQueue": queue_url},
+                        SagaRetryIntervalSeconds=1,
+                        SagaRetryMaxAttempts=1,
+                    )
+                ),
+                roleArn=f"arn:aws:iam::123456789012:role/{machine}Role",
+            )["stateMachineArn"]
+            for machine in (SAGA, CANCELLATION)
+        }
         for name, value in {
+            **parameter_defaults("ChargePaymentFunction"),
+            # The payment provider's circuit breaker is kept out of the way: its own tests cover
+            # it, and this module's deliberate provider failures would otherwise open it.
+            "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "1000",
             "ORDERS_TABLE_NAME": "OrdersTable",
             "PAYMENTS_TABLE_NAME": "PaymentsTable",
+            "SHIPPING_TABLE_NAME": "ShippingTable",
             "PAYMENT_PROVIDER_BASE_URL": provider.base_url,
             "PAYMENT_PROVIDER_API_KEY_SECRET_ARN": secret["ARN"],
-            "ORDER_SAGA_STATE_MACHINE_ARN": state_machine_arn,
+            "ORDER_SAGA_STATE_MACHINE_ARN": arns[SAGA],
+            "ORDER_CANCELLATION_STATE_MACHINE_ARN": arns[CANCELLATION],
         }.items():
             env.setenv(name, value)
-        inventory = FakeInventory()
-        modules = {
-            name: fresh_import(name)
-            for name in (
-                "confirm_order",
-                "reject_order",
-                "charge_payment",
-                "refund_payment",
-                "start_order_saga",
+        # Given the customer of every order registered an address in Berlin (shipping kept it)
+        DynamoDBShippingRepository("ShippingTable").save_address(
+            CustomerAddress(
+                customer_id=CUSTOMER,
+                address=Address.model_validate(REGISTERED),
+                as_of=datetime.now(UTC),
+                event_id="evt-registered",
             )
-        }
+        )
+        inventory = FakeInventory()
+        modules = {name: fresh_import(name) for name in HANDLER_MODULES}
 
         def lambda_handler(module: str) -> Callable[[dict[str, Any]], Any]:
             return lambda event: modules[module].handler(event, FakeLambdaContext())
@@ -199,14 +315,18 @@ def saga() -> Iterator[SagaCloud]:
                 "ReleaseStockFunction": inventory.release,
                 "ChargePaymentFunction": lambda_handler("charge_payment"),
                 "RefundPaymentFunction": lambda_handler("refund_payment"),
+                "ScheduleShipmentFunction": lambda_handler("schedule_shipment"),
+                "CancelShipmentFunction": lambda_handler("cancel_shipment"),
                 "ConfirmOrderFunction": lambda_handler("confirm_order"),
                 "RejectOrderFunction": lambda_handler("reject_order"),
+                "MarkOrderNeedsAttentionFunction": lambda_handler("mark_order_needs_attention"),
+                "MarkOrderCancelledFunction": lambda_handler("mark_order_cancelled"),
             }
         )
         # A bound method on the class: moto's backend calls it without passing itself.
         env.setattr(LambdaBackend, "invoke", functions.invoke)
         yield SagaCloud(
-            functions, inventory, provider, modules["start_order_saga"], state_machine_arn
+            functions, inventory, provider, modules, arns[SAGA], arns[CANCELLATION], queue_url
         )
 
 
@@ -216,21 +336,37 @@ def order_state(saga: SagaCloud, order_id: str) -> tuple[str, str | None, int | 
     return order.status, order.reason, order.totalCents
 
 
-def test_a_paid_order_is_confirmed_at_the_catalog_total(saga: SagaCloud) -> None:
-    # When an order paid with tok_visa goes through the saga
+# ---------------------------------------------------------------- the saga
+
+
+def test_a_paid_order_is_shipped_and_confirmed_at_the_catalog_total(saga: SagaCloud) -> None:
+    # When an order paid with tok_visa, without an address of its own, goes through the saga
     order_id, execution = saga.run("tok_visa")
 
     # Then the forward steps ran once each and the saga succeeded
     assert execution["status"] == "SUCCEEDED"
-    assert saga.functions.called(order_id) == ["ReserveStock", "ChargePayment", "ConfirmOrder"]
+    assert saga.functions.called(order_id) == [
+        "ReserveStock",
+        "ChargePayment",
+        "ScheduleShipment",
+        "ConfirmOrder",
+    ]
     output = json.loads(execution["output"])
     assert output["confirmation"] == {"orderId": order_id, "status": "CONFIRMED"}
     assert output["payment"]["amountCents"] == output["reservation"]["totalCents"] == TOTAL
+    assert output["shipment"]["country"] == "DE"  # the registered address
     # And the order is CONFIRMED, the payment CHARGED once, the stock still reserved
     assert order_state(saga, order_id) == ("CONFIRMED", None, TOTAL)
     assert saga.payment(order_id)["status"] == "CHARGED"  # type: ignore[index]
     assert [c["reference"] for c in saga.provider.charges()].count(order_id) == 1
     assert order_id in saga.inventory.reserved
+    # And the shipment is SCHEDULED with DHL (Germany), with its event
+    shipment = saga.shipment(order_id)
+    assert shipment is not None
+    assert (shipment["status"], shipment["carrier"]) == ("SCHEDULED", "DHL")
+    assert shipment["trackingId"] == output["shipment"]["trackingId"]
+    assert saga.outbox("ShippingTable", order_id) == ["ShipmentScheduled"]
+    assert saga.outbox("PaymentsTable", order_id) == ["PaymentCharged"]
 
 
 def test_out_of_stock_rejects_at_once_without_retry_or_compensation(saga: SagaCloud) -> None:
@@ -243,6 +379,7 @@ def test_out_of_stock_rejects_at_once_without_retry_or_compensation(saga: SagaCl
     assert saga.functions.called(placed_id) == ["ReserveStock", "RejectOrder"]
     assert order_state(saga, placed_id) == ("REJECTED", "OUT_OF_STOCK", None)
     assert saga.payment(placed_id) is None
+    assert saga.shipment(placed_id) is None
 
 
 def test_a_declined_card_releases_the_stock_then_rejects(saga: SagaCloud) -> None:
@@ -259,6 +396,7 @@ def test_a_declined_card_releases_the_stock_then_rejects(saga: SagaCloud) -> Non
     assert error["Error"] == "PaymentDeclined"
     assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_DECLINED", None)
     assert saga.payment(order_id) is None
+    assert saga.shipment(order_id) is None
     assert order_id not in saga.inventory.reserved
 
 
@@ -276,11 +414,37 @@ def test_an_unavailable_provider_is_retried_then_compensated(saga: SagaCloud) ->
     ]
     assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE", None)
     assert saga.payment(order_id) is None
-    assert [r for r in saga.provider.refunds() if r.get("reference") == order_id] == []
+    assert saga.refunds_of(order_id) == []
     assert order_id not in saga.inventory.reserved
 
 
-def test_a_failing_confirmation_refunds_releases_and_rejects_in_reverse_order(
+def test_shipping_unavailable_refunds_once_releases_and_rejects_without_shipping(
+    saga: SagaCloud,
+) -> None:
+    # When an order is to be shipped to Antarctica
+    order_id, execution = saga.run("tok_visa", shipping_address=POLE)
+
+    # Then ScheduleShipment refuses at once (not retried) and the finished steps are undone
+    assert execution["status"] == "SUCCEEDED"
+    assert saga.functions.called(order_id) == [
+        "ReserveStock",
+        "ChargePayment",
+        "ScheduleShipment",
+        "RefundPayment",
+        "ReleaseStock",
+        "RejectOrder",
+    ]
+    assert order_state(saga, order_id) == ("REJECTED", "SHIPPING_UNAVAILABLE", None)
+    assert saga.payment(order_id)["status"] == "REFUNDED"  # type: ignore[index]
+    assert [r["amountCents"] for r in saga.refunds_of(order_id)] == [TOTAL]
+    assert saga.outbox("PaymentsTable", order_id) == ["PaymentCharged", "PaymentRefunded"]
+    assert saga.shipment(order_id) is None  # nothing scheduled, no tombstone needed
+    assert saga.outbox("ShippingTable", order_id) == []
+    assert order_id not in saga.inventory.reserved
+    assert saga.outbox("OrdersTable", order_id) == ["OrderPlaced", "OrderRejected"]
+
+
+def test_a_failing_confirmation_cancels_refunds_releases_and_rejects_in_reverse_order(
     saga: SagaCloud,
 ) -> None:
     order_id = str(uuid.uuid4())
@@ -292,8 +456,10 @@ def test_a_failing_confirmation_refunds_releases_and_rejects_in_reverse_order(
     assert saga.functions.called(placed_id) == [
         "ReserveStock",
         "ChargePayment",
+        "ScheduleShipment",
         "ConfirmOrder",
         "ConfirmOrder",
+        "CancelShipment",
         "RefundPayment",
         "ReleaseStock",
         "RejectOrder",
@@ -303,3 +469,113 @@ def test_a_failing_confirmation_refunds_releases_and_rejects_in_reverse_order(
     (charge,) = [c for c in saga.provider.charges() if c["reference"] == placed_id]
     assert [r["chargeId"] for r in saga.provider.refunds()].count(charge["chargeId"]) == 1
     assert placed_id not in saga.inventory.reserved
+    assert saga.shipment(placed_id)["status"] == "CANCELLED"  # type: ignore[index]
+    assert saga.outbox("ShippingTable", placed_id) == ["ShipmentScheduled", "ShipmentCancelled"]
+
+
+def test_a_refund_that_keeps_failing_needs_attention_on_the_operator_queue(
+    saga: SagaCloud,
+) -> None:
+    # Given a card the provider charges but never refunds, and an order to Antarctica
+    order_id, execution = saga.run("tok_refund_fails", shipping_address=POLE)
+
+    # Then the refund is retried, still fails, the stock is released anyway, and the order
+    # NEEDS_ATTENTION instead of being rejected; the execution fails
+    assert execution["status"] == "FAILED"
+    assert (execution["error"], "operator queue" in execution["cause"]) == (
+        "CompensationFailed",
+        True,
+    )
+    assert saga.functions.called(order_id) == [
+        "ReserveStock",
+        "ChargePayment",
+        "ScheduleShipment",
+        "RefundPayment",
+        "RefundPayment",
+        "ReleaseStock",
+        "MarkOrderNeedsAttention",
+    ]
+    assert order_state(saga, order_id) == ("NEEDS_ATTENTION", None, None)
+    history = [item.recorded().data for item in saga.orders.history(order_id)]
+    attention = history[-1].model_dump()
+    assert attention["failedStep"] == "RefundPayment"
+    assert attention["failedSteps"] == ["RefundPayment"]
+    assert attention["error"] == "PaymentProviderUnavailable"
+    assert attention["message"] == "The refund could not be made"
+    assert saga.outbox("OrdersTable", order_id) == ["OrderPlaced", "OrderNeedsAttention"]
+    # and the money is still charged (nothing refunded at the provider), the stock is back
+    assert saga.payment(order_id)["status"] == "CHARGED"  # type: ignore[index]
+    assert saga.refunds_of(order_id) == []
+    assert order_id not in saga.inventory.reserved
+    # and the operator queue has the case, without the card token
+    (case,) = saga.operator_messages()
+    assert case["workflow"] == "OrderSaga"
+    assert (case["orderId"], case["customerId"]) == (order_id, CUSTOMER)
+    assert case["executionArn"] == execution["executionArn"]
+    assert list(case["compensationErrors"]) == ["RefundPayment"]
+    assert case["error"]["Error"] == "ShippingUnavailable"  # why the saga compensated
+    assert "tok_refund_fails" not in json.dumps(case)
+
+
+# ---------------------------------------------------------------- the cancellation
+
+
+def test_a_confirmed_order_is_cancelled_once_every_step_undone(saga: SagaCloud) -> None:
+    # Given a confirmed order
+    order_id, _ = saga.run("tok_visa")
+    tracking = saga.shipment(order_id)["trackingId"]  # type: ignore[index]
+
+    # When its owner cancels it
+    execution = saga.cancel(order_id)
+
+    # Then the workflow undid every step, once, and the order is CANCELLED
+    assert execution["status"] == "SUCCEEDED"
+    assert saga.functions.called(order_id)[4:] == [
+        "CancelShipment",
+        "RefundPayment",
+        "ReleaseStock",
+        "MarkOrderCancelled",
+    ]
+    assert order_state(saga, order_id)[0] == "CANCELLED"
+    assert saga.outbox("OrdersTable", order_id) == [
+        "OrderPlaced",
+        "OrderConfirmed",
+        "OrderCancellationRequested",
+        "OrderCancelled",
+    ]
+    shipment = saga.shipment(order_id)
+    assert shipment is not None
+    assert (shipment["status"], shipment["trackingId"]) == ("CANCELLED", tracking)
+    assert saga.outbox("ShippingTable", order_id) == ["ShipmentScheduled", "ShipmentCancelled"]
+    assert saga.payment(order_id)["status"] == "REFUNDED"  # type: ignore[index]
+    assert [r["amountCents"] for r in saga.refunds_of(order_id)] == [TOTAL]
+    assert order_id not in saga.inventory.reserved
+    # and a redelivered request record starts nothing new
+    saga.deliver("start_order_cancellation", order_id)
+    executions = boto3.client("stepfunctions").list_executions(
+        stateMachineArn=saga.cancellation_arn
+    )["executions"]
+    assert [e["name"] for e in executions].count(f"cancel-{order_id}") == 1
+
+
+def test_a_cancellation_whose_refund_keeps_failing_needs_attention(saga: SagaCloud) -> None:
+    order_id, confirmed = saga.run("tok_refund_fails")
+    assert confirmed["status"] == "SUCCEEDED"
+
+    execution = saga.cancel(order_id)
+
+    assert execution["status"] == "FAILED"
+    assert saga.functions.called(order_id)[4:] == [
+        "CancelShipment",
+        "RefundPayment",
+        "RefundPayment",
+        "ReleaseStock",
+        "MarkOrderNeedsAttention",
+    ]
+    assert order_state(saga, order_id)[0] == "NEEDS_ATTENTION"
+    assert saga.shipment(order_id)["status"] == "CANCELLED"  # type: ignore[index]
+    assert saga.payment(order_id)["status"] == "CHARGED"  # type: ignore[index]
+    assert order_id not in saga.inventory.reserved
+    (case,) = saga.operator_messages()
+    assert (case["workflow"], case["orderId"]) == ("OrderCancellation", order_id)
+    assert list(case["compensationErrors"]) == ["RefundPayment"]

@@ -76,6 +76,7 @@ def test_an_order_placed_record_starts_the_saga_named_after_the_order(
         "customerId": CUSTOMER,
         "items": SAMPLE_ITEMS,
         "paymentToken": "tok_visa",
+        "shippingAddress": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }
 

@@ -20,6 +20,14 @@ from localcloud.payment_provider import PaymentProviderSimulator
 from tests.support.template import ROOT
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+# The payment-provider breaker as the template's defaults set it (5 failures in 60 s, 30 s
+# cool-down, 1 s cache): each test has a fresh table, so a fresh CLOSED breaker.
+BREAKER_ENV = {
+    "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "5",
+    "CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS": "60",
+    "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "30",
+    "CIRCUIT_BREAKER_CACHE_TTL_SECONDS": "1",
+}
 
 
 class PaymentsState:
@@ -33,6 +41,10 @@ class PaymentsState:
 
     def payments(self) -> dict[str, dict[str, Any]]:
         return {pk: item for pk, item in self.items().items() if pk.startswith("PAYMENT#")}
+
+    def breaker(self) -> dict[str, Any] | None:
+        """The `payment-provider` circuit breaker's item, None while it never saw a failure."""
+        return self.items().get("BREAKER#payment-provider")
 
     def outbox(self) -> list[tuple[str, dict[str, Any]]]:
         """The events written to the outbox as (detail-type, data), oldest first."""
@@ -96,6 +108,8 @@ def payments_env(
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", "PaymentsTable")
     monkeypatch.setenv("PAYMENT_PROVIDER_BASE_URL", provider.base_url)
     monkeypatch.setenv("PAYMENT_PROVIDER_API_KEY_SECRET_ARN", api_key_secret_arn)
+    for name, value in BREAKER_ENV.items():
+        monkeypatch.setenv(name, value)
 
 
 def fresh_import(name: str) -> ModuleType:

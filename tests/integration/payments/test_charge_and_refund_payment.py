@@ -134,13 +134,24 @@ def test_an_unavailable_provider_raises_a_transient_error_and_writes_nothing(
 ) -> None:
     with pytest.raises(PaymentProviderUnavailable):
         invoke(charge_payment, with_token(sample_event("charge_payment"), "tok_unavailable"))
-    assert state.items() == {}
+    # No payment and no event; only the provider's circuit breaker counted the failure
+    assert state.payments() == {}
+    assert state.outbox() == []
+    breaker = state.breaker()
+    assert breaker is not None
+    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)
+    assert set(state.items()) == {"BREAKER#payment-provider"}
 
     # And an unreachable provider is the same transient error
     provider.close()
     with pytest.raises(PaymentProviderUnavailable):
         invoke(charge_payment, sample_event("charge_payment"))
-    assert state.items() == {}
+    assert state.payments() == {}
+    assert state.outbox() == []
+    breaker = state.breaker()
+    assert breaker is not None
+    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 2)
+    assert set(state.items()) == {"BREAKER#payment-provider"}
 
 
 def test_a_refund_gives_the_charge_back_once(
@@ -206,3 +217,6 @@ def test_a_refund_while_the_provider_is_down_is_transient_and_keeps_the_charge(
     (record,) = state.payments().values()
     assert record["status"] == "CHARGED"
     assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
+    breaker = state.breaker()  # the refund's failure counts against the provider too
+    assert breaker is not None
+    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)

@@ -344,7 +344,8 @@ def test_losing_every_race_is_a_transient_error(clock: TickingClock) -> None:
         ("OutOfStock", "OUT_OF_STOCK"),
         ("PaymentDeclined", "PAYMENT_DECLINED"),
         ("PaymentProviderUnavailable", "PAYMENT_PROVIDER_UNAVAILABLE"),
-        ("ShippingUnavailable", "SAGA_FAILED"),
+        ("PaymentProviderCircuitOpen", "PAYMENT_PROVIDER_UNAVAILABLE"),
+        ("ShippingUnavailable", "SHIPPING_UNAVAILABLE"),
         ("States.Timeout", "SAGA_FAILED"),
         ("ConcurrentModification", "SAGA_FAILED"),
     ],
@@ -393,6 +394,7 @@ def test_the_saga_starts_once_with_the_contract_input(
         "customerId": CUSTOMER,
         "items": ITEMS,
         "paymentToken": "tok_visa",
+        "shippingAddress": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }
 

@@ -1,4 +1,5 @@
-"""The order saga's definition: substitutions, retry policy, result paths and compensations."""
+"""The order saga's and the cancellation's definitions: substitutions, retry policy, result
+paths, compensations, and what happens when a compensation fails for good."""
 
 from __future__ import annotations
 
@@ -9,30 +10,52 @@ import pytest
 
 from tests.support.template import resource
 from tests.unit.orders.saga_asl import (
-    ASL_PATH,
+    CANCELLATION,
+    QUEUE_URL,
+    SAGA,
+    asl_path,
     function_arn,
     placeholders,
     substituted_definition,
 )
 
-FORWARD = ["ReserveStock", "ChargePayment", "ConfirmOrder"]
-COMPENSATION = {"ReserveStock": "ReleaseStock", "ChargePayment": "RefundPayment"}
+FORWARD = ["ReserveStock", "ChargePayment", "ScheduleShipment", "ConfirmOrder"]
+COMPENSATION = {
+    "ReserveStock": "ReleaseStock",
+    "ChargePayment": "RefundPayment",
+    "ScheduleShipment": "CancelShipment",
+}
+CANCELLATION_STEPS = ["CancelShipment", "RefundPayment", "ReleaseStock"]
 BUSINESS_ERRORS = {
     "OutOfStock",
     "ProductNotFound",
     "MixedCurrencies",
     "ReservationReleased",
     "PaymentDeclined",
+    "PaymentProviderCircuitOpen",
     "ShippingUnavailable",
+    "ShipmentAlreadyCancelled",
 }
 RESULT_PATHS = {  # contracts.md
     "ReserveStock": "$.reservation",
     "ChargePayment": "$.payment",
+    "ScheduleShipment": "$.shipment",
     "ConfirmOrder": "$.confirmation",
+    "CancelShipment": "$.shipmentCancellation",
     "RefundPayment": "$.refund",
     "ReleaseStock": "$.release",
     "RejectOrder": "$.rejection",
+    "MarkOrderNeedsAttention": "$.attention",
 }
+CANCELLATION_RESULT_PATHS = {
+    "CancelShipment": "$.shipmentCancellation",
+    "RefundPayment": "$.refund",
+    "ReleaseStock": "$.release",
+    "MarkOrderCancelled": "$.cancellation",
+    "MarkOrderNeedsAttention": "$.attention",
+}
+ATTENTION_TAIL = ["MarkOrderNeedsAttention", "NotifyOperator"]
+SQS_SEND = "arn:aws:states:::sqs:sendMessage"
 
 
 @pytest.fixture(scope="module")
@@ -43,47 +66,133 @@ def states() -> dict[str, Any]:
     return result
 
 
-def tasks(states: dict[str, Any]) -> dict[str, Any]:
-    return {name: state for name, state in states.items() if state["Type"] == "Task"}
+@pytest.fixture(scope="module")
+def cancellation() -> dict[str, Any]:
+    definition = substituted_definition(
+        CANCELLATION, SagaRetryIntervalSeconds=7, SagaRetryMaxAttempts=4
+    )
+    assert definition["StartAt"] == CANCELLATION_STEPS[0]
+    result: dict[str, Any] = definition["States"]
+    return result
 
 
-def run(states: dict[str, Any], start: str) -> tuple[list[str], str]:
-    """Follow Next from `start`: the tasks run, in order, and the terminal state's type."""
+def lambda_tasks(states: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: state
+        for name, state in states.items()
+        if state["Type"] == "Task" and state["Resource"] != SQS_SEND
+    }
+
+
+def run(
+    states: dict[str, Any], start: str, failing: frozenset[str] = frozenset()
+) -> tuple[list[str], str]:
+    """Follow the workflow from `start`: the tasks run, in order, and the terminal state's type.
+
+    The tasks named in `failing` fail after their retries and take their States.ALL Catch; a
+    Choice on `$.compensationErrors` sees whether a compensation failed on the way.
+    """
     visited: list[str] = []
+    failed: list[str] = []
     name = start
-    while "Next" in states[name]:
+    while states[name]["Type"] not in ("Succeed", "Fail"):
+        state = states[name]
+        assert len(visited) <= 2 * len(states), "the workflow loops"
+        if state["Type"] == "Choice":
+            (choice,) = state["Choices"]
+            assert choice == {
+                "Variable": "$.compensationErrors",
+                "IsPresent": True,
+                "Next": "MarkOrderNeedsAttention",
+            }
+            name = choice["Next"] if failed else state["Default"]
+            continue
         visited.append(name)
-        name = states[name]["Next"]
+        if name in failing:
+            catch = catch_for(state, "Lambda.ServiceException")
+            if catch["ResultPath"].startswith("$.compensationErrors."):
+                failed.append(name)
+            name = catch["Next"]
+        else:
+            name = state["Next"]
         assert name in states, f"Next points at a missing state {name}"
-        assert len(visited) <= len(states), "the saga loops"
     return visited, states[name]["Type"]
 
 
-def test_the_file_is_json_only_after_substitution() -> None:
+def catch_for(state: dict[str, Any], error: str) -> dict[str, Any]:
+    """The Catch Step Functions picks for `error`: the first that names it, or States.ALL."""
+    return next(
+        c for c in state["Catch"] if error in c["ErrorEquals"] or c["ErrorEquals"] == ["States.ALL"]
+    )
+
+
+# ---------------------------------------------------------------- substitutions
+
+
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_the_file_is_json_only_after_substitution(machine: str) -> None:
     with pytest.raises(json.JSONDecodeError):
-        json.loads(ASL_PATH.read_text())  # unquoted ${RetryMaxAttempts}: CloudFormation's job
+        json.loads(asl_path(machine).read_text())  # unquoted ${RetryMaxAttempts}: CFN's job
 
 
-def test_every_placeholder_is_a_definition_substitution_of_the_template_and_vice_versa() -> None:
-    substitutions = resource("OrderSagaStateMachine")["Properties"]["DefinitionSubstitutions"]
-    assert placeholders() == set(substitutions)
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_every_placeholder_is_a_definition_substitution_of_the_template_and_vice_versa(
+    machine: str,
+) -> None:
+    substitutions = resource(machine)["Properties"]["DefinitionSubstitutions"]
+    assert placeholders(machine) == set(substitutions)
+
+
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_the_role_may_invoke_exactly_the_substituted_functions_and_send_to_the_operator_queue(
+    machine: str,
+) -> None:
+    properties = resource(machine)["Properties"]
+    functions = {
+        value["Fn::GetAtt"][0]
+        for value in properties["DefinitionSubstitutions"].values()
+        if "Fn::GetAtt" in value
+    }
+    invoked = {
+        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for p in properties["Policies"]
+        if "LambdaInvokePolicy" in p
+    }
+    queues = [
+        p["SQSSendMessagePolicy"] for p in properties["Policies"] if "SQSSendMessagePolicy" in p
+    ]
+    assert invoked == functions
+    assert queues == [{"QueueName": {"Fn::GetAtt": ["OperatorQueue", "QueueName"]}}]
+    assert properties["DefinitionSubstitutions"]["OperatorQueueUrl"] == {"Ref": "OperatorQueue"}
+
+
+# ---------------------------------------------------------------- tasks
 
 
 def test_each_task_calls_its_own_function_directly(states: dict[str, Any]) -> None:
     # The direct ARN (not arn:aws:states:::lambda:invoke) makes input and output the payloads.
-    assert {name: state["Resource"] for name, state in tasks(states).items()} == {
+    assert {name: state["Resource"] for name, state in lambda_tasks(states).items()} == {
         name: function_arn(f"{name}Function") for name in RESULT_PATHS
     }
 
 
-def test_each_task_result_lands_at_its_contract_path(states: dict[str, Any]) -> None:
-    assert {name: state["ResultPath"] for name, state in tasks(states).items()} == RESULT_PATHS
-
-
-def test_business_errors_are_not_retried_and_the_rest_backs_off_with_jitter(
-    states: dict[str, Any],
+def test_each_task_result_lands_at_its_contract_path(
+    states: dict[str, Any], cancellation: dict[str, Any]
 ) -> None:
-    for name, state in tasks(states).items():
+    assert {n: s["ResultPath"] for n, s in lambda_tasks(states).items()} == RESULT_PATHS
+    assert {
+        n: s["ResultPath"] for n, s in lambda_tasks(cancellation).items()
+    } == CANCELLATION_RESULT_PATHS
+    assert {n: s["Resource"] for n, s in lambda_tasks(cancellation).items()} == {
+        name: function_arn(f"{name}Function") for name in CANCELLATION_RESULT_PATHS
+    }
+
+
+@pytest.mark.parametrize("machine", ["states", "cancellation"])
+def test_business_errors_are_not_retried_and_the_rest_backs_off_with_jitter(
+    machine: str, request: pytest.FixtureRequest
+) -> None:
+    for name, state in lambda_tasks(request.getfixturevalue(machine)).items():
         business, transient = state["Retry"]
         assert set(business["ErrorEquals"]) == BUSINESS_ERRORS, name
         assert business["MaxAttempts"] == 0, name
@@ -96,7 +205,7 @@ def test_business_errors_are_not_retried_and_the_rest_backs_off_with_jitter(
         }, name
 
 
-def test_every_catch_keeps_the_input_and_puts_the_error_at_dollar_error(
+def test_every_forward_catch_keeps_the_input_and_puts_the_error_at_dollar_error(
     states: dict[str, Any],
 ) -> None:
     for name in FORWARD:
@@ -107,15 +216,23 @@ def test_every_catch_keeps_the_input_and_puts_the_error_at_dollar_error(
             assert catch["ResultPath"] == "$.error", name
 
 
+@pytest.mark.parametrize("machine", ["states", "cancellation"])
+def test_every_compensation_catch_keeps_the_input_and_files_the_error_under_its_step(
+    machine: str, request: pytest.FixtureRequest
+) -> None:
+    states = request.getfixturevalue(machine)
+    undoing = set(COMPENSATION.values()) | {"RejectOrder", "MarkOrderCancelled"}
+    for name in undoing & set(states):
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == f"$.compensationErrors.{name}", name
+
+
+# ---------------------------------------------------------------- the saga's paths
+
+
 def test_the_happy_path_runs_the_forward_steps_and_succeeds(states: dict[str, Any]) -> None:
     assert run(states, FORWARD[0]) == (FORWARD, "Succeed")
-
-
-def catch_for(state: dict[str, Any], error: str) -> dict[str, Any]:
-    """The Catch Step Functions picks for `error`: the first that names it, or States.ALL."""
-    return next(
-        c for c in state["Catch"] if error in c["ErrorEquals"] or c["ErrorEquals"] == ["States.ALL"]
-    )
 
 
 @pytest.mark.parametrize("failing", FORWARD)
@@ -137,6 +254,21 @@ def test_a_business_failure_undoes_the_finished_steps_in_reverse_then_rejects(
         assert end == "Succeed"  # a rejected order is a handled business outcome
 
 
+def test_the_business_errors_each_forward_step_can_raise_are_caught_by_name(
+    states: dict[str, Any],
+) -> None:
+    named = {
+        name: {e for c in states[name]["Catch"] for e in c["ErrorEquals"] if e != "States.ALL"}
+        for name in FORWARD
+    }
+    assert named == {
+        "ReserveStock": {"OutOfStock", "ProductNotFound", "MixedCurrencies", "ReservationReleased"},
+        "ChargePayment": {"PaymentDeclined", "PaymentProviderCircuitOpen"},
+        "ScheduleShipment": {"ShippingUnavailable", "ShipmentAlreadyCancelled"},
+        "ConfirmOrder": set(),
+    }
+
+
 @pytest.mark.parametrize("failing", FORWARD)
 def test_any_other_failure_also_undoes_the_failing_step_itself(
     states: dict[str, Any], failing: str
@@ -154,23 +286,144 @@ def test_any_other_failure_also_undoes_the_failing_step_itself(
     assert end == "Succeed"
 
 
-def test_compensations_are_not_caught_so_a_failing_one_fails_the_execution(
-    states: dict[str, Any],
+@pytest.mark.parametrize("broken", ["CancelShipment", "RefundPayment", "ReleaseStock"])
+def test_a_failing_compensation_lets_the_others_run_then_needs_an_operator(
+    states: dict[str, Any], broken: str
 ) -> None:
-    # A compensation that still fails after its retries must not end in Succeed: the execution
-    # fails at that state, alarms, and can be redriven from it once the cause is fixed.
-    for name in ("RefundPayment", "ReleaseStock", "RejectOrder"):
-        assert "Catch" not in states[name], name
+    # Given the confirmation failed, so every step is compensated, and `broken` still fails
+    # after its retries
+    compensations, end = run(
+        states, catch_for(states["ConfirmOrder"], "States.ALL")["Next"], frozenset({broken})
+    )
+
+    # Then the other compensations still ran, the order is not rejected but NEEDS_ATTENTION,
+    # the case goes to the operator queue and the execution fails (the ExecutionsFailed alarm)
+    assert compensations == [
+        "CancelShipment",
+        "RefundPayment",
+        "ReleaseStock",
+        *ATTENTION_TAIL,
+    ]
+    assert end == "Fail"
 
 
-def test_every_state_is_reachable(states: dict[str, Any]) -> None:
-    reachable = {FORWARD[0]}
-    frontier = [FORWARD[0]]
+def test_a_failing_rejection_needs_an_operator_too(states: dict[str, Any]) -> None:
+    compensations, end = run(
+        states, catch_for(states["ReserveStock"], "OutOfStock")["Next"], frozenset({"RejectOrder"})
+    )
+
+    assert compensations == ["RejectOrder", *ATTENTION_TAIL]
+    assert end == "Fail"
+
+
+@pytest.mark.parametrize("machine", ["states", "cancellation"])
+def test_the_operator_hears_of_the_case_even_when_marking_the_order_fails(
+    machine: str, request: pytest.FixtureRequest
+) -> None:
+    states = request.getfixturevalue(machine)
+
+    path, end = run(states, "MarkOrderNeedsAttention", frozenset({"MarkOrderNeedsAttention"}))
+
+    assert path == ATTENTION_TAIL
+    assert end == "Fail"
+    catch = catch_for(states["MarkOrderNeedsAttention"], "States.ALL")
+    assert catch["ResultPath"] == "$.attentionError"  # not $.compensationErrors: no loop
+    assert states["NeedsAttention"]["Error"] == "CompensationFailed"
+
+
+@pytest.mark.parametrize(
+    ("machine", "workflow"), [("states", "OrderSaga"), ("cancellation", "OrderCancellation")]
+)
+def test_the_operator_queue_gets_the_case_through_the_sqs_integration(
+    machine: str, workflow: str, request: pytest.FixtureRequest
+) -> None:
+    notify = request.getfixturevalue(machine)["NotifyOperator"]
+
+    assert notify["Resource"] == SQS_SEND
+    parameters = notify["Parameters"]
+    assert parameters["QueueUrl"] == f"{QUEUE_URL}/OperatorQueue"
+    body = parameters["MessageBody"]
+    assert body["workflow"] == workflow
+    assert body["executionArn.$"] == "$$.Execution.Id"
+    assert body["orderId.$"] == "$.orderId"
+    assert body["compensationErrors.$"] == "$.compensationErrors"
+    assert "paymentToken" not in json.dumps(body)  # never the card token, nor the whole state
+    assert notify["ResultPath"] == "$.operatorMessage"
+    (retry,) = notify["Retry"]
+    assert retry["ErrorEquals"] == ["States.ALL"]
+    assert retry["MaxAttempts"] == 4
+    assert "Catch" not in notify  # if even this fails, the execution fails and alarms
+    assert notify["Next"] == "NeedsAttention"
+
+
+# ---------------------------------------------------------------- the cancellation's paths
+
+
+def test_a_cancellation_undoes_every_step_then_marks_the_order_cancelled(
+    cancellation: dict[str, Any],
+) -> None:
+    assert run(cancellation, CANCELLATION_STEPS[0]) == (
+        [*CANCELLATION_STEPS, "MarkOrderCancelled"],
+        "Succeed",
+    )
+
+
+@pytest.mark.parametrize("broken", [*CANCELLATION_STEPS, "MarkOrderCancelled"])
+def test_a_failing_cancellation_step_lets_the_others_run_then_needs_an_operator(
+    cancellation: dict[str, Any], broken: str
+) -> None:
+    path, end = run(cancellation, CANCELLATION_STEPS[0], frozenset({broken}))
+
+    if broken == "MarkOrderCancelled":
+        assert path == [*CANCELLATION_STEPS, "MarkOrderCancelled", *ATTENTION_TAIL]
+    else:
+        assert path == [*CANCELLATION_STEPS, *ATTENTION_TAIL]
+    assert end == "Fail"
+
+
+@pytest.mark.parametrize("machine", ["states", "cancellation"])
+def test_every_state_is_reachable(machine: str, request: pytest.FixtureRequest) -> None:
+    states = request.getfixturevalue(machine)
+    start = FORWARD[0] if machine == "states" else CANCELLATION_STEPS[0]
+    reachable = {start}
+    frontier = [start]
     while frontier:
         state = states[frontier.pop()]
-        targets = [state.get("Next"), *(c["Next"] for c in state.get("Catch", []))]
+        targets = [
+            state.get("Next"),
+            state.get("Default"),
+            *(c["Next"] for c in state.get("Catch", [])),
+            *(c["Next"] for c in state.get("Choices", [])),
+        ]
         for target in filter(None, targets):
             if target not in reachable:
                 reachable.add(target)
                 frontier.append(target)
     assert reachable == set(states)
+
+
+# ---------------------------------------------------------------- alarms
+
+
+def test_the_operator_queue_and_both_workflows_failing_raise_alarms() -> None:
+    queue = resource("OperatorQueueAlarm")["Properties"]
+    assert (queue["Namespace"], queue["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert queue["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["OperatorQueue", "QueueName"]}}
+    ]
+    assert (queue["ComparisonOperator"], queue["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    for alarm, machine in (
+        ("OrderSagaFailedAlarm", SAGA),
+        ("OrderCancellationFailedAlarm", CANCELLATION),
+    ):
+        failed = resource(alarm)["Properties"]
+        assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+        assert failed["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+        assert (failed["Statistic"], failed["Threshold"]) == ("Sum", 1)
+    for alarm in ("OperatorQueueAlarm", "OrderSagaFailedAlarm", "OrderCancellationFailedAlarm"):
+        assert resource(alarm)["Properties"]["AlarmActions"] == [{"Ref": "OperatorAlertsTopic"}]
+    dlq = resource("OperatorQueue")["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+    assert dlq == {"Fn::GetAtt": ["OperatorDeadLetterQueue", "Arn"]}

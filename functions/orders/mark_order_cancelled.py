@@ -1,0 +1,33 @@
+"""Cancellation workflow's last step: a CANCELLING order becomes CANCELLED.
+
+Idempotent: an order that is already CANCELLED is left as it is and the same result returned.
+Returns `$.cancellation` = {orderId, status}.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from orders.logic import mark_order_cancelled, utc_now
+from orders.models import MarkOrderCancelledInput
+from orders.repository import DynamoDBOrderEventStore
+from orders.settings import OrdersTableSettings
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+settings = load_settings(OrdersTableSettings)
+store = DynamoDBOrderEventStore(settings.orders_table_name)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=MarkOrderCancelledInput)
+def handler(event: MarkOrderCancelledInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event.orderId)
+    return mark_order_cancelled(event, store=store, clock=utc_now).model_dump()

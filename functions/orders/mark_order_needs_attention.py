@@ -1,0 +1,34 @@
+"""Workflow task after a compensation failed for good: the order becomes NEEDS_ATTENTION.
+
+Reads `$.compensationErrors` ({step: {Error, Cause}}, contracts.md) and appends
+OrderNeedsAttention {orderId, customerId, failedStep, error, message, failedSteps}. Idempotent:
+an order that already NEEDS_ATTENTION is left as it is. Returns `$.attention` = {orderId, status}.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from orders.logic import mark_order_needs_attention, utc_now
+from orders.models import MarkOrderNeedsAttentionInput
+from orders.repository import DynamoDBOrderEventStore
+from orders.settings import OrdersTableSettings
+from shop_shared.observability import logger, metrics, tracer
+from shop_shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+settings = load_settings(OrdersTableSettings)
+store = DynamoDBOrderEventStore(settings.orders_table_name)
+
+
+@logger.inject_lambda_context(correlation_id_path="correlationId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=MarkOrderNeedsAttentionInput)
+def handler(event: MarkOrderNeedsAttentionInput, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(order_id=event.orderId)
+    return mark_order_needs_attention(event, store=store, clock=utc_now).model_dump()

@@ -1,0 +1,186 @@
+"""The committed OpenAPI document (functions/api_docs/openapi.json) against the API itself:
+fresh (what `make openapi` generates now), every Api event of template.yaml and nothing else,
+each operation's security as the template's Auth, and an `Error` schema that the API's real
+error bodies (the resolver's and the gateway's) satisfy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localcloud.apigateway import GatewayError, render_gateway_response
+from localcloud.template import Template
+from shop_shared.http import error_response
+from tests.support.template import ROOT, TEMPLATE, raw_template
+from tools.openapi import ErrorBody
+
+DOCUMENT_PATH = ROOT / "functions" / "api_docs" / "openapi.json"
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def api_events() -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) -> the Api event's properties, for every function of template.yaml."""
+    found = {}
+    for resource in raw_template()["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                properties = event["Properties"]
+                found[(properties["Method"].upper(), properties["Path"])] = properties
+    return found
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield method.upper(), path, operation
+
+
+def test_the_committed_document_is_what_make_openapi_generates_now() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.openapi", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_api_event_is_documented_and_nothing_else(document: dict[str, Any]) -> None:
+    documented = {(method, path) for method, path, _ in operations(document)}
+    routed = set(api_events())
+
+    assert sorted(routed - documented) == [], "in template.yaml, missing from the document"
+    assert sorted(documented - routed) == [], "in the document, not in template.yaml"
+    # the docs' own routes are documented too (not excluded)
+    assert {("GET", "/openapi.json"), ("GET", "/docs")} <= documented
+
+
+def test_each_operation_is_secured_as_its_api_event(document: dict[str, Any]) -> None:
+    default = raw_template()["Resources"]["Api"]["Properties"]["Auth"]["DefaultAuthorizer"]
+    events = api_events()
+    schemes = document["components"]["securitySchemes"]
+
+    for method, path, operation in operations(document):
+        authorizer = events[(method, path)].get("Auth", {}).get("Authorizer", default)
+        if authorizer == "NONE":
+            assert operation["security"] == [], (method, path)
+            assert "401" not in operation["responses"], (method, path)
+        else:
+            assert operation["security"] == [{authorizer: []}], (method, path)
+            assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+            assert schemes[authorizer] == {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": schemes[authorizer]["description"],
+            }
+
+
+def test_the_document_names_the_api_and_its_stage(document: dict[str, Any]) -> None:
+    stage = raw_template()["Resources"]["Api"]["Properties"]["StageName"]
+
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["title"] == "Shop API"
+    assert document["servers"] == [{"url": f"/{stage}"}]
+
+
+def test_every_operation_answers_a_documented_success_and_its_errors_as_error(
+    document: dict[str, Any],
+) -> None:
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        successes = [status for status in responses if status.startswith("2")]
+        assert successes, (method, path)
+        for status in successes:
+            assert responses[status]["content"], (method, path, status)
+        assert "422" not in responses or "HTTPValidationError" not in json.dumps(responses)
+        for status, response in responses.items():
+            if status[0] in "45":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert "400" in responses, (method, path)
+
+
+def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+
+    def refs(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "$ref":
+                    yield item
+                else:
+                    yield from refs(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from refs(item)
+
+    found = set(refs(document))
+    assert found
+    assert {ref.removeprefix("#/components/schemas/") for ref in found} <= set(schemas)
+
+
+def test_list_orders_documents_its_paging(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/orders"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    page = document["components"]["schemas"]["OrderList"]
+    item = document["components"]["schemas"]["OrderSummaryView"]
+
+    assert (parameters["limit"]["schema"]["minimum"], parameters["limit"]["schema"]["maximum"]) == (
+        1,
+        100,
+    )
+    assert parameters["limit"]["schema"]["default"] == 20
+    assert parameters["cursor"]["in"] == "query"
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OrderList"
+    }
+    assert set(page["required"]) == {"items", "nextCursor"}
+    assert {"orderId", "status", "totalCents", "createdAt"} <= set(item["properties"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        error_response(400, "VALIDATION_ERROR", "Invalid request: x").body,
+        error_response(400, "VALIDATION_ERROR", "Invalid", errors=[{"field": "f"}]).body,
+        error_response(404, "NOT_FOUND", "No such order").body,
+    ],
+    ids=["plain", "with details", "domain error"],
+)
+def test_the_resolvers_error_bodies_are_error(body: dict[str, Any]) -> None:
+    ErrorBody.model_validate(body)
+
+
+def test_the_gateways_error_bodies_are_error() -> None:
+    (api,) = _apis()
+    for response_type in api.gateway_responses:
+        error = GatewayError(response_type, 'Unauthorized "token"', status=401)
+        _, body = render_gateway_response(error, api.gateway_responses, "request-1")
+        ErrorBody.model_validate(json.loads(body))
+
+
+def _apis() -> list[Any]:
+    template = Template.load(TEMPLATE)
+    template.register_function_identities()
+    return template.apis()

@@ -1,0 +1,233 @@
+"""End to end on localcloud: the payment provider's circuit breaker, through the public API.
+
+localcloud runs with short breaker thresholds (2 transient failures in 60 s open it, 20 s
+cool-down, 0.5 s cache) and the saga retrying a transient error once after 1 s. The payment
+provider is a simulator in this test's process that records every request it gets, so the
+test counts what reached the provider for each order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from localcloud.payment_provider import PaymentProviderSimulator
+from tests.e2e.test_order_flow import (
+    Client,
+    eventually,
+    final_order,
+    item,
+    new_customer,
+    new_product,
+    order_events,
+    outbox,
+    scan,
+    stock_of,
+)
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-breaker")]
+
+API_KEY = f"sk_test_{uuid.uuid4().hex}"
+RETRY_MAX_ATTEMPTS = 1
+COOLDOWN_SECONDS = 20  # covers the next order's way to its charge on a busy machine
+OVERRIDES = {
+    "SagaRetryIntervalSeconds": "1",
+    "SagaRetryMaxAttempts": str(RETRY_MAX_ATTEMPTS),
+    "PaymentProviderBreakerFailureThreshold": "2",
+    "PaymentProviderBreakerFailureWindowSeconds": "60",
+    "PaymentProviderBreakerCooldownSeconds": str(COOLDOWN_SECONDS),
+    "PaymentProviderBreakerCacheTtlSeconds": "0.5",
+    "PaymentProviderApiKey": API_KEY,
+}
+BREAKER = "BREAKER#payment-provider"
+
+
+class CountingProvider(PaymentProviderSimulator):
+    """The simulator, recording each request: (method, path, the charge's reference)."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key)
+        self._seen_lock = threading.Lock()
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            reference = json.loads(body or b"{}").get("reference")
+        except (ValueError, AttributeError):
+            reference = None
+        with self._seen_lock:
+            self.seen.append((method, target, reference))
+        return super().handle(method, target, headers, body)
+
+    def charge_attempts(self, order_id: str) -> int:
+        with self._seen_lock:
+            return sum(
+                1
+                for method, path, ref in self.seen
+                if (method, path, ref) == ("POST", "/v1/charges", order_id)
+            )
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[CountingProvider]:
+    simulator = CountingProvider(api_key=API_KEY)
+    with simulator.serve():
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    tmp_path_factory: pytest.TempPathFactory, provider: CountingProvider
+) -> Iterator[RunningLocalCloud]:
+    overrides = {**OVERRIDES, "PaymentProviderBaseUrl": provider.base_url}
+    with localcloud_process(tmp_path_factory.mktemp("breaker"), overrides=overrides) as running:
+        yield running
+
+
+def breaker_item(cloud: RunningLocalCloud) -> dict[str, Any]:
+    found = item(cloud, "PaymentsTable", pk=BREAKER)
+    assert found is not None, "the breaker was never written"
+    return found
+
+
+def place(customer: Client, sku: str, token: str) -> str:
+    status, placed = customer.call(
+        "POST", "/orders", {"items": [{"sku": sku, "quantity": 1}], "paymentToken": token}
+    )
+    assert status == 202, placed
+    return str(placed["orderId"])
+
+
+def breaker_state(cloud: RunningLocalCloud) -> str | None:
+    found = item(cloud, "PaymentsTable", pk=BREAKER)
+    return None if found is None else str(found["state"])
+
+
+def charge_invocations(cloud: RunningLocalCloud, order_id: str) -> list[str]:
+    """How each ChargePayment Lambda invocation of the order's saga ended: its errorType, or
+    "succeeded" (from the execution's history)."""
+    sfn = cloud.aws.stepfunctions
+    machine = cloud.status()["environments"]["StartOrderSagaFunction"][
+        "ORDER_SAGA_STATE_MACHINE_ARN"
+    ]
+    (execution,) = [
+        e
+        for e in sfn.list_executions(stateMachineArn=machine)["executions"]
+        if e["name"] == order_id
+    ]
+    events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
+    outcomes, charging = [], False
+    for event in events["events"]:
+        if event["type"] == "LambdaFunctionScheduled":
+            resource = event["lambdaFunctionScheduledEventDetails"]["resource"]
+            charging = resource.endswith(":ChargePaymentFunction")
+        elif charging and event["type"] == "LambdaFunctionSucceeded":
+            outcomes.append("succeeded")
+            charging = False
+        elif charging and event["type"] == "LambdaFunctionFailed":
+            outcomes.append(event["lambdaFunctionFailedEventDetails"]["error"])
+            charging = False
+    return outcomes
+
+
+def decided_at(order: dict[str, Any]) -> float:
+    """When the order left PENDING, in epoch seconds."""
+    at = order["history"][-1]["at"]
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+
+
+def reservation_status(cloud: RunningLocalCloud, order_id: str) -> str | None:
+    reservation = item(cloud, "InventoryTable", pk=f"RESERVATION#{order_id}")
+    return None if reservation is None else str(reservation["status"])
+
+
+def test_an_unavailable_provider_opens_the_breaker_and_orders_fail_fast_until_it_recovers(
+    cloud: RunningLocalCloud, provider: CountingProvider
+) -> None:
+    admin = Client(cloud, cloud.token("breaker-admin", admin=True))
+    sku = new_product(admin, stock=10)
+    customer = new_customer(cloud)
+
+    # ---- When an order is paid with a card the provider answers 503 for
+    unavailable = place(customer, sku, "tok_unavailable")
+    assert eventually(lambda: breaker_state(cloud) == "OPEN"), "the breaker did not open"
+    # ---- And another order, with a good card, comes right after, while the breaker is open
+    fast = place(customer, sku, "tok_visa")
+
+    first = final_order(customer, unavailable)
+    second = final_order(customer, fast)
+
+    # Then the first order's charge was retried (the provider saw 1 + SagaRetryMaxAttempts
+    # charges), it is REJECTED, and those two failures opened the breaker
+    assert provider.charge_attempts(unavailable) == 1 + RETRY_MAX_ATTEMPTS
+    assert charge_invocations(cloud, unavailable) == ["PaymentProviderUnavailable"] * (
+        1 + RETRY_MAX_ATTEMPTS
+    )
+    assert (first["status"], first.get("reason")) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE")
+    opened = breaker_item(cloud)
+    assert (opened["itemType"], opened["name"], opened["state"]) == (
+        "BREAKER",
+        "payment-provider",
+        "OPEN",
+    )
+    assert opened["failuresAtMs"] == []
+    # And the second is REJECTED fast, for the provider being unavailable, and the provider
+    # never heard of it (no charge attempt, not even a retry); the breaker is as it opened
+    assert (second["status"], second.get("reason")) == (
+        "REJECTED",
+        "PAYMENT_PROVIDER_UNAVAILABLE",
+    )
+    assert provider.charge_attempts(fast) == 0
+    assert charge_invocations(cloud, fast) == ["PaymentProviderCircuitOpen"]  # no retry
+    assert decided_at(second) < int(opened["openedAtMs"]) / 1000 + COOLDOWN_SECONDS
+    assert opened["version"] == 2  # one failure recorded, then opened: nothing since
+    # And for both: nothing charged, the stock back, the events say what happened
+    for order_id in (unavailable, fast):
+        assert item(cloud, "PaymentsTable", pk=f"PAYMENT#{order_id}") is None
+        assert reservation_status(cloud, order_id) == "RELEASED"
+        assert order_events(cloud, order_id) == ["OrderPlaced", "OrderRejected"]
+        (rejected,) = outbox(cloud, "OrdersTable", "OrderRejected", order_id)
+        assert rejected["data"]["reason"] == "PAYMENT_PROVIDER_UNAVAILABLE"
+        assert outbox(cloud, "PaymentsTable", "PaymentCharged", order_id) == []
+        assert item(cloud, "ShippingTable", pk=f"SHIPMENT#{order_id}") is None  # never reached
+    assert stock_of(cloud, sku) == 10
+
+    # ---- When the cool-down is over and an order with a good card comes
+    reopen_at = int(opened["openedAtMs"]) / 1000 + COOLDOWN_SECONDS
+    time.sleep(max(0.0, reopen_at - time.time()) + 0.2)
+    recovered = place(customer, sku, "tok_visa")
+    order = final_order(customer, recovered)
+
+    # Then its charge was the one probe, it went through, and the breaker is CLOSED again
+    assert order["status"] == "CONFIRMED", order
+    assert provider.charge_attempts(recovered) == 1
+    assert charge_invocations(cloud, recovered) == ["succeeded"]
+    closed = breaker_item(cloud)
+    assert (closed["state"], closed["failuresAtMs"]) == ("CLOSED", [])
+    assert "openedAtMs" not in closed
+    assert closed["version"] == opened["version"] + 2  # probing, then closed
+    payment = item(cloud, "PaymentsTable", pk=f"PAYMENT#{recovered}")
+    assert payment is not None
+    assert payment["status"] == "CHARGED"
+    assert len(outbox(cloud, "PaymentsTable", "PaymentCharged", recovered)) == 1
+    assert reservation_status(cloud, recovered) == "RESERVED"
+    assert stock_of(cloud, sku) == 9
+    shipment = item(cloud, "ShippingTable", pk=f"SHIPMENT#{recovered}")
+    assert shipment is not None
+    assert shipment["status"] == "SCHEDULED"
+    assert order_events(cloud, recovered) == ["OrderPlaced", "OrderConfirmed"]
+
+    # And across the whole story: one charge at the provider, one payment record, one breaker
+    assert [c["reference"] for c in provider.charges()] == [recovered]
+    payments = [i["pk"] for i in scan(cloud, "PaymentsTable") if i.get("itemType") != "EVENT"]
+    assert sorted(payments) == sorted([BREAKER, f"PAYMENT#{recovered}"])

@@ -1,0 +1,180 @@
+"""ChargePayment and RefundPayment behind the `payment-provider` circuit breaker, in-process on
+moto against the simulator, with short thresholds (2 failures in 60 s, 1 s cool-down, no cache).
+The two handler modules are two functions (two environments) sharing the breaker item."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from localcloud.payment_provider import PaymentProviderSimulator
+from payments.errors import (
+    PaymentDeclined,
+    PaymentProviderCircuitOpen,
+    PaymentProviderUnavailable,
+)
+from tests.integration.payments.conftest import fresh_import
+from tests.support.lambda_context import FakeLambdaContext
+
+if TYPE_CHECKING:
+    from tests.integration.payments.conftest import PaymentsState
+
+SampleEvent = Callable[[str], dict[str, Any]]
+COOLDOWN_SECONDS = 1.0
+OTHER_ORDER = "0b9e6f5a-1c2d-4e3f-8a9b-c0d1e2f3a4b5"
+
+
+class CountingSimulator(PaymentProviderSimulator):
+    """The simulator, remembering every request it received (method, path)."""
+
+    def __init__(self, api_key: str) -> None:
+        super().__init__(api_key)
+        self.requests: list[tuple[str, str]] = []
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        self.requests.append((method, target))
+        return super().handle(method, target, headers, body)
+
+
+@pytest.fixture
+def provider(api_key: str) -> Any:
+    with CountingSimulator(api_key=api_key).serve() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def handlers(payments_env: None, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
+    monkeypatch.setenv("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "2")
+    monkeypatch.setenv("CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("CIRCUIT_BREAKER_COOLDOWN_SECONDS", str(COOLDOWN_SECONDS))
+    monkeypatch.setenv("CIRCUIT_BREAKER_CACHE_TTL_SECONDS", "0")
+    return fresh_import("charge_payment"), fresh_import("refund_payment")
+
+
+def invoke(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = module.handler(event, FakeLambdaContext())
+    return result
+
+
+def charge_event(sample_event: SampleEvent, token: str, order_id: str | None = None) -> Any:
+    event = {**sample_event("charge_payment"), "paymentToken": token}
+    if order_id:
+        event["orderId"] = order_id
+    return event
+
+
+def open_the_breaker(charge: ModuleType, sample_event: SampleEvent) -> None:
+    for _ in range(2):
+        with pytest.raises(PaymentProviderUnavailable):
+            invoke(charge, charge_event(sample_event, "tok_unavailable"))
+
+
+def test_two_provider_failures_open_the_breaker_and_a_charge_then_fails_fast(
+    handlers: tuple[ModuleType, ModuleType],
+    state: PaymentsState,
+    provider: CountingSimulator,
+    sample_event: SampleEvent,
+) -> None:
+    charge, _ = handlers
+    # Given the provider answered 503 twice
+    open_the_breaker(charge, sample_event)
+    assert len(provider.requests) == 2
+    breaker = state.breaker()
+    assert breaker is not None
+    assert breaker["state"] == "OPEN"
+
+    # When another order is charged with a good card
+    with pytest.raises(PaymentProviderCircuitOpen) as raised:
+        invoke(charge, charge_event(sample_event, "tok_visa", OTHER_ORDER))
+
+    # Then it fails fast with the saga's business error, and the provider saw no request
+    assert 0 < raised.value.retry_after_seconds <= COOLDOWN_SECONDS
+    assert len(provider.requests) == 2
+    assert provider.charges() == []
+    assert state.payments() == {}
+    assert state.outbox() == []
+
+
+def test_after_the_cool_down_a_charge_probes_and_closes_the_breaker(
+    handlers: tuple[ModuleType, ModuleType],
+    state: PaymentsState,
+    provider: CountingSimulator,
+    sample_event: SampleEvent,
+) -> None:
+    charge, _ = handlers
+    open_the_breaker(charge, sample_event)
+
+    # When the cool-down is over and a good card is charged (twice: the saga may retry)
+    time.sleep(COOLDOWN_SECONDS + 0.1)
+    first = invoke(charge, charge_event(sample_event, "tok_visa", OTHER_ORDER))
+    second = invoke(charge, charge_event(sample_event, "tok_visa", OTHER_ORDER))
+
+    # Then the probe charged it once, and the breaker is CLOSED with no failures
+    assert first == second
+    (charged,) = provider.charges()
+    assert charged["reference"] == OTHER_ORDER
+    breaker = state.breaker()
+    assert breaker is not None
+    assert (breaker["state"], breaker["failuresAtMs"]) == ("CLOSED", [])
+    assert list(state.payments()) == [f"PAYMENT#{OTHER_ORDER}"]
+    assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
+
+
+def test_declined_cards_never_open_the_breaker(
+    handlers: tuple[ModuleType, ModuleType],
+    state: PaymentsState,
+    provider: CountingSimulator,
+    sample_event: SampleEvent,
+) -> None:
+    charge, _ = handlers
+    for _ in range(4):
+        with pytest.raises(PaymentDeclined):
+            invoke(charge, charge_event(sample_event, "tok_declined"))
+
+    assert len(provider.requests) == 4
+    assert state.items() == {}  # no breaker item: nothing failed
+
+
+def test_a_refund_fails_fast_while_open_and_the_charge_stays(
+    handlers: tuple[ModuleType, ModuleType],
+    state: PaymentsState,
+    provider: CountingSimulator,
+    sample_event: SampleEvent,
+) -> None:
+    charge, refund = handlers
+    # Given a charged order, then the provider failing twice for other orders
+    payment = invoke(charge, sample_event("charge_payment"))
+    open_the_breaker(charge, lambda name: {**sample_event(name), "orderId": OTHER_ORDER})
+    requests = len(provider.requests)
+
+    # When the charged order is refunded (by the other function, its own environment)
+    with pytest.raises(PaymentProviderCircuitOpen):
+        invoke(refund, sample_event("refund_payment"))
+
+    # Then it failed fast: no refund request, the record still CHARGED, no PaymentRefunded
+    assert len(provider.requests) == requests
+    assert provider.refunds() == []
+    record = state.payments()[f"PAYMENT#{sample_event('refund_payment')['orderId']}"]
+    assert (record["status"], record["paymentId"]) == ("CHARGED", payment["paymentId"])
+    assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
+
+    # And an order that was never charged needs no provider: NOT_CHARGED even while open
+    assert invoke(refund, {"orderId": OTHER_ORDER, "correlationId": "c"}) == {
+        "orderId": OTHER_ORDER,
+        "status": "NOT_CHARGED",
+    }
+
+    # And after the cool-down the refund goes through, once
+    time.sleep(COOLDOWN_SECONDS + 0.1)
+    assert invoke(refund, sample_event("refund_payment"))["status"] == "REFUNDED"
+    assert invoke(refund, sample_event("refund_payment"))["status"] == "REFUNDED"
+    assert len(provider.refunds()) == 1
+    breaker = state.breaker()
+    assert breaker is not None
+    assert breaker["state"] == "CLOSED"

@@ -1,0 +1,105 @@
+"""Shipping handlers called in-process on moto, with the table template.yaml declares."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localcloud.tables import create_table
+from tests.support.template import ROOT, resource
+
+TABLE_NAME = "ShippingTable"
+HANDLERS = ("schedule_shipment", "cancel_shipment", "record_customer_address")
+
+
+class ShippingState:
+    """What the shipping table holds, read back for the Then of each test."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def items(self) -> dict[str, dict[str, Any]]:
+        """Every item, by pk."""
+        return {item["pk"]: item for item in self.table.scan(ConsistentRead=True)["Items"]}
+
+    def of_kind(self, prefix: str) -> dict[str, dict[str, Any]]:
+        return {pk: item for pk, item in self.items().items() if pk.startswith(prefix)}
+
+    def outbox(self) -> list[tuple[str, dict[str, Any]]]:
+        """The events written to the outbox as (detail-type, data), oldest first."""
+        events = []
+        for pk, item in self.of_kind("EVENT#").items():
+            detail = json.loads(item["detail"])
+            assert item["itemType"] == "EVENT"
+            assert item["source"] == "shop.shipping"
+            assert item["eventId"] == detail["metadata"]["eventId"] == pk.removeprefix("EVENT#")
+            assert detail["metadata"]["producer"] == "shipping"
+            assert item["expiresAt"] > 0
+            events.append((item["occurredAt"], item["detailType"], detail["data"]))
+        return [(detail_type, data) for _, detail_type, data in sorted(events)]
+
+    def idempotency_records(self) -> list[dict[str, Any]]:
+        """Powertools Idempotency's records (keyed `<function>#<hash of the eventId>`)."""
+        kinds = ("SHIPMENT#", "ADDRESS#", "EVENT#")
+        return [item for pk, item in self.items().items() if not pk.startswith(kinds)]
+
+
+@pytest.fixture(scope="module")
+def _shipping_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
+    """One moto, one ShippingTable (as template.yaml declares it) and the handler modules per
+    test module. Settings and clients are read when a handler module is imported, so the
+    environment is set first."""
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        env.setenv("SHIPPING_TABLE_NAME", TABLE_NAME)
+        env.setenv("POWERTOOLS_SERVICE_NAME", "shipping")
+        create_table(boto3.client("dynamodb"), TABLE_NAME, resource(TABLE_NAME)["Properties"])
+        table = boto3.resource("dynamodb").Table(TABLE_NAME)
+        modules = {}
+        for name in HANDLERS:
+            sys.modules.pop(name, None)
+            modules[name] = importlib.import_module(name)
+        yield table, modules
+
+
+@pytest.fixture
+def shipping(_shipping_cloud: tuple[Any, dict[str, ModuleType]]) -> ShippingState:
+    """The shipping table, empty at the start of each test."""
+    table, _ = _shipping_cloud
+    with table.batch_writer() as batch:
+        for item in table.scan(ProjectionExpression="pk")["Items"]:
+            batch.delete_item(Key={"pk": item["pk"]})
+    return ShippingState(table)
+
+
+@pytest.fixture
+def schedule_shipment(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType:
+    return _shipping_cloud[1]["schedule_shipment"]
+
+
+@pytest.fixture
+def cancel_shipment(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType:
+    return _shipping_cloud[1]["cancel_shipment"]
+
+
+@pytest.fixture
+def record_customer_address(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType:
+    return _shipping_cloud[1]["record_customer_address"]
+
+
+@pytest.fixture
+def sample_event() -> Any:
+    """A copy of events/<name>.json, the sample event of one function."""
+
+    def load(name: str) -> dict[str, Any]:
+        return copy.deepcopy(json.loads((ROOT / "events" / f"{name}.json").read_text()))
+
+    return load

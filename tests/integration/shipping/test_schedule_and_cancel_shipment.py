@@ -1,0 +1,148 @@
+"""Saga step ScheduleShipment and compensation CancelShipment: the handlers in-process on moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shipping.errors import ShipmentAlreadyCancelled, ShippingUnavailable
+
+ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # the sample events'
+CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"
+POLE = {"line1": "Amundsen-Scott", "city": "South Pole", "postalCode": "0000", "country": "AQ"}
+
+
+def test_scheduling_twice_ships_once_to_the_orders_address(
+    schedule_shipment: Any, sample_event: Any, lambda_context: Any, shipping: Any
+) -> None:
+    # Given no shipment for the sample order (to London)
+    # When ScheduleShipment runs, and runs again (a retried or duplicated step)
+    first = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+    after_first = shipping.items()
+    second = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+
+    # Then both answer the same shipment, with a carrier and a tracking id
+    assert second == first
+    assert first["orderId"] == ORDER_ID
+    assert (first["status"], first["carrier"], first["country"]) == ("SCHEDULED", "UPS", "GB")
+    assert first["trackingId"].startswith("UPS-")
+    # and the table holds one SCHEDULED shipment and one ShipmentScheduled event, unchanged
+    assert shipping.items() == after_first
+    shipment = shipping.items()[f"SHIPMENT#{ORDER_ID}"]
+    assert (shipment["itemType"], shipment["status"]) == ("SHIPMENT", "SCHEDULED")
+    assert shipment["trackingId"] == first["trackingId"]
+    assert shipment["address"]["city"] == "London"
+    assert shipment["customerId"] == CUSTOMER
+    assert [line["sku"] for line in shipment["lines"]] == ["ESPRESSO-250G", "MUG-CERAMIC"]
+    assert shipping.outbox() == [
+        (
+            "ShipmentScheduled",
+            {
+                "orderId": ORDER_ID,
+                "customerId": CUSTOMER,
+                "carrier": "UPS",
+                "trackingId": first["trackingId"],
+                "country": "GB",
+            },
+        )
+    ]
+
+
+def test_an_order_without_an_address_ships_to_the_registered_one(
+    schedule_shipment: Any,
+    record_customer_address: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    shipping: Any,
+) -> None:
+    # Given the customer registered (CustomerRegistered reached shipping)
+    record_customer_address.handler(sample_event("record_customer_address"), lambda_context)
+    event = sample_event("schedule_shipment")
+    del event["shippingAddress"]
+
+    # When the order without an address of its own is scheduled
+    result = schedule_shipment.handler(event, lambda_context)
+
+    # Then it ships to the registered address
+    assert result["country"] == "GB"
+    shipment = shipping.items()[f"SHIPMENT#{ORDER_ID}"]
+    assert shipment["address"] == shipping.items()[f"ADDRESS#{CUSTOMER}"]["address"]
+    assert [detail_type for detail_type, _ in shipping.outbox()] == ["ShipmentScheduled"]
+
+
+@pytest.mark.parametrize("case", ["no address at all", "Antarctica"])
+def test_shipping_unavailable_writes_nothing(
+    schedule_shipment: Any, sample_event: Any, lambda_context: Any, shipping: Any, case: str
+) -> None:
+    event = sample_event("schedule_shipment")
+    if case == "Antarctica":
+        event["shippingAddress"] = POLE
+    else:
+        del event["shippingAddress"]
+
+    # When it is scheduled twice, Then it refuses both times (the saga matches the class name)
+    for _ in range(2):
+        with pytest.raises(ShippingUnavailable):
+            schedule_shipment.handler(event, lambda_context)
+
+    # and nothing was written
+    assert shipping.items() == {}
+
+
+def test_cancelling_twice_cancels_once(
+    schedule_shipment: Any,
+    cancel_shipment: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    shipping: Any,
+) -> None:
+    # Given a scheduled shipment
+    scheduled = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+
+    # When the compensation runs, and runs again
+    first = cancel_shipment.handler(sample_event("cancel_shipment"), lambda_context)
+    after_first = shipping.items()
+    second = cancel_shipment.handler(sample_event("cancel_shipment"), lambda_context)
+
+    # Then it answers the same, the shipment is CANCELLED once, with one ShipmentCancelled
+    expected = {"orderId": ORDER_ID, "status": "CANCELLED", "trackingId": scheduled["trackingId"]}
+    assert first == second == expected
+    assert shipping.items() == after_first
+    shipment = shipping.items()[f"SHIPMENT#{ORDER_ID}"]
+    assert shipment["status"] == "CANCELLED"
+    assert shipment["updatedAt"] > shipment["createdAt"]
+    assert [detail_type for detail_type, _ in shipping.outbox()] == [
+        "ShipmentScheduled",
+        "ShipmentCancelled",
+    ]
+    assert shipping.outbox()[1][1] == {
+        "orderId": ORDER_ID,
+        "customerId": CUSTOMER,
+        "carrier": "UPS",
+        "trackingId": scheduled["trackingId"],
+    }
+
+
+def test_cancelling_before_scheduling_leaves_a_tombstone_that_refuses_a_late_schedule(
+    schedule_shipment: Any,
+    cancel_shipment: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    shipping: Any,
+) -> None:
+    # Given ScheduleShipment never ran (or timed out before writing)
+    # When the compensation runs twice
+    first = cancel_shipment.handler(sample_event("cancel_shipment"), lambda_context)
+    second = cancel_shipment.handler(sample_event("cancel_shipment"), lambda_context)
+
+    # Then a CANCELLED tombstone is left, without an event
+    assert first == second == {"orderId": ORDER_ID, "status": "CANCELLED", "trackingId": None}
+    assert list(shipping.items()) == [f"SHIPMENT#{ORDER_ID}"]
+    assert shipping.items()[f"SHIPMENT#{ORDER_ID}"]["status"] == "CANCELLED"
+    tombstone = shipping.items()
+
+    # When a late ScheduleShipment arrives, Then it is refused and nothing changes
+    with pytest.raises(ShipmentAlreadyCancelled):
+        schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+    assert shipping.items() == tombstone
