@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from notifications import logic
 from notifications.mailer import SesMailer
-from notifications.models import BusEvent, NotificationRecord
 from notifications.repository import DynamoDBNotificationsRepository
 from notifications.settings import NotificationsSettings
+from shop_shared.bus import BusEvent, BusEventRecord
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 settings = load_settings(NotificationsSettings)
 repository = DynamoDBNotificationsRepository(settings.notifications_table_name)
 mailer = SesMailer(sender=settings.sender_email)
-processor = BatchProcessor(event_type=EventType.SQS, model=NotificationRecord)
+processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="detail.metadata.eventId",
     raise_on_no_idempotency_key=True,
@@ -56,7 +56,7 @@ def process_event(event: BusEvent) -> dict[str, Any]:
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: NotificationRecord) -> None:
+def record_handler(record: BusEventRecord) -> None:
     event = record.body
     logger.set_correlation_id(event.correlation_id)
     if not logic.is_handled(event.detail_type):

@@ -16,10 +16,10 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from orders.read_model.logic import project_order_event
-from orders.read_model.models import OrderEventRecord
 from orders.read_model.repository import DynamoDBOrderSummaryStore
 from orders.read_model.settings import ProjectionSettings
 from orders.repository import DynamoDBOrderEventStore
+from shop_shared.bus import BusEventRecord
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 settings = load_settings(ProjectionSettings)
 summaries = DynamoDBOrderSummaryStore(settings.order_summaries_table_name)
 store = DynamoDBOrderEventStore(settings.orders_table_name)
-processor = BatchProcessor(event_type=EventType.SQS, model=OrderEventRecord)
+processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: OrderEventRecord) -> None:
+def record_handler(record: BusEventRecord) -> None:
     event = record.body
     logger.set_correlation_id(event.correlation_id)
     outcome = project_order_event(event, summaries=summaries, store=store)

@@ -22,9 +22,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from shipping import logic
-from shipping.models import AddressRecord, BusEvent
 from shipping.repository import DynamoDBShippingRepository
 from shipping.settings import ShippingSettings
+from shop_shared.bus import BusEvent, BusEventRecord
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 settings = load_settings(ShippingSettings)
 repository = DynamoDBShippingRepository(settings.shipping_table_name)
-processor = BatchProcessor(event_type=EventType.SQS, model=AddressRecord)
+processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="detail.metadata.eventId",
     raise_on_no_idempotency_key=True,
@@ -57,7 +57,7 @@ def process_event(event: BusEvent) -> dict[str, Any]:
 
 
 @tracer.capture_method(capture_response=False)
-def record_handler(record: AddressRecord) -> None:
+def record_handler(record: BusEventRecord) -> None:
     event = record.body
     logger.set_correlation_id(event.correlation_id)
     outcome = process_event(event=event)

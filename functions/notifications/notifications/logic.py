@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from notifications.mailer import Mailer
-    from notifications.models import BusEvent
     from notifications.repository import NotificationsRepository
+    from shop_shared.bus import BusEvent
 
 HANDLED_DETAIL_TYPES = frozenset(CONSUMED_EVENTS)
 

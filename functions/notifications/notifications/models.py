@@ -1,6 +1,6 @@
 """Notifications models, one set per boundary, with explicit mapping between them.
 
-- Input: `NotificationRecord`, an SQS record whose body is an EventBridge event (`BusEvent`),
+- Input: `BusEventRecord`, an SQS record whose body is an EventBridge event (`BusEvent`),
   and the `data` of each event consumed (`CustomerRegistered`, `OrderConfirmed`,
   `OrderRejected`), read with `shop_shared.events.parse_detail`.
 - Domain: `Contact`, `Email`, `SentNotification`, and the `Outcome` of handling an event.
@@ -12,30 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field
 
 # ---------------------------------------------------------------- input
-
-
-class BusEvent(BaseModel):
-    """An EventBridge event as a rule delivers it to SQS (the fields consumers rely on)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    detail: dict[str, Any]
-
-    @property
-    def correlation_id(self) -> str | None:
-        metadata = self.detail.get("metadata")
-        return metadata.get("correlationId") if isinstance(metadata, dict) else None
-
-
-class NotificationRecord(SqsRecordModel):
-    body: Json[BusEvent]
 
 
 class CustomerRegistered(BaseModel):

@@ -45,12 +45,12 @@ if TYPE_CHECKING:
 
     from shipping.models import (
         Address,
-        BusEvent,
         CancelShipmentInput,
         GetShipmentInput,
         ScheduleShipmentInput,
     )
     from shipping.repository import ShippingRepository
+    from shop_shared.bus import BusEvent
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]

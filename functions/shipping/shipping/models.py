@@ -2,7 +2,7 @@
 
 - Saga: `ScheduleShipmentInput` / `ShipmentResult`, `CancelShipmentInput` /
   `CancellationResult` (the shapes of docs/contracts.md).
-- Bus input: `AddressRecord`, an SQS record whose body is an EventBridge event (`BusEvent`),
+- Bus input: `BusEventRecord`, an SQS record whose body is an EventBridge event (`BusEvent`),
   and `CustomerRegistered`, shipping's view of that event's `data`.
 - Domain: `Address`, `Shipment`, `CustomerAddress` (what the logic works on).
 - Stored items: `ShipmentItem`, `AddressItem` (only the repository uses them).
@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field
 
 OrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -209,26 +208,6 @@ class ShipmentAnswer(BaseModel):
 
 
 # ---------------------------------------------------------------- bus input
-
-
-class BusEvent(BaseModel):
-    """An EventBridge event as a rule delivers it to SQS (the fields this consumer relies on)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    detail: dict[str, Any]
-
-    @property
-    def correlation_id(self) -> str | None:
-        metadata = self.detail.get("metadata")
-        return metadata.get("correlationId") if isinstance(metadata, dict) else None
-
-
-class AddressRecord(SqsRecordModel):
-    body: Json[BusEvent]
 
 
 class CustomerRegistered(BaseModel):

@@ -11,8 +11,14 @@ from pydantic import ValidationError
 from notifications import logic
 from notifications.errors import ContactNotFound
 from notifications.mailer import Mailer
-from notifications.models import BusEvent, Contact, Email, Outcome, SentNotification
+from notifications.models import (
+    Contact,
+    Email,
+    Outcome,
+    SentNotification,
+)
 from notifications.repository import NotificationsRepository
+from shop_shared.bus import BusEvent
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 OCCURRED = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)

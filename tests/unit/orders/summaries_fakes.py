@@ -9,12 +9,12 @@ from typing import Any
 from orders.models import Order, OrderEventItem
 from orders.read_model.models import (
     HeldSummary,
-    OrderBusEvent,
     OrderSummary,
     OrderSummaryItem,
     SummaryPage,
 )
 from orders.read_model.repository import OrderSummaryStore
+from shop_shared.bus import BusEvent
 from tests.unit.orders.orders_fakes import InMemoryOrderEventStore
 
 
@@ -76,11 +76,11 @@ class InMemoryOrderSummaryStore(OrderSummaryStore):
         )
 
 
-def bus_event(item: OrderEventItem, **detail_changes: Any) -> OrderBusEvent:
+def bus_event(item: OrderEventItem, **detail_changes: Any) -> BusEvent:
     """The event the relay puts on the bus for a stored event item, as a rule delivers it."""
     detail = json.loads(item.detail)
     detail.update(detail_changes)
-    return OrderBusEvent.model_validate(
+    return BusEvent.model_validate(
         {
             "version": "0",
             "id": str(uuid.uuid4()),

@@ -17,7 +17,6 @@ from shipping.errors import (
     ShippingUnavailable,
 )
 from shipping.models import (
-    BusEvent,
     CancellationResult,
     CancelShipmentInput,
     CustomerAddress,
@@ -27,6 +26,7 @@ from shipping.models import (
     ShipmentStatus,
 )
 from shipping.repository import ShippingRepository
+from shop_shared.bus import BusEvent
 from shop_shared.events import DomainEvent
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)

@@ -18,7 +18,6 @@ from orders.models import DATA_MODELS, ORDER_SOURCE, Order, OrderEventData, Reco
 from orders.read_model.errors import OrderHistoryUnavailable
 from orders.read_model.models import (
     HeldSummary,
-    OrderBusEvent,
     OrderList,
     OrderSummaryView,
     PageCursor,
@@ -26,6 +25,7 @@ from orders.read_model.models import (
     ProjectionOutcome,
     RebuildReport,
 )
+from shop_shared.bus import BusEvent
 from shop_shared.events import EventDetail, parse_detail
 from shop_shared.observability import logger, metrics
 
@@ -43,7 +43,7 @@ def known_data_model(detail_type: str) -> type[OrderEventData] | None:
 
 
 def project_order_event(
-    event: OrderBusEvent, *, summaries: OrderSummaryStore, store: OrderEventStore
+    event: BusEvent, *, summaries: OrderSummaryStore, store: OrderEventStore
 ) -> ProjectionOutcome:
     """Fold one order event into the order's summary; running it again changes nothing.
 

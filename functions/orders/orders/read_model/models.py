@@ -1,6 +1,6 @@
 """The read model's models, one set per boundary, mapped explicitly:
 
-- input: `OrderEventRecord`, an SQS record whose body is an EventBridge event of shop.orders;
+- input: `BusEventRecord`, an SQS record whose body is an EventBridge event of shop.orders;
 - domain: `OrderSummary` (what the read model tells about an order), `HeldSummary` (what the
   projection holds for an order: its version and the fold's state), `SummaryPage`,
   `ProjectionOutcome`, `RebuildReport`;
@@ -18,12 +18,10 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    Json,
     StringConstraints,
     ValidationError,
 )
@@ -60,30 +58,6 @@ def created_key(created_at: datetime, order_id: str) -> str:
 
 
 # ---------------------------------------------------------------- input
-
-
-class OrderBusEvent(BaseModel):
-    """An event of the bus as a rule delivers it to SQS (the fields the read model relies on:
-    moto's delivery, hence localcloud's, leaves out some of AWS's, such as `account`); `detail`
-    is the envelope {metadata, data}."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    id: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    detail_type: str = Field(alias="detail-type", min_length=1)
-    detail: dict[str, Any]
-
-    @property
-    def correlation_id(self) -> str | None:
-        metadata = self.detail.get("metadata")
-        return str(metadata.get("correlationId")) if isinstance(metadata, dict) else None
-
-
-class OrderEventRecord(SqsRecordModel):
-    """OrderSummariesQueue's record: the body is the event as the EventBridge rule delivers it."""
-
-    body: Json[OrderBusEvent]
 
 
 # ---------------------------------------------------------------- domain
