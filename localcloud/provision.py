@@ -36,6 +36,10 @@ _NOTHING_TO_CREATE = {
 }
 
 
+class UnsupportedResource(Exception):
+    """The template uses a resource type localcloud has no creator for."""
+
+
 class Provisioner:
     def __init__(self, template: Template, clients: AwsClients) -> None:
         self.template = template
@@ -66,7 +70,7 @@ class Provisioner:
         ]
         unsupported = sorted({r["Type"] for _, r in pending if r["Type"] not in self._creators})
         if unsupported:
-            raise NotImplementedError(f"localcloud can't create resource types {unsupported}")
+            raise UnsupportedResource(f"localcloud can't create resource types {unsupported}")
         while pending:
             waiting: list[tuple[str, dict[str, Any]]] = []
             for logical_id, resource in pending:

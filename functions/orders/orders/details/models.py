@@ -10,6 +10,7 @@ circuit breaker open).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -124,15 +125,16 @@ class ShipmentQuery(BaseModel):
     correlationId: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class _Answer(BaseModel):
+class _Answer(BaseModel, ABC):
     """An owning service's answer: `found` and the thing agree, or the answer is unreadable."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     found: bool
 
+    @abstractmethod
     def _found(self) -> object | None:
-        raise NotImplementedError
+        """The thing the answer carries, or None."""
 
     @model_validator(mode="after")
     def _found_agrees(self) -> _Answer:
