@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from localcloud.tables import create_table
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.service_harness import load_sample
 from tests.support.template import resource
 
 # In-process tests never reach AWS: fixed fake credentials and region.
@@ -46,3 +47,9 @@ def make_table(aws: None) -> Any:
         return boto3.resource("dynamodb").Table(name)
 
     return _make
+
+
+@pytest.fixture
+def sample_event() -> Any:
+    """load(name): a copy of events/<name>.json, the sample event of one function."""
+    return load_sample

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from localcloud.tables import create_table
-from tests.support.template import ROOT, resource
+from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "InventoryTable"
 HANDLERS = ("upsert_product", "get_product", "list_products", "reserve_stock", "release_stock")
@@ -78,25 +72,16 @@ def _inventory_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
     """One moto, one InventoryTable (as template.yaml declares it) and the handler modules per
     test module; per test, creating clients and a table costs ~0.5 s. Settings and clients are
     read when a handler module is imported, so the environment is set first."""
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("INVENTORY_TABLE_NAME", TABLE_NAME)
-        env.setenv("POWERTOOLS_SERVICE_NAME", "inventory")
-        create_table(boto3.client("dynamodb"), TABLE_NAME, resource(TABLE_NAME)["Properties"])
-        table = boto3.resource("dynamodb").Table(TABLE_NAME)
-        modules = {}
-        for name in HANDLERS:
-            sys.modules.pop(name, None)
-            modules[name] = importlib.import_module(name)
-        yield table, modules
+    environment = {"INVENTORY_TABLE_NAME": TABLE_NAME, "POWERTOOLS_SERVICE_NAME": "inventory"}
+    with handlers_on_moto(TABLE_NAME, environment, HANDLERS) as cloud:
+        yield cloud
 
 
 @pytest.fixture
 def inventory(_inventory_cloud: tuple[Any, dict[str, ModuleType]]) -> InventoryState:
     """The inventory table, empty at the start of each test."""
     table, _ = _inventory_cloud
-    with table.batch_writer() as batch:
-        for item in table.scan(ProjectionExpression="pk")["Items"]:
-            batch.delete_item(Key={"pk": item["pk"]})
+    empty_table(table)
     return InventoryState(table)
 
 
@@ -123,13 +108,3 @@ def reserve_stock(_inventory_cloud: Any, inventory: InventoryState) -> ModuleTyp
 @pytest.fixture
 def release_stock(_inventory_cloud: Any, inventory: InventoryState) -> ModuleType:
     return _inventory_cloud[1]["release_stock"]
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    return copy.deepcopy(json.loads((ROOT / "events" / f"{name}.json").read_text()))
-
-
-@pytest.fixture
-def sample_event() -> Any:
-    """A copy of events/<name>.json, the sample event of one function."""
-    return load_sample

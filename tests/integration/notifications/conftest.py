@@ -3,22 +3,16 @@ SES with the sender identity verified (the template's NotificationSenderIdentity
 
 from __future__ import annotations
 
-import copy
-import importlib
-import json
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from localcloud.tables import create_table
-from tests.support.template import ROOT, resource
+from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "NotificationsTable"
 SENDER = "orders@shop.example.com"
@@ -51,23 +45,20 @@ class NotificationsState:
 def _notifications_cloud() -> Iterator[tuple[Any, ModuleType]]:
     """One moto, the table and the handler module per test module. Settings and clients are
     read at import, so the environment is set first."""
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("NOTIFICATIONS_TABLE_NAME", TABLE_NAME)
-        env.setenv("SENDER_EMAIL", SENDER)
-        env.setenv("POWERTOOLS_SERVICE_NAME", "notifications")
-        create_table(boto3.client("dynamodb"), TABLE_NAME, resource(TABLE_NAME)["Properties"])
-        sys.modules.pop("send_notification", None)
-        module = importlib.import_module("send_notification")
-        yield boto3.resource("dynamodb").Table(TABLE_NAME), module
+    environment = {
+        "NOTIFICATIONS_TABLE_NAME": TABLE_NAME,
+        "SENDER_EMAIL": SENDER,
+        "POWERTOOLS_SERVICE_NAME": "notifications",
+    }
+    with handlers_on_moto(TABLE_NAME, environment, ["send_notification"]) as (table, modules):
+        yield table, modules["send_notification"]
 
 
 @pytest.fixture
 def notifications(_notifications_cloud: tuple[Any, ModuleType]) -> NotificationsState:
     """An empty table and an SES that has sent nothing, with the sender verified."""
     table, _ = _notifications_cloud
-    with table.batch_writer() as batch:
-        for item in table.scan(ProjectionExpression="pk")["Items"]:
-            batch.delete_item(Key={"pk": item["pk"]})
+    empty_table(table)
     ses_backends[DEFAULT_ACCOUNT_ID][REGION].reset()
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
     return NotificationsState(table)
@@ -76,13 +67,3 @@ def notifications(_notifications_cloud: tuple[Any, ModuleType]) -> Notifications
 @pytest.fixture
 def send_notification(_notifications_cloud: Any, notifications: NotificationsState) -> ModuleType:
     return _notifications_cloud[1]
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    return copy.deepcopy(json.loads((ROOT / "events" / f"{name}.json").read_text()))
-
-
-@pytest.fixture
-def sample_event() -> Any:
-    """A copy of events/<name>.json, the sample event of one function."""
-    return load_sample

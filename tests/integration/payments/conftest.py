@@ -3,11 +3,10 @@ key in Secrets Manager) against the real payment provider simulator on a free lo
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -17,7 +16,6 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from localcloud.payment_provider import PaymentProviderSimulator
-from tests.support.template import ROOT
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 # The payment-provider breaker as the template's defaults set it (5 failures in 60 s, 30 s
@@ -126,14 +124,3 @@ def charge_payment(payments_env: None) -> ModuleType:
 @pytest.fixture
 def refund_payment(payments_env: None) -> ModuleType:
     return fresh_import("refund_payment")
-
-
-@pytest.fixture
-def sample_event() -> Callable[[str], dict[str, Any]]:
-    """A copy of events/<name>.json, the sample event of one function."""
-
-    def load(name: str) -> dict[str, Any]:
-        event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
-        return copy.deepcopy(event)
-
-    return load

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from localcloud.tables import create_table
-from tests.support.template import ROOT, resource
+from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "ShippingTable"
 HANDLERS = ("schedule_shipment", "cancel_shipment", "record_customer_address")
@@ -58,25 +52,16 @@ def _shipping_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
     """One moto, one ShippingTable (as template.yaml declares it) and the handler modules per
     test module. Settings and clients are read when a handler module is imported, so the
     environment is set first."""
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("SHIPPING_TABLE_NAME", TABLE_NAME)
-        env.setenv("POWERTOOLS_SERVICE_NAME", "shipping")
-        create_table(boto3.client("dynamodb"), TABLE_NAME, resource(TABLE_NAME)["Properties"])
-        table = boto3.resource("dynamodb").Table(TABLE_NAME)
-        modules = {}
-        for name in HANDLERS:
-            sys.modules.pop(name, None)
-            modules[name] = importlib.import_module(name)
-        yield table, modules
+    environment = {"SHIPPING_TABLE_NAME": TABLE_NAME, "POWERTOOLS_SERVICE_NAME": "shipping"}
+    with handlers_on_moto(TABLE_NAME, environment, HANDLERS) as cloud:
+        yield cloud
 
 
 @pytest.fixture
 def shipping(_shipping_cloud: tuple[Any, dict[str, ModuleType]]) -> ShippingState:
     """The shipping table, empty at the start of each test."""
     table, _ = _shipping_cloud
-    with table.batch_writer() as batch:
-        for item in table.scan(ProjectionExpression="pk")["Items"]:
-            batch.delete_item(Key={"pk": item["pk"]})
+    empty_table(table)
     return ShippingState(table)
 
 
@@ -93,13 +78,3 @@ def cancel_shipment(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType
 @pytest.fixture
 def record_customer_address(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType:
     return _shipping_cloud[1]["record_customer_address"]
-
-
-@pytest.fixture
-def sample_event() -> Any:
-    """A copy of events/<name>.json, the sample event of one function."""
-
-    def load(name: str) -> dict[str, Any]:
-        return copy.deepcopy(json.loads((ROOT / "events" / f"{name}.json").read_text()))
-
-    return load
