@@ -7,43 +7,14 @@ and retried alone.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from functools import partial
 
 from orders.logic import start_order_saga
-from orders.models import OrderEventItem
 from orders.repository import StepFunctionsSagaStarter
 from orders.settings import SagaStarterSettings
-from shop_shared.observability import logger, metrics, tracer
+from orders.stream_starter import stream_starter_handler
 from shop_shared.settings import load_settings
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-        DynamoDBRecord,
-    )
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = load_settings(SagaStarterSettings)
 starter = StepFunctionsSagaStarter(settings.order_saga_state_machine_arn)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-
-@tracer.capture_method(capture_response=False)
-def record_handler(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    start_order_saga(OrderEventItem.model_validate(image or {}), starter=starter)
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+handler = stream_starter_handler(partial(start_order_saga, starter=starter))

@@ -1,0 +1,49 @@
+"""Orders stream -> Step Functions: the handler both workflow starters share.
+
+The template filters each starter's stream to the one event that starts its workflow; each
+record is folded into an OrderEventItem and given to the starter's `start` command. A record
+that fails is reported (ReportBatchItemFailures) and retried alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from orders.models import OrderEventItem
+from shop_shared.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+        DynamoDBRecord,
+    )
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+StreamHandler = Callable[[dict[str, Any], "LambdaContext"], "PartialItemFailureResponse"]
+
+
+def stream_starter_handler(start: Callable[[OrderEventItem], object]) -> StreamHandler:
+    """A Lambda handler that calls `start` for each stream record's new image."""
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+    @tracer.capture_method(capture_response=False)
+    def record_handler(record: DynamoDBRecord) -> None:
+        image = record.dynamodb.new_image if record.dynamodb else None
+        start(OrderEventItem.model_validate(image or {}))
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler
