@@ -12,17 +12,14 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from notifications import logic
 from notifications.mailer import SesMailer
 from notifications.repository import DynamoDBNotificationsRepository
 from notifications.settings import NotificationsSettings
 from shop_shared.bus import BusEvent, BusEventRecord
+from shop_shared.idempotency import event_idempotency
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -34,18 +31,13 @@ settings = load_settings(NotificationsSettings)
 repository = DynamoDBNotificationsRepository(settings.notifications_table_name)
 mailer = SesMailer(sender=settings.sender_email)
 processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="detail.metadata.eventId",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=24 * 3600,
-)
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.notifications_table_name, key_attr="pk", expiry_attr="expiresAt"
-)
+idempotency = event_idempotency(settings.notifications_table_name)
 
 
 @idempotent_function(
-    data_keyword_argument="event", config=idempotency_config, persistence_store=persistence
+    data_keyword_argument="event",
+    config=idempotency.config,
+    persistence_store=idempotency.persistence,
 )
 def process_event(event: BusEvent) -> dict[str, Any]:
     """Runs once per eventId; a duplicate gets the first run's outcome back from the record."""
@@ -70,7 +62,7 @@ def record_handler(record: BusEventRecord) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    idempotency_config.register_lambda_context(context)
+    idempotency.config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
