@@ -75,7 +75,7 @@ def function_events() -> list[tuple[str, Path]]:
     no function is woken by another's sample before its own cold start is measured: saga
     tasks first (a stream consumer's sample starts a saga), then event consumers, then the
     API functions (whose writes wake the stream consumers)."""
-    from localcloud.template import Template
+    from localcloud.cloudformation.template import Template
 
     template = Template.load(ROOT / "template.yaml")
     saga_tasks = {

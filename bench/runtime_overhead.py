@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from localcloud.runtime import LambdaRuntime
+from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.spec import FunctionSpec
 
 NOOP_HANDLER = """

@@ -128,7 +128,7 @@ def _status(aws_url: str) -> dict[str, Any]:
 
 def _token(args: argparse.Namespace) -> int:
     from localcloud.awsclients import AwsClients
-    from localcloud.cognito import issue_id_token
+    from localcloud.cognito.tokens import issue_id_token
 
     pool = _status(args.aws_url)["userPools"][0]
     token = issue_id_token(

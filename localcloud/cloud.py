@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localcloud.apigateway import ApiGateway
+from localcloud.apigateway.gateway import ApiGateway
 from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
-from localcloud.awsendpoint import AwsEndpoint
-from localcloud.cognito import CognitoVerifier
-from localcloud.eventsources import EventSources
-from localcloud.provision import Provisioner
-from localcloud.runtime import LambdaRuntime
+from localcloud.cloudformation.provision import Provisioner
+from localcloud.cloudformation.template import Template
+from localcloud.cognito.tokens import CognitoVerifier
+from localcloud.endpoint.server import AwsEndpoint
+from localcloud.eventsources.pollers import EventSources
+from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.spec import REGION
-from localcloud.template import Template
 
 if TYPE_CHECKING:
-    from localcloud.payment_provider import PaymentProviderSimulator
+    from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
 log = logging.getLogger("localcloud")
 
@@ -98,7 +98,7 @@ class LocalCloud:
 
     def _start_payment_provider(self, template: Template) -> None:
         """The template talks to a payment provider: run the simulator and point it there."""
-        from localcloud.payment_provider import PaymentProviderSimulator
+        from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
         api_key = secrets.token_urlsafe(24)
         self.provider = PaymentProviderSimulator(api_key=api_key)

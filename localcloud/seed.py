@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from localcloud.cognito import issue_id_token
+from localcloud.cognito.tokens import issue_id_token
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud

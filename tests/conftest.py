@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud.tables import create_table
+from localcloud.cloudformation.tables import create_table
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.service_harness import load_sample
 from tests.support.template import resource

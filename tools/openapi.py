@@ -118,7 +118,7 @@ class ApiFunction:
 
 
 def build_document(template_path: Path = TEMPLATE) -> dict[str, Any]:
-    from localcloud.template import Template
+    from localcloud.cloudformation.template import Template
 
     template = Template.load(template_path)
     with _provisioned(template) as aws_url:
@@ -300,8 +300,8 @@ def _provisioned(template: Any) -> Iterator[str]:
     """The template's resources in an in-process moto server, so every `!Ref` and `!GetAtt` of
     the functions' environments resolves as it does in localcloud."""
     from localcloud.awsclients import AwsClients
-    from localcloud.awsendpoint import AwsEndpoint
-    from localcloud.provision import Provisioner
+    from localcloud.cloudformation.provision import Provisioner
+    from localcloud.endpoint.server import AwsEndpoint
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto: a line per AWS call
     endpoint = AwsEndpoint(runtime=None, status=dict)

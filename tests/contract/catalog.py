@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from localcloud.template import Template
+from localcloud.cloudformation.template import Template
 from tests.support.template import ROOT, TEMPLATE
 from tools.event_schemas.catalog import ServiceEvents, discover, event_types
 from tools.event_schemas.routes import Route, routes

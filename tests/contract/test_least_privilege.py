@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.template import Template
+from localcloud.cloudformation.template import Template
 from tests.support.template import TEMPLATE, raw_template
 
 # A resource (or parameter) belongs to the service whose name it starts with.

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.apigateway import GatewayError, render_gateway_response
-from localcloud.template import Template
+from localcloud.apigateway.gateway import GatewayError, render_gateway_response
+from localcloud.cloudformation.template import Template
 from shop_shared.http import error_response
 from tests.support.template import ROOT, TEMPLATE, raw_template
 from tools.openapi import ErrorBody

@@ -343,7 +343,7 @@ def test_every_function_runs_with_its_sample_event(cloud: RunningLocalCloud) -> 
 
 
 def _handler_modules() -> dict[str, str]:
-    from localcloud.template import Template
+    from localcloud.cloudformation.template import Template
 
     template = Template.load(ROOT / "template.yaml")
     return {

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from tests.e2e.test_order_flow import (
     Client,
     eventually,

@@ -30,9 +30,9 @@ import pytest
 from moto import mock_aws
 
 from localcloud.awsclients import AwsClients
-from localcloud.provision import Provisioner
+from localcloud.cloudformation.provision import Provisioner
+from localcloud.cloudformation.template import Template
 from localcloud.spec import REGION, ApiRoute
-from localcloud.template import Template
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.template import ROOT, TEMPLATE
 

@@ -26,8 +26,8 @@ from moto.server import ThreadedMotoServer
 from moto.utilities.utils import load_resource
 from werkzeug.test import Client
 
-from localcloud.apigateway import ApiGateway, Router
-from localcloud.cognito import CognitoVerifier, Unauthorized, issue_id_token
+from localcloud.apigateway.gateway import ApiGateway, Router
+from localcloud.cognito.tokens import CognitoVerifier, Unauthorized, issue_id_token
 from localcloud.spec import ApiRoute, ApiSpec, GatewayResponse
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.template import resource
@@ -593,10 +593,10 @@ def test_malformed_proxy_response_is_502(
 
 
 def test_each_request_is_logged_once(http: Client, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="localcloud.apigateway"):
+    with caplog.at_level(logging.INFO, logger="localcloud.apigateway.gateway"):
         http.get("/v1/health")
 
-    lines = [r.getMessage() for r in caplog.records if r.name == "localcloud.apigateway"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "localcloud.apigateway.gateway"]
     assert len(lines) == 1
     assert lines[0].startswith("GET /v1/health 200 ")
     assert lines[0].endswith("ms")

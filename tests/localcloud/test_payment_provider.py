@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
 API_KEY = "sk_test_simulator"
 CHARGE = {"amountCents": 3470, "currency": "EUR", "token": "tok_visa", "reference": "order-1"}

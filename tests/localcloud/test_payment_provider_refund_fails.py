@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from tests.localcloud.test_payment_provider import API_KEY, call
 
 CHARGE = {"amountCents": 3470, "currency": "EUR", "token": "tok_refund_fails", "reference": "o-1"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.runtime import InvokeResult, LambdaRuntime, parse_function_ref
+from localcloud.lambda_.runtime import InvokeResult, LambdaRuntime, parse_function_ref
 from localcloud.spec import FunctionSpec
 
 HANDLERS = """
@@ -259,7 +259,7 @@ def test_init_past_the_init_limit_times_out(
     make_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given an init limit of 0.5 s (Lambda's is 10 s) and a module that sleeps on import
-    monkeypatch.setattr("localcloud.runtime.INIT_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr("localcloud.lambda_.runtime.INIT_TIMEOUT_SECONDS", 0.5)
     runtime = make_runtime("slow_init.handler")
     # When
     result = _invoke(runtime, "HandlerFunction", {})

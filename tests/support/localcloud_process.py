@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.awsclients import AwsClients
-from localcloud.cognito import issue_id_token
+from localcloud.cognito.tokens import issue_id_token
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud.tables import create_table
+from localcloud.cloudformation.tables import create_table
 from tests.support.template import ROOT, resource
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcloud.template import Template
+from localcloud.cloudformation.template import Template
 from tools.event_schemas import catalog, readme, routes, schemas
 
 ROOT = catalog.ROOT

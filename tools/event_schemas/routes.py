@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from moto.events.models import EventPattern
 
 if TYPE_CHECKING:
-    from localcloud.template import Template
+    from localcloud.cloudformation.template import Template
 
 ROUTED_KEYS = ("source", "detail-type")  # what a rule must name that a producer really emits
 

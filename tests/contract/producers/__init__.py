@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from localcloud.tables import create_table
+from localcloud.cloudformation.tables import create_table
 from shop_shared.events import EVENT_ITEM_TYPE
 from tests.support.template import resource
 

@@ -26,8 +26,8 @@ import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
-from localcloud.payment_provider import PaymentProviderSimulator
-from localcloud.tables import create_table
+from localcloud.cloudformation.tables import create_table
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from orders.logic import load, request_cancellation, utc_now
 from orders.repository import DynamoDBOrderEventStore
 from shipping.models import Address, CustomerAddress

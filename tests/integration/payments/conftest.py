@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 # The payment-provider breaker as the template's defaults set it (5 failures in 60 s, 30 s

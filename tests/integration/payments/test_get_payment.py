@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pydantic import ValidationError
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from orders.details.models import PaymentAnswer
 from tests.integration.payments.conftest import fresh_import
 from tests.support.lambda_context import FakeLambdaContext

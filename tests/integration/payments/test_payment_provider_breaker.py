@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from payments.errors import (
     PaymentDeclined,
     PaymentProviderCircuitOpen,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.payment_provider import PaymentProviderSimulator
+from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from payments.errors import PaymentDeclined, PaymentProviderError, PaymentProviderUnavailable
 from payments.models import ChargeRequest, RefundRequest
 from payments.provider import HttpPaymentProvider, api_key_from_secret

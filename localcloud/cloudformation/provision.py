@@ -12,14 +12,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from localcloud.cloudformation.tables import create_table
+from localcloud.cloudformation.template import Template, Unresolved
 from localcloud.spec import ACCOUNT_ID, REGION
-from localcloud.tables import create_table
-from localcloud.template import Template, Unresolved
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
 
-log = logging.getLogger("localcloud.provision")
+log = logging.getLogger("localcloud.cloudformation.provision")
 
 # Types localcloud has nothing to create for: their effect is local (functions, the API,
 # roles) or is enforced elsewhere (event source mappings are run by localcloud itself).

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
-    from localcloud.runtime import LambdaRuntime
+    from localcloud.lambda_.runtime import LambdaRuntime
 
 log = logging.getLogger("localcloud.aws")
 

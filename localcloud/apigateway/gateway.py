@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from localcloud.cognito import AuthorizerUnavailable, CognitoVerifier, Unauthorized
+from localcloud.cognito.tokens import AuthorizerUnavailable, CognitoVerifier, Unauthorized
 from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse
 
 if TYPE_CHECKING:

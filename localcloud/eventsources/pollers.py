@@ -24,10 +24,10 @@ from localcloud.spec import REGION
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
-    from localcloud.runtime import LambdaRuntime
-    from localcloud.template import Template
+    from localcloud.cloudformation.template import Template
+    from localcloud.lambda_.runtime import LambdaRuntime
 
-log = logging.getLogger("localcloud.eventsources")
+log = logging.getLogger("localcloud.eventsources.pollers")
 
 IDLE_POLL_SECONDS = 0.5
 BUSY_POLL_SECONDS = 0.02

@@ -1,0 +1,1 @@
+"""CloudFormation: the template, translated by aws-sam-translator, its resources made in moto."""

@@ -1,0 +1,1 @@
+"""Cognito: ID tokens from moto's user pools, verified against their JWKS."""

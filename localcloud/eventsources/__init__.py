@@ -1,0 +1,1 @@
+"""Lambda event source mappings: SQS queues and DynamoDB streams polled into functions."""

@@ -1,0 +1,1 @@
+"""Lambda: each function's worker processes, started through the Lambda Runtime API."""

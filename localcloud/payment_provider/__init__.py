@@ -1,0 +1,1 @@
+"""The external payment provider, simulated (not an AWS service)."""
