@@ -38,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=Path, help="requests to send through the API once ready")
     run.add_argument("--log-level", default="INFO")
     run.add_argument(
+        "--faults",
+        type=Path,
+        metavar="FILE",
+        help="fault rules to inject from the start (JSON list; see /_localcloud/faults)",
+    )
+    run.add_argument(
+        "--faults-seed", type=int, help="seed the faults' dice, so a run can be repeated"
+    )
+    run.add_argument(
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
     )
 
@@ -75,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud, LocalCloudSettings
+    from localcloud.faults.api import load_rules
     from localcloud.seed import seed
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto: a line per AWS call
@@ -84,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    fault_rules = load_rules(args.faults) if args.faults else []
     settings = LocalCloudSettings(
         template=args.template,
         host=args.host,
@@ -92,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         provider_port=args.provider_port,
         stack_name=args.stack_name,
         parameter_overrides=overrides,
+        fault_rules=fault_rules,
+        faults_seed=args.faults_seed,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

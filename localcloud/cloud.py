@@ -19,6 +19,7 @@ from localcloud.cloudformation.template import Template
 from localcloud.cognito.tokens import CognitoVerifier
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.eventsources.pollers import EventSources
+from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.spec import REGION
 
@@ -42,6 +43,8 @@ class LocalCloudSettings:
     provider_port: int = 4567
     stack_name: str = "shop"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    fault_rules: list[FaultRule] = field(default_factory=list)
+    faults_seed: int | None = None
 
 
 class LocalCloud:
@@ -55,6 +58,7 @@ class LocalCloud:
         self.gateways: list[ApiGateway] = []
         self.event_sources: EventSources | None = None
         self.provider: PaymentProviderSimulator | None = None
+        self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -71,7 +75,7 @@ class LocalCloud:
         if PROVIDER_URL_PARAMETER in template.parameters:
             self._start_payment_provider(template)
 
-        self.endpoint = AwsEndpoint(runtime=None, status=self.status)
+        self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.endpoint.serve(s.host, s.aws_port)
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)

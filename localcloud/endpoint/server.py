@@ -8,11 +8,13 @@ the worker processes instead. Everything else is moto's.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -25,6 +27,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from localcloud.endpoint.calls import AwsCall, error_response, identify
+from localcloud.faults import api as faults_api
+from localcloud.faults.rules import FaultRegistry
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
@@ -57,9 +62,15 @@ def sent_emails() -> list[dict[str, Any]]:
 class AwsEndpoint:
     """moto in server mode, in a thread of this process, with Step Functions execution on."""
 
-    def __init__(self, runtime: LambdaRuntime | None, status: StatusProvider) -> None:
+    def __init__(
+        self,
+        runtime: LambdaRuntime | None,
+        status: StatusProvider,
+        faults: FaultRegistry | None = None,
+    ) -> None:
         self.runtime = runtime
         self.status = status
+        self.faults = faults or FaultRegistry()
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -102,7 +113,40 @@ class AwsEndpoint:
                 environ, start_response
             )
         if path.startswith("/_localcloud/"):
-            return self._local_api(path)(environ, start_response)
+            return self._local_api(Request(environ))(environ, start_response)
+        call = identify(environ)
+        if call is not None and call.service != "lambda":  # Lambda's faults are the runtime's
+            refusal = self._inject_fault(call, environ)
+            if refusal is not None:
+                return refusal(environ, start_response)
+        return self._forward(environ, start_response)
+
+    def _inject_fault(self, call: AwsCall, environ: dict[str, Any]) -> Response | None:
+        """Apply the fault rule that fires for this call: an error answered instead of the
+        call, latency before it, or (EventBridge PutEvents) the call applied twice."""
+        duplicable = call.service == "events" and call.operation == "PutEvents"
+        actions = {"error", "latency", "duplicate"} if duplicable else {"error", "latency"}
+        rule = self.faults.draw(call.service, call.operation, actions=actions)
+        if rule is None:
+            return None
+        log.info("fault injected", extra={"call": call.name, "fault": rule.kind})
+        if rule.latency:
+            time.sleep(rule.latency / 1000)
+        if rule.kind_action == "error" and rule.error is not None:
+            error = rule.error
+            return error_response(call, error.status_code, error.code, error.message)
+        if rule.kind_action == "duplicate":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            first = {**environ, "wsgi.input": io.BytesIO(body)}
+            list(self._forward(first, lambda *_args, **_kwargs: None))
+            environ["wsgi.input"] = io.BytesIO(body)
+        return None
+
+    def _forward(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Let moto answer."""
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
             # DynamoDB makes each request atomic (a conditional write, a transaction); moto's
             # backend is not thread-safe, so one DynamoDB request at a time, answered in full.
@@ -141,7 +185,11 @@ class AwsEndpoint:
             headers["X-Amz-Function-Error"] = result.function_error
         return Response(result.payload, status=200, headers=headers, mimetype="application/json")
 
-    def _local_api(self, path: str) -> Response:
+    def _local_api(self, request: Request) -> Response:
+        path = request.path
+        if path == "/_localcloud/faults":
+            status, body = faults_api.handle(self.faults, request.method, request.get_data())
+            return _json_response(status, body)
         if path == "/_localcloud/status":
             return _json_response(200, self.status())
         if path == "/_localcloud/ses/messages":

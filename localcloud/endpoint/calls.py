@@ -1,0 +1,146 @@
+"""Which AWS API call a request to the endpoint is, and how AWS answers an error for it.
+
+Each protocol names its operation its own way: JSON protocols in `X-Amz-Target`
+(`DynamoDB_20120810.PutItem`), Smithy RPC v2 CBOR in the path
+(`/service/GraniteServiceVersion20100801/operation/PutMetricData`), the query protocol in the
+`Action` form field (SES, SNS, STS), and Lambda's REST API in the path. The service is named as
+its endpoint prefix (`dynamodbstreams` is told apart from `dynamodb`, which signs for both).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from werkzeug.wrappers import Response
+
+# JSON protocols: X-Amz-Target prefix -> endpoint prefix.
+_TARGET_PREFIXES = {
+    "DynamoDB_20120810": "dynamodb",
+    "DynamoDBStreams_20120810": "dynamodbstreams",
+    "AmazonSQS": "sqs",
+    "AWSEvents": "events",
+    "AWSStepFunctions": "stepfunctions",
+    "secretsmanager": "secretsmanager",
+    "AmazonSSM": "ssm",
+    "TrentService": "kms",
+    "AWSCognitoIdentityProviderService": "cognito-idp",
+    "Logs_20140328": "logs",
+    "GraniteServiceVersion20100801": "monitoring",
+}
+_JSON_NAMESPACES = {  # what botocore expects before '#' in a JSON error's __type
+    "dynamodb": "com.amazonaws.dynamodb.v20120810",
+    "dynamodbstreams": "com.amazonaws.dynamodb.v20120810",
+    "sqs": "com.amazonaws.sqs",
+    "events": "com.amazonaws.events",
+    "stepfunctions": "com.amazonaws.states",
+}
+_RPC_V2_PATH = re.compile(r"^/service/(?P<target>[^/]+)/operation/(?P<operation>[^/]+)$")
+_LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/(?P<name>[^/]+)/(?P<what>[a-z-]+)")
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[a-z0-9-]+/(?P<service>[a-z0-9-]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class AwsCall:
+    service: str  # endpoint prefix: dynamodb, dynamodbstreams, sqs, events, lambda, ses, ...
+    operation: str | None  # PutItem, SendMessage, Invoke, ... (None when not recognisable)
+    protocol: str  # json | rpc-v2-cbor | query | rest
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}:{self.operation or '?'}"
+
+
+def identify(environ: dict[str, Any]) -> AwsCall | None:
+    """The AWS call in this WSGI request; None for requests that are not AWS API calls.
+
+    Reading a query-protocol body to find its Action puts the body back, so whoever answers the
+    request next reads it whole.
+    """
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if "." in target:
+        prefix, operation = target.split(".", 1)
+        service = _TARGET_PREFIXES.get(prefix, prefix.lower())
+        return AwsCall(service, operation, "json")
+    path = environ.get("PATH_INFO", "")
+    if match := _RPC_V2_PATH.match(path):
+        service = _TARGET_PREFIXES.get(match["target"], match["target"].lower())
+        return AwsCall(service, match["operation"], "rpc-v2-cbor")
+    if match := _LAMBDA_PATH.match(path):
+        operation = "Invoke" if match["what"] == "invocations" else None
+        return AwsCall("lambda", operation, "rest")
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return None
+    service = scope["service"]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action is None and environ.get("REQUEST_METHOD") == "POST":
+        action = parse_qs(unquote(_peek_body(environ).decode("utf-8", "replace"))).get("Action")
+    if action:
+        return AwsCall(service, action[0], "query")
+    return AwsCall(service, None, "rest")
+
+
+def _peek_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def error_response(call: AwsCall, status: int, code: str, message: str) -> Response:
+    """The error as the service's protocol carries it, so SDKs raise `code` as they would."""
+    request_id = str(uuid.uuid4())
+    if call.protocol == "query":
+        body = (
+            "<ErrorResponse><Error>"
+            f"<Type>{'Sender' if status < 500 else 'Receiver'}</Type>"
+            f"<Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return Response(body, status=status, mimetype="text/xml")
+    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}
+    if call.protocol == "rest":
+        error_body: dict[str, str] = {"Type": "User" if status < 500 else "Service"}
+        error_body["Message"] = message
+        return Response(
+            json.dumps(error_body), status=status, headers=headers, mimetype="application/json"
+        )
+    namespace = _JSON_NAMESPACES.get(call.service)
+    error_type = f"{namespace}#{code}" if namespace else code
+    if call.protocol == "rpc-v2-cbor":
+        headers["smithy-protocol"] = "rpc-v2-cbor"
+        cbor = _cbor_text_map({"__type": error_type, "message": message})
+        return Response(cbor, status=status, headers=headers, mimetype="application/cbor")
+    if call.service == "sqs":  # SQS's JSON protocol also names the query-compatible code
+        headers["x-amzn-query-error"] = f"{code};{'Sender' if status < 500 else 'Receiver'}"
+    return Response(
+        json.dumps({"__type": error_type, "message": message}),
+        status=status,
+        headers=headers,
+        mimetype="application/x-amz-json-1.0",
+    )
+
+
+def _cbor_text_map(fields: dict[str, str]) -> bytes:
+    """A CBOR map of text strings (RFC 8949 major types 5 and 3), all an error body needs."""
+    out = bytearray(_cbor_head(5, len(fields)))
+    for key, value in fields.items():
+        for text in (key, value):
+            encoded = text.encode()
+            out += _cbor_head(3, len(encoded)) + encoded
+    return bytes(out)
+
+
+def _cbor_head(major: int, length: int) -> bytes:
+    if length < 24:
+        return bytes([major << 5 | length])
+    for extra, size in ((24, 1), (25, 2), (26, 4)):
+        if length < 256**size:
+            return bytes([major << 5 | extra]) + length.to_bytes(size, "big")
+    raise ValueError("too long for an error body")
