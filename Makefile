@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv run test test-fast check lint format build bench env-vars schemas openapi rebuild-order-summaries clean
+.PHONY: venv runtime run test test-fast check lint format build bench env-vars schemas openapi rebuild-order-summaries clean
 
 venv: $(STAMP)
 
@@ -17,13 +17,32 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## the whole system on this machine, in the foreground
+# What localcloud's workers run (see localcloud/lambda_/environment.py): the Lambda runtime's
+# own packages in a venv of their own, and the shared layer built as `sam build` builds it
+# (pip install -r requirements.txt --target <layer>/python). Rebuilt when either list changes.
+LAMBDA_RUNTIME := .localcloud/lambda-runtime
+LAMBDA_RUNTIME_STAMP := $(LAMBDA_RUNTIME)/.built
+LAMBDA_LAYER := $(LAMBDA_RUNTIME)/layers/shared
+
+runtime: $(LAMBDA_RUNTIME_STAMP)
+
+$(LAMBDA_RUNTIME_STAMP): localcloud/lambda_/runtime-requirements.txt layers/shared/requirements.txt requirements.lock
+	rm -rf $(LAMBDA_RUNTIME)
+	$(PYTHON) -m venv $(LAMBDA_RUNTIME)/venv
+	$(LAMBDA_RUNTIME)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -r localcloud/lambda_/runtime-requirements.txt
+	$(LAMBDA_RUNTIME)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -r layers/shared/requirements.txt --target $(LAMBDA_LAYER)/python
+	cp layers/shared/requirements.txt $(LAMBDA_LAYER)/requirements.txt
+	touch $@
+
+run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in the foreground
 	$(BIN)/localcloud run --seed seed/demo_catalog.json
 
-test: $(STAMP)  ## unit, integration, contract, localcloud and end-to-end tests
+test: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## unit, integration, contract, localcloud and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-test-fast: $(STAMP)  ## everything except the tests that start a whole localcloud
+test-fast: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## everything except the tests that start a whole localcloud
 	$(BIN)/pytest -m "not e2e"
 
 check: $(STAMP)  ## lint, format, types, template
@@ -40,7 +59,7 @@ format: $(STAMP)
 build: $(STAMP)  ## sam build (offline; pip builder with this machine's python3.11)
 	$(BIN)/sam build --region $(AWS_REGION)
 
-bench: $(STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
+bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
 	$(BIN)/python -m bench.run
 
 # The import roots Lambda gives each function (the shared layer, every service folder), so the

@@ -21,6 +21,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: dict[str, str]  # the template's variables, resolved
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None = unreserved
 
     @property
     def name(self) -> str:

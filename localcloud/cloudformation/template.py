@@ -211,6 +211,7 @@ class Template:
                 timeout_seconds=int(properties.get("Timeout", 3)),
                 memory_mb=int(properties.get("MemorySize", 128)),
                 environment={k: str(v) for k, v in variables.items()},
+                reserved_concurrency=_reserved_concurrency(self, properties),
             )
         return specs
 
@@ -298,3 +299,9 @@ def _throttle(
         if setting.get("ResourcePath") in ("/*", "/*/*") and key in setting:
             return cast(template.resolve(setting[key]))
     return None
+
+
+def _reserved_concurrency(template: Template, properties: Mapping[str, Any]) -> int | None:
+    """ReservedConcurrentExecutions (SAM's ReservedConcurrentExecutions lands here too)."""
+    value = properties.get("ReservedConcurrentExecutions")
+    return None if value is None else int(template.resolve(value))

@@ -123,6 +123,19 @@ def make_runtime(code_dir: Path) -> Iterator[RuntimeFactory]:
         runtime.close()
 
 
+_COUNTS = (
+    "invocations",
+    "cold_starts",
+    "errors",
+    "timeouts",
+    "init_timeouts",
+    "throttles",
+    "live_workers",
+    "idle_workers",
+    "busy_workers",
+)
+
+
 def _function_name(handler: str) -> str:
     return handler.rsplit(".", 1)[1].title().replace("_", "") + "Function"
 
@@ -175,13 +188,17 @@ def test_first_call_is_cold_then_the_same_worker_is_reused(make_runtime: Runtime
     # Then
     assert (first.cold_start, second.cold_start) == (True, False)
     assert _body(first)["pid"] == _body(second)["pid"]
-    assert runtime.stats()["EchoFunction"] == {
+    stats = runtime.stats()["EchoFunction"]
+    assert {name: stats[name] for name in _COUNTS} == {
         "invocations": 2,
         "cold_starts": 1,
         "errors": 0,
         "timeouts": 0,
+        "init_timeouts": 0,
+        "throttles": 0,
         "live_workers": 1,
         "idle_workers": 1,
+        "busy_workers": 0,
     }
 
 
