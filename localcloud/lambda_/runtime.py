@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from localcloud.lambda_.concurrency import (
     Concurrency,
@@ -71,6 +71,39 @@ class InvokeResult:
     request_id: str = ""  # the invocation's aws_request_id
 
 
+class RuntimeObserver(Protocol):
+    """Told what the runtime does, as Lambda's own metrics and logs see it (CloudWatch)."""
+
+    def invoked(self, function: str, result: InvokeResult) -> None: ...
+
+    def throttled(self, function: str) -> None: ...
+
+    def output(self, function: str, line: str) -> None: ...
+
+
+class _Observers(list[RuntimeObserver]):
+    """The runtime's observers; one that fails is logged and does not disturb the runtime."""
+
+    def invoked(self, function: str, result: InvokeResult) -> None:
+        for observer in self:
+            _tell(observer.invoked, function, result)
+
+    def throttled(self, function: str) -> None:
+        for observer in self:
+            _tell(observer.throttled, function)
+
+    def output(self, function: str, line: str) -> None:
+        for observer in self:
+            _tell(observer.output, function, line)
+
+
+def _tell(method: Any, *args: Any) -> None:
+    try:
+        method(*args)
+    except Exception:
+        logger.exception("runtime observer failed")
+
+
 @dataclass(frozen=True)
 class _Outcome:
     payload: bytes
@@ -92,8 +125,10 @@ class _FunctionPool:
         runtime_environment: RuntimeEnvironment,
         environment: Mapping[str, str],
         concurrency: Concurrency,
+        observers: _Observers | None = None,
     ) -> None:
         self.spec = spec
+        self._observers = observers if observers is not None else _Observers()
         self._runtime_environment = runtime_environment
         self._environment = dict(environment)
         self._concurrency = concurrency
@@ -160,6 +195,7 @@ class _FunctionPool:
                 self._environment,
                 on_exit=self._forget,
                 on_settled=self._init_done,
+                on_output=self._observers.output,
             )
         except BaseException:
             self._concurrency.end_init()
@@ -339,12 +375,14 @@ class LambdaRuntime:
             concurrency or ConcurrencySettings(),
             {name: spec.reserved_concurrency for name, spec in functions.items()},
         )
+        self.observers = _Observers()  # add_observer(): CloudWatch's metrics and EMF lines
         self._pools = {
             name: _FunctionPool(
                 spec,
                 environment,
                 worker_environment(spec, base_environment, environment),
                 self._concurrency,
+                self.observers,
             )
             for name, spec in functions.items()
         }
@@ -352,6 +390,9 @@ class LambdaRuntime:
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         return self._pool(name_or_arn).spec
+
+    def add_observer(self, observer: RuntimeObserver) -> None:
+        self.observers.append(observer)
 
     def invoke(
         self, name_or_arn: str, payload: bytes, *, client_context: str | None = None
@@ -364,6 +405,7 @@ class LambdaRuntime:
             self._concurrency.admit(spec.name)
         except TooManyRequestsException as throttled:
             pool.count_throttle()
+            self.observers.throttled(spec.name)
             logger.info(
                 "invocation throttled", extra={"function": spec.name, "reason": throttled.reason}
             )
@@ -392,13 +434,15 @@ class LambdaRuntime:
                 "invocation failed",
                 extra={"function": spec.name, "request_id": invocation.request_id},
             )
-        return InvokeResult(
+        result = InvokeResult(
             payload=outcome.payload,
             function_error=outcome.function_error,
             cold_start=cold_start,
             duration_ms=duration_ms,
             request_id=invocation.request_id,
         )
+        self.observers.invoked(spec.name, result)
+        return result
 
     def invoke_async(self, name_or_arn: str, payload: bytes) -> None:
         """An `Event` invocation: queued, run in the background, retried while throttled."""

@@ -240,10 +240,13 @@ class Worker:
         environment: Mapping[str, str],
         on_exit: Callable[[Worker], None],
         on_settled: Callable[[Worker], None] | None = None,
+        *,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> None:
         self.name = spec.name
         self._on_exit = on_exit
         self._on_settled = on_settled
+        self._on_output = on_output  # (function name, line): e.g. CloudWatch's EMF extraction
         self.ready = threading.Event()  # set once the worker asked for its first invocation
         self._settled = threading.Event()  # set once it is ready, or has exited
         self.init_seconds: float | None = None  # how long init took, once ready
@@ -351,6 +354,8 @@ class Worker:
                 # awslambdaric joins the lines of one error record with "\r".
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "\n")
                 out.info("[%s] %s", self.name, text)
+                if self._on_output is not None:
+                    self._on_output(self.name, text)
 
     def _wait_for_exit(self) -> None:
         returncode = self._process.wait()
