@@ -1,0 +1,1 @@
+"""EventBridge: what moto leaves out (pattern validation as PutRule does it, schedules)."""
