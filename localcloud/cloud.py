@@ -18,6 +18,7 @@ from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cognito.tokens import CognitoVerifier
 from localcloud.endpoint.server import AwsEndpoint
+from localcloud.events import patterns as event_patterns
 from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.lambda_.runtime import LambdaRuntime
@@ -75,6 +76,7 @@ class LocalCloud:
         if PROVIDER_URL_PARAMETER in template.parameters:
             self._start_payment_provider(template)
 
+        event_patterns.install()  # PutRule refuses what EventBridge refuses
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.endpoint.serve(s.host, s.aws_port)
         _enable_step_functions_execution(self.endpoint.url)
