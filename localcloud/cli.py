@@ -12,7 +12,10 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.lambda_.concurrency import ConcurrencySettings
 
 DEFAULT_AWS_URL = "http://127.0.0.1:4566"
 
@@ -45,6 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--faults-seed", type=int, help="seed the faults' dice, so a run can be repeated"
+    )
+    run.add_argument(
+        "--lambda-concurrency",
+        type=int,
+        metavar="N",
+        help="Lambda's account concurrency limit (default: 8 per CPU core); past it an "
+        "invocation is throttled (429 TooManyRequestsException)",
+    )
+    run.add_argument(
+        "--lambda-concurrent-inits",
+        type=int,
+        metavar="N",
+        help="cold starts initialising at once (default: one per CPU core)",
     )
     run.add_argument(
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
@@ -105,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         parameter_overrides=overrides,
         fault_rules=fault_rules,
         faults_seed=args.faults_seed,
+        lambda_concurrency=_lambda_concurrency(args),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -128,6 +145,16 @@ def _run(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+def _lambda_concurrency(args: argparse.Namespace) -> ConcurrencySettings:
+    from localcloud.lambda_.concurrency import ConcurrencySettings
+
+    given = {
+        "account_limit": args.lambda_concurrency,
+        "concurrent_inits": args.lambda_concurrent_inits,
+    }
+    return ConcurrencySettings(**{name: n for name, n in given.items() if n is not None})
 
 
 def _status(aws_url: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
 from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
+from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.spec import REGION
 
@@ -46,6 +47,7 @@ class LocalCloudSettings:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     fault_rules: list[FaultRule] = field(default_factory=list)
     faults_seed: int | None = None
+    lambda_concurrency: ConcurrencySettings = field(default_factory=ConcurrencySettings)
 
 
 class LocalCloud:
@@ -83,7 +85,9 @@ class LocalCloud:
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
 
-        self.runtime = LambdaRuntime(template.functions(), self.worker_environment())
+        self.runtime = LambdaRuntime(
+            template.functions(), self.worker_environment(), concurrency=s.lambda_concurrency
+        )
         self.endpoint.runtime = self.runtime
         for index, api in enumerate(template.apis()):
             verifiers = {
@@ -196,6 +200,7 @@ class LocalCloud:
                 "paymentProviderUrl": self.provider.base_url if self.provider else None,
                 "userPools": self.user_pools(),
                 "functions": self.runtime.stats(),
+                "lambdaConcurrency": self.runtime.concurrency_stats(),
                 "environments": {
                     name: spec.environment for name, spec in self.template.functions().items()
                 },

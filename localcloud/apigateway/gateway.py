@@ -24,6 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud.cognito.tokens import AuthorizerUnavailable, CognitoVerifier, Unauthorized
+from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse
 
 if TYPE_CHECKING:
@@ -95,6 +96,12 @@ def _missing_route() -> GatewayError:
 
 def _integration_failure() -> GatewayError:
     return GatewayError("DEFAULT_5XX", "Internal server error", status=502)
+
+
+def _invocation_rejected() -> GatewayError:
+    """Lambda refused the invocation (throttled): API Gateway's 500, not the 502 of a
+    function error."""
+    return GatewayError("DEFAULT_5XX", "Internal server error", status=500)
 
 
 def render_gateway_response(
@@ -562,6 +569,12 @@ class ApiGateway:
     def _invoke(self, route: ApiRoute, event: dict[str, Any]) -> Response:
         try:
             result = self._invoker.invoke(route.function, json.dumps(event).encode("utf-8"))
+        except TooManyRequestsException as error:
+            # "If the Lambda API rejects the invocation request, API Gateway returns a 500
+            # error code" (AWS Lambda Developer Guide, "Handling Lambda errors with an API
+            # Gateway API"); the body is {"message": "Internal server error"}.
+            logger.warning("function throttled", extra={"function": route.function})
+            raise _invocation_rejected() from error
         except Exception as error:
             # Whatever went wrong running the function, the client gets API Gateway's 502.
             logger.exception("invoke failed", extra={"function": route.function})

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from localcloud.endpoint.calls import AwsCall, error_response, identify
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
+from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
@@ -168,13 +169,18 @@ class AwsEndpoint:
             )
         payload = request.get_data() or b"{}"
         if request.headers.get("X-Amz-Invocation-Type") == "Event":
-            threading.Thread(target=runtime.invoke, args=(name, payload), daemon=True).start()
+            runtime.invoke_async(name, payload)  # queued; a throttled one is retried
             return Response(status=202)
         if request.headers.get("X-Amz-Invocation-Type") == "DryRun":
             return Response(status=204)
-        result = runtime.invoke(
-            name, payload, client_context=request.headers.get("X-Amz-Client-Context")
-        )
+        try:
+            result = runtime.invoke(
+                name, payload, client_context=request.headers.get("X-Amz-Client-Context")
+            )
+        except TooManyRequestsException as throttled:  # Invoke's 429, before the function ran
+            return _json_response(
+                throttled.status, throttled.body(), {"x-amzn-ErrorType": throttled.error_type}
+            )
         headers = {
             "X-Amz-Executed-Version": "$LATEST",
             # localcloud's own, for benchmarks: was this a cold start, how long it took.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.events.models import EventPattern
 
+from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.spec import REGION
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ log = logging.getLogger("localcloud.eventsources.pollers")
 
 IDLE_POLL_SECONDS = 0.5
 BUSY_POLL_SECONDS = 0.02
+THROTTLE_BACKOFF_SECONDS = 0.1  # first retry of a throttled batch; doubles up to the max
+THROTTLE_BACKOFF_MAX_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Poller(threading.Thread, ABC):
         self.clients = clients
         self.stopping = threading.Event()
         self.batches = 0
+        self.throttles = 0
 
     def stop(self) -> None:
         self.stopping.set()
@@ -126,10 +131,30 @@ class Poller(threading.Thread, ABC):
     def poll_once(self) -> bool:
         """Fetch and deliver one batch; True when there was something to do."""
 
+    def throttle_retry_seconds(self) -> float | None:
+        """How long a throttled batch is retried before it is let go (None: until it runs)."""
+        return None
+
     def invoke(self, records: list[dict[str, Any]]) -> tuple[bool, set[str] | None]:
-        """(function succeeded, failed item ids) for one batch."""
+        """(function succeeded, failed item ids) for one batch. A throttled invocation is
+        retried with backoff, as Lambda's pollers do (for SQS until the batch's visibility
+        timeout runs out; then it goes back to the queue)."""
         event = json.dumps({"Records": records}).encode()
-        result = self.runtime.invoke(self.spec.function, event)
+        limit = self.throttle_retry_seconds()
+        give_up_at = None if limit is None else time.monotonic() + limit
+        delay = THROTTLE_BACKOFF_SECONDS
+        while True:
+            try:
+                result = self.runtime.invoke(self.spec.function, event)
+                break
+            except TooManyRequestsException:
+                self.throttles += 1
+                wait = random.uniform(delay / 2, delay)
+                if give_up_at is not None and time.monotonic() + wait > give_up_at:
+                    return False, None
+                if self.stopping.wait(wait):
+                    return False, None
+                delay = min(delay * 2, THROTTLE_BACKOFF_MAX_SECONDS)
         self.batches += 1
         if result.function_error:
             log.warning(
@@ -153,6 +178,13 @@ class SqsPoller(Poller):
         super().__init__(spec, runtime, clients)
         self.queue_name = spec.source_arn.rsplit(":", 1)[1]
         self.queue_url = clients.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+        attributes = clients.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        self.visibility_timeout = float(attributes.get("VisibilityTimeout", 30))
+
+    def throttle_retry_seconds(self) -> float | None:
+        return self.visibility_timeout
 
     def poll_once(self) -> bool:
         messages = self.clients.sqs.receive_message(
@@ -310,6 +342,10 @@ class EventSources:
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {
-            p.spec.logical_id: {"function": p.spec.function, "batches": p.batches}
+            p.spec.logical_id: {
+                "function": p.spec.function,
+                "batches": p.batches,
+                "throttles": p.throttles,
+            }
             for p in self.pollers
         }

@@ -28,6 +28,7 @@ from werkzeug.test import Client
 
 from localcloud.apigateway.gateway import ApiGateway, Router
 from localcloud.cognito.tokens import CognitoVerifier, Unauthorized, issue_id_token
+from localcloud.lambda_.concurrency import ACCOUNT_LIMIT_EXCEEDED, TooManyRequestsException
 from localcloud.spec import ApiRoute, ApiSpec, GatewayResponse
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.template import resource
@@ -57,9 +58,12 @@ class FakeInvoker:
         default_factory=lambda: FakeResult(json.dumps(OK_RESPONSE).encode())
     )
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    refusal: Exception | None = None  # raised instead of answering, as Lambda's Invoke can
 
     def invoke(self, name_or_arn: str, payload: bytes) -> FakeResult:
         self.calls.append((name_or_arn, json.loads(payload)))
+        if self.refusal is not None:
+            raise self.refusal
         return self.response
 
     @property
@@ -576,6 +580,18 @@ def test_function_error_is_502(http: Client, invoker: FakeInvoker) -> None:
     response = http.get("/v1/health")
 
     assert_error(response, 502, "INTERNAL_ERROR", "Internal server error")
+
+
+def test_throttled_function_is_500_as_api_gateway_answers_a_rejected_invoke(
+    http: Client, invoker: FakeInvoker
+) -> None:
+    # Given Lambda refuses the invocation (concurrency limit): Invoke's 429
+    invoker.refusal = TooManyRequestsException("HealthFunction", ACCOUNT_LIMIT_EXCEEDED)
+    # When
+    response = http.get("/v1/health")
+    # Then API Gateway answers 500, not the 502 of a function error (Lambda Developer Guide,
+    # "Handling Lambda errors with an API Gateway API")
+    assert_error(response, 500, "INTERNAL_ERROR", "Internal server error")
 
 
 @pytest.mark.parametrize(
