@@ -1,0 +1,308 @@
+"""Lambda's concurrency limits in localcloud: account limit, reserved concurrency, the warm
+pool, bounded cold starts; throttles answered as Lambda's Invoke API answers them."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from localcloud.endpoint.server import AwsEndpoint
+from localcloud.lambda_.concurrency import (
+    ACCOUNT_LIMIT_EXCEEDED,
+    RESERVED_LIMIT_EXCEEDED,
+    ConcurrencySettings,
+    TooManyRequestsException,
+)
+from localcloud.lambda_.runtime import InvokeResult, LambdaRuntime
+from localcloud.spec import REGION, FunctionSpec
+
+HANDLERS = """
+import os
+import time
+
+
+def sleep(event, context):
+    started = time.time()
+    time.sleep(event.get("seconds", 0))
+    return {"pid": os.getpid(), "started": started, "ended": time.time()}
+"""
+
+# A module whose init takes a while and records when it ran (one file per worker).
+SLOW_INIT = """
+import os
+import time
+
+_STARTED = time.time()
+time.sleep(0.4)
+with open(os.path.join(os.environ["INIT_LOG_DIR"], f"{os.getpid()}.json"), "w") as out:
+    out.write('{"started": %r, "ended": %r}' % (_STARTED, time.time()))
+
+
+def handler(event, context):
+    return {"pid": os.getpid()}
+"""
+
+RuntimeFactory = Callable[..., LambdaRuntime]
+
+
+@pytest.fixture
+def code_dir(tmp_path: Path) -> Path:
+    (tmp_path / "concurrency_handlers.py").write_text(textwrap.dedent(HANDLERS))
+    (tmp_path / "slow_init_probe.py").write_text(textwrap.dedent(SLOW_INIT))
+    return tmp_path
+
+
+@pytest.fixture
+def make_runtime(code_dir: Path) -> Iterator[RuntimeFactory]:
+    """A runtime with the given functions ({name: (handler, reserved)}) and settings."""
+    runtimes: list[LambdaRuntime] = []
+
+    def make(
+        functions: dict[str, tuple[str, int | None]],
+        settings: ConcurrencySettings,
+        environment: dict[str, str] | None = None,
+    ) -> LambdaRuntime:
+        specs = {
+            name: FunctionSpec(
+                logical_id=name,
+                handler=handler,
+                code_dir=code_dir,
+                layer_dirs=(),
+                timeout_seconds=10,
+                memory_mb=128,
+                environment=environment or {},
+                reserved_concurrency=reserved,
+            )
+            for name, (handler, reserved) in functions.items()
+        }
+        runtime = LambdaRuntime(specs, {}, concurrency=settings)
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+def _invoke(runtime: LambdaRuntime, name: str, event: dict[str, Any]) -> InvokeResult:
+    return runtime.invoke(name, json.dumps(event).encode())
+
+
+def _body(result: InvokeResult) -> Any:
+    return json.loads(result.payload)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, busy_slots=50)
+
+
+def test_reserved_concurrency_throttles_the_invocation_past_it(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given a function with ReservedConcurrentExecutions 2, running twice
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", 2)}, ROOMY)
+    with ThreadPoolExecutor(2) as pool:
+        running = [pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 1}) for _ in "ab"]
+        assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 2)
+        # When a third invocation comes
+        with pytest.raises(TooManyRequestsException) as throttled:
+            _invoke(runtime, "SleepFunction", {})
+        # Then it is refused before running, and the two running ones finish
+        assert [f.result().function_error for f in running] == [None, None]
+    assert throttled.value.reason == RESERVED_LIMIT_EXCEEDED
+    assert throttled.value.body() == {
+        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+        "Type": "User",
+        "message": "Rate Exceeded.",
+    }
+    stats = runtime.stats()["SleepFunction"]
+    assert (stats["invocations"], stats["throttles"], stats["live_workers"]) == (2, 1, 2)
+    # And with a slot free again, an invocation runs
+    assert _invoke(runtime, "SleepFunction", {}).function_error is None
+
+
+def test_reserved_concurrency_zero_throttles_every_invocation(
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", 0)}, ROOMY)
+    with pytest.raises(TooManyRequestsException):
+        _invoke(runtime, "SleepFunction", {})
+    assert runtime.stats()["SleepFunction"]["live_workers"] == 0
+
+
+def test_throttled_invoke_is_a_429_too_many_requests_exception_for_boto3(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given the AWS endpoint in front of a runtime whose function may run once at a time
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", 1)}, ROOMY)
+    endpoint = AwsEndpoint(runtime, status=dict)
+    endpoint.serve("127.0.0.1", 0)
+    client = boto3.client(
+        "lambda",
+        endpoint_url=endpoint.url,
+        region_name=REGION,
+        aws_access_key_id="localcloud",
+        aws_secret_access_key="localcloud",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 1})
+            assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 1)
+            # When boto3 invokes it a second time
+            with pytest.raises(ClientError) as refused:
+                client.invoke(FunctionName="SleepFunction", Payload=b"{}")
+            assert running.result().function_error is None
+    finally:
+        endpoint.close()
+    # Then it sees what Lambda answers: 429 TooManyRequestsException with the reason
+    error: dict[str, Any] = dict(refused.value.response)
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert error["Error"]["Code"] == "TooManyRequestsException"
+    assert error["Error"]["Message"] == "Rate Exceeded."
+    assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert error["Type"] == "User"
+
+
+def test_account_limit_throttles_across_functions(make_runtime: RuntimeFactory) -> None:
+    # Given an account limit of 2 and two functions, each running once
+    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, busy_slots=10)
+    runtime = make_runtime(
+        {
+            "FirstFunction": ("concurrency_handlers.sleep", None),
+            "SecondFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+    with ThreadPoolExecutor(2) as pool:
+        running = [
+            pool.submit(_invoke, runtime, name, {"seconds": 1})
+            for name in ("FirstFunction", "SecondFunction")
+        ]
+        assert _wait_until(lambda: runtime.concurrency_stats()["inFlight"] == 2)
+        # When either function is invoked again
+        with pytest.raises(TooManyRequestsException) as throttled:
+            _invoke(runtime, "FirstFunction", {})
+        assert [f.result().function_error for f in running] == [None, None]
+    # Then the account's limit refused it
+    assert throttled.value.reason == ACCOUNT_LIMIT_EXCEEDED
+    assert runtime.stats()["FirstFunction"]["throttles"] == 1
+    assert runtime.concurrency_stats()["maxInFlight"] == 2
+
+
+def test_reserved_concurrency_is_carved_out_of_the_account_limit(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given an account limit of 2, one of which is reserved for ReservedFunction
+    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, busy_slots=10)
+    runtime = make_runtime(
+        {
+            "ReservedFunction": ("concurrency_handlers.sleep", 1),
+            "OtherFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_invoke, runtime, "OtherFunction", {"seconds": 1})
+        assert _wait_until(lambda: runtime.concurrency_stats()["inFlight"] == 1)
+        # When the unreserved function is invoked again: the one unreserved slot is taken
+        with pytest.raises(TooManyRequestsException):
+            _invoke(runtime, "OtherFunction", {})
+        # Then the reserved function still runs
+        assert _invoke(runtime, "ReservedFunction", {}).function_error is None
+        assert running.result().function_error is None
+    assert runtime.concurrency_stats()["unreservedLimit"] == 1
+
+
+def test_saturated_machine_waits_for_the_warm_worker_instead_of_a_cold_start(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given a machine that counts as saturated with one invocation running
+    settings = ConcurrencySettings(
+        account_limit=10, concurrent_inits=2, busy_slots=1, warm_wait_seconds=5.0
+    )
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
+    first_pid = _body(_invoke(runtime, "SleepFunction", {}))["pid"]  # one warm worker
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 0.5})
+        assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 1)
+        # When a second invocation comes while the warm worker is busy
+        second: Future[InvokeResult] = pool.submit(_invoke, runtime, "SleepFunction", {})
+        results = [busy.result(), second.result()]
+    # Then it waited for that worker rather than starting a cold one
+    assert [r.cold_start for r in results] == [False, False]
+    assert {_body(r)["pid"] for r in results} == {first_pid}
+    assert _body(results[1])["started"] >= _body(results[0])["ended"]
+    stats = runtime.stats()["SleepFunction"]
+    assert (stats["cold_starts"], stats["warm_waits"], stats["live_workers"]) == (1, 1, 1)
+
+
+def test_warm_wait_ends_in_a_cold_start_when_the_worker_stays_busy(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given a saturated machine, a short warm wait, and the only worker busy for 2 s
+    settings = ConcurrencySettings(
+        account_limit=10, concurrent_inits=2, busy_slots=1, warm_wait_seconds=0.2
+    )
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
+    _invoke(runtime, "SleepFunction", {})
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 2})
+        assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 1)
+        # When a second invocation comes
+        second = _invoke(runtime, "SleepFunction", {})
+        # Then after the wait it gets a worker of its own
+        assert second.cold_start is True
+        assert _body(second)["pid"] != _body(busy.result())["pid"]
+
+
+def test_cold_starts_initialise_a_few_at_a_time(
+    make_runtime: RuntimeFactory, tmp_path: Path
+) -> None:
+    # Given one init at a time and three functions whose init takes 0.4 s
+    log_dir = tmp_path / "inits"
+    log_dir.mkdir()
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=1, busy_slots=10)
+    names = ["AFunction", "BFunction", "CFunction"]
+    runtime = make_runtime(
+        {name: ("slow_init_probe.handler", None) for name in names},
+        settings,
+        environment={"INIT_LOG_DIR": str(log_dir)},
+    )
+    # When all three are invoked at once
+    barrier = threading.Barrier(3)
+
+    def call(name: str) -> InvokeResult:
+        barrier.wait()
+        return _invoke(runtime, name, {})
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(call, names))
+    # Then every one ran, cold, and no two inits overlapped
+    assert [(r.cold_start, r.function_error) for r in results] == [(True, None)] * 3
+    inits = sorted(
+        (json.loads(f.read_text()) for f in log_dir.glob("*.json")), key=lambda i: i["started"]
+    )
+    assert len(inits) == 3
+    assert all(later["started"] >= earlier["ended"] for earlier, later in pairwise(inits))
+    assert runtime.concurrency_stats()["initsInProgress"] == 0
