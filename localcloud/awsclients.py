@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,16 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
-# moto accepts any credentials; these never leave 127.0.0.1.
+# localcloud's admin identity (provisioning, the test harness, the CLI): IAM lets it do
+# anything (localcloud.iam). These never leave 127.0.0.1.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud"}
 
 
 @dataclass
 class AwsClients:
     endpoint_url: str
+    # boto3 credential arguments of another identity (a role's); the admin's by default.
+    credentials: Mapping[str, str] | None = None
 
     def client(self, service: str) -> Any:
         return boto3.session.Session().client(
@@ -36,7 +40,7 @@ class AwsClients:
             endpoint_url=self.endpoint_url,
             region_name=REGION,
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-            **LOCAL_CREDENTIALS,
+            **(self.credentials or LOCAL_CREDENTIALS),
         )
 
     @cached_property

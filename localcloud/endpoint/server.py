@@ -72,6 +72,8 @@ class AwsEndpoint:
         self.runtime = runtime
         self.status = status
         self.faults = faults or FaultRegistry()
+        # IAM's gate (localcloud.iam): None to let the request on, or the refusal to answer.
+        self.authorize: Callable[[dict[str, Any]], Response | None] | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -108,13 +110,15 @@ class AwsEndpoint:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path.startswith("/_localcloud/"):
+            return self._local_api(Request(environ))(environ, start_response)
+        if self.authorize is not None and (refusal := self.authorize(environ)) is not None:
+            return refusal(environ, start_response)
         match = _INVOKE_PATH.match(path)
         if match and environ.get("REQUEST_METHOD") == "POST":
             return self._invoke(Request(environ), unquote(match.group("name")))(
                 environ, start_response
             )
-        if path.startswith("/_localcloud/"):
-            return self._local_api(Request(environ))(environ, start_response)
         call = identify(environ)
         if call is not None and call.service != "lambda":  # Lambda's faults are the runtime's
             refusal = self._inject_fault(call, environ)

@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from moto.events.models import EventPattern
 
 from localcloud.lambda_.concurrency import TooManyRequestsException
-from localcloud.spec import REGION
+from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
@@ -177,7 +178,8 @@ class SqsPoller(Poller):
     def __init__(self, spec: MappingSpec, runtime: LambdaRuntime, clients: AwsClients) -> None:
         super().__init__(spec, runtime, clients)
         self.queue_name = spec.source_arn.rsplit(":", 1)[1]
-        self.queue_url = clients.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+        # From the ARN, as Lambda does: the execution role need not allow sqs:GetQueueUrl.
+        self.queue_url = f"{clients.endpoint_url}/{ACCOUNT_ID}/{self.queue_name}"
         attributes = clients.sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"]
         )["Attributes"]
@@ -317,17 +319,24 @@ def _forget_iterator(iterator: str) -> None:
     """moto keeps every shard iterator it hands out; a poller makes many, so drop used ones."""
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-    from localcloud.spec import ACCOUNT_ID
-
     dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)
 
 
 class EventSources:
-    def __init__(self, template: Template, runtime: LambdaRuntime, clients: AwsClients) -> None:
+    def __init__(
+        self,
+        template: Template,
+        runtime: LambdaRuntime,
+        clients: AwsClients,
+        clients_for: Callable[[str], AwsClients] | None = None,
+    ) -> None:
+        """`clients_for(function)`: clients acting as the function's execution role, which
+        Lambda's pollers use (localcloud.iam); `clients` (the admin's) when not given."""
         self.pollers: list[Poller] = []
         for spec in mapping_specs(template):
             poller_class = SqsPoller if spec.kind == "sqs" else StreamPoller
-            self.pollers.append(poller_class(spec, runtime, clients))
+            poller_clients = clients_for(spec.function) if clients_for else clients
+            self.pollers.append(poller_class(spec, runtime, poller_clients))
 
     def start(self) -> None:
         for poller in self.pollers:

@@ -1,0 +1,1 @@
+"""IAM as AWS enforces it: roles from the template, credentials per role, every call evaluated."""

@@ -1,0 +1,93 @@
+"""IAM for one localcloud run: the template's roles, enforced everywhere AWS enforces them.
+
+The LocalCloud facade builds an `IamAccount` after provisioning and wires it in:
+`authorizer.check` gates every request to the AWS endpoint; `function_specs` gives each
+function's workers its role's credentials; `clients_for_function` gives the event source
+pollers the function's role; `install_service_roles` makes Step Functions tasks run with the
+state machine's role and EventBridge honour queue policies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from localcloud.awsclients import AwsClients
+from localcloud.iam.enforcer import Authorizer
+from localcloud.iam.policy import Decision
+from localcloud.iam.roles import Role, Roles
+from localcloud.iam.service_roles import (
+    check_event_deliveries_against_queue_policies,
+    sign_state_machine_calls_with_their_role,
+)
+
+if TYPE_CHECKING:
+    from localcloud.cloudformation.template import Template
+    from localcloud.spec import FunctionSpec
+
+log = logging.getLogger("localcloud.iam")
+
+
+class IamAccount:
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.roles = Roles.from_template(template)
+        self.authorizer = Authorizer(self.roles)
+        self._function_roles = {
+            logical_id: self.roles.for_resource(template, logical_id, "Role")
+            for logical_id, _ in template.of_type("AWS::Lambda::Function")
+        }
+        self._undelivered: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.undelivered_events = 0
+
+    def function_role(self, function: str) -> Role:
+        return self._function_roles[function]
+
+    def function_specs(self, specs: Mapping[str, FunctionSpec]) -> dict[str, FunctionSpec]:
+        """The functions with their execution role's credentials in their environment, as
+        Lambda gives them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)."""
+        return {
+            name: dataclasses.replace(
+                spec,
+                environment={
+                    **spec.environment,
+                    **self.function_role(name).credentials.environment(),
+                },
+            )
+            for name, spec in specs.items()
+        }
+
+    def clients_for_function(self, endpoint_url: str, function: str) -> AwsClients:
+        """Clients acting as the function's execution role (event source mappings do)."""
+        credentials = self.function_role(function).credentials.client_kwargs()
+        return AwsClients(endpoint_url, credentials=credentials)
+
+    def install_service_roles(self) -> None:
+        sign_state_machine_calls_with_their_role(self.roles)
+        check_event_deliveries_against_queue_policies(self._event_not_delivered)
+
+    def _event_not_delivered(self, rule_arn: str, queue_arn: str, decision: Decision) -> None:
+        with self._lock:
+            self.undelivered_events += 1
+            if (rule_arn, queue_arn) in self._undelivered:
+                return
+            self._undelivered.add((rule_arn, queue_arn))
+        log.warning(
+            "EventBridge did not deliver to %s for rule %s: the queue's policy does not allow "
+            "events.amazonaws.com sqs:SendMessage from this rule (%s)",
+            queue_arn,
+            rule_arn,
+            decision.value,
+            extra={"rule": rule_arn, "queue": queue_arn},
+        )
+
+    def status(self) -> dict[str, int]:
+        return {
+            "roles": sum(1 for _ in self.roles),
+            "refusals": self.authorizer.refusals,
+            "undeliveredEvents": self.undelivered_events,
+        }

@@ -1,0 +1,121 @@
+"""AWS services that act with a role or check a resource policy, inside moto.
+
+Two places where moto acts for a principal without asking IAM:
+
+- Step Functions: an execution's tasks call Lambda, SQS, EventBridge, ... with the state
+  machine's role. moto's interpreter (LocalStack's, in `moto/stepfunctions/parser`) makes
+  those calls through `asl/utils/boto_client.boto_client_for(region, service,
+  state_credentials)`, a boto3 client for http://localhost:$MOTO_PORT signed with fixed
+  dummy keys; `state_credentials.role_arn` is the execution's role. We swap that function,
+  in every module that imported it, for one signing with that role's credentials, so the
+  endpoint's IAM check sees the state machine's role.
+- EventBridge -> SQS: moto's `Rule._send_to_sqs_queue` puts the event on the queue directly.
+  AWS delivers only when the queue's policy lets `events.amazonaws.com` send, usually only
+  for the rule (`aws:SourceArn`); otherwise the invocation fails (FailedInvocations) and the
+  event is not delivered. We wrap that method with the queue-policy check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud.iam.policy import Decision, Policy, PolicyError, Principal, Request, evaluate
+from localcloud.iam.roles import Credentials, Roles
+from localcloud.spec import ACCOUNT_ID
+
+log = logging.getLogger("localcloud.iam")
+
+# Every module of moto 5.2's interpreter that does `from ...boto_client import boto_client_for`.
+_BOTO_CLIENT_USERS = (
+    "moto.stepfunctions.parser.asl.utils.boto_client",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    *(
+        f"moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_{name}"
+        for name in ("aws_sdk", "batch", "dynamodb", "ecs", "events", "glue", "sfn", "sns", "sqs")
+    ),
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported",
+)
+
+# The role whose credentials an unknown role ARN gets: none, so the endpoint refuses the call.
+_NO_CREDENTIALS = Credentials("unknown-role", "unknown-role", "unknown-role")
+
+
+def sign_state_machine_calls_with_their_role(roles: Roles) -> None:
+    """Make moto's Step Functions interpreter call AWS as the execution's role."""
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role = roles.by_arn(getattr(state_credentials, "role_arn", "") or "")
+        credentials = role.credentials if role is not None else _NO_CREDENTIALS
+        return boto3.client(  # as moto's, but signed with the role's credentials
+            service_name=service,  # type: ignore[call-overload]
+            region_name=region,
+            endpoint_url=f"http://localhost:{moto_server_port()}",
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+            **credentials.client_kwargs(),
+        )
+
+    for name in _BOTO_CLIENT_USERS:
+        module = importlib.import_module(name)
+        if not hasattr(module, "boto_client_for"):
+            raise RuntimeError(f"moto changed: {name} no longer uses boto_client_for")
+        module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------- EventBridge -> SQS
+EVENTS_PRINCIPAL = Principal("Service", "events.amazonaws.com")
+Refusal = Callable[[str, str, Decision], None]
+
+
+def queue_policy_allows(policy_text: str | None, queue_arn: str, rule_arn: str) -> Decision:
+    """May EventBridge, for this rule, send to the queue? (No policy: no.)"""
+    if not policy_text:
+        return Decision.IMPLICIT_DENY
+    try:
+        policy = Policy.parse(f"policy of {queue_arn}", json.loads(policy_text))
+    except (PolicyError, json.JSONDecodeError) as error:
+        log.warning("queue policy of %s can't be evaluated: %s", queue_arn, error)
+        return Decision.IMPLICIT_DENY
+    request = Request(
+        "sqs:SendMessage",
+        queue_arn,
+        {"aws:SourceArn": [rule_arn], "aws:SourceAccount": [ACCOUNT_ID]},
+        EVENTS_PRINCIPAL,
+    )
+    return evaluate([policy], request)
+
+
+def check_event_deliveries_against_queue_policies(on_refusal: Refusal) -> None:
+    """Wrap moto's EventBridge delivery to SQS with the target queue's policy check."""
+    from moto.events.models import Rule
+    from moto.sqs import sqs_backends
+
+    deliver = getattr(Rule._send_to_sqs_queue, "__wrapped__", Rule._send_to_sqs_queue)
+
+    def send_if_the_queue_policy_allows(
+        rule: Rule, resource_id: str, event: dict[str, Any], group_id: str | None = None
+    ) -> None:
+        queue = sqs_backends[rule.account_id][rule.region_name].get_queue(resource_id)
+        decision = queue_policy_allows(queue.policy, queue.queue_arn, rule.arn)
+        if decision is not Decision.ALLOWED:
+            on_refusal(rule.arn, queue.queue_arn, decision)
+            return  # AWS counts a FailedInvocation; the event is not delivered
+        deliver(rule, resource_id, event, group_id)
+
+    send_if_the_queue_policy_allows.__wrapped__ = deliver  # type: ignore[attr-defined]
+    Rule._send_to_sqs_queue = send_if_the_queue_policy_allows  # type: ignore[method-assign,assignment]
