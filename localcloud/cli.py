@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameters, like sam deploy's",
     )
     run.add_argument("--seed", type=Path, help="requests to send through the API once ready")
+    run.add_argument(
+        "--no-iam",
+        dest="iam",
+        action="store_false",
+        help="do not enforce the template's IAM roles (on by default, as on AWS)",
+    )
     run.add_argument("--log-level", default="INFO")
     run.add_argument(
         "--faults",
@@ -122,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         fault_rules=fault_rules,
         faults_seed=args.faults_seed,
         lambda_concurrency=_lambda_concurrency(args),
+        iam=args.iam,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -183,12 +190,25 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from localcloud.awsclients import LOCAL_CREDENTIALS
+    from localcloud.spec import REGION
+
     payload = args.event.read_bytes() if args.event else b"{}"
+    url = f"{args.aws_url}/2015-03-31/functions/{args.function}/invocations"
+    signed = AWSRequest(
+        method="POST", url=url, data=payload, headers={"Content-Type": "application/json"}
+    )
+    # Signed as localcloud's admin, like `aws lambda invoke` with your own credentials.
+    credentials = Credentials(
+        LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"]
+    )
+    SigV4Auth(credentials, "lambda", REGION).add_auth(signed)
     request = urllib.request.Request(
-        f"{args.aws_url}/2015-03-31/functions/{args.function}/invocations",
-        data=payload,
-        method="POST",
-        headers={"Content-Type": "application/json"},
+        url, data=payload, method="POST", headers=dict(signed.headers.items())
     )
     try:
         with urllib.request.urlopen(request, timeout=900) as response:

@@ -21,6 +21,7 @@ from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
 from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
+from localcloud.iam.account import IamAccount
 from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.spec import REGION
@@ -48,6 +49,7 @@ class LocalCloudSettings:
     fault_rules: list[FaultRule] = field(default_factory=list)
     faults_seed: int | None = None
     lambda_concurrency: ConcurrencySettings = field(default_factory=ConcurrencySettings)
+    iam: bool = True  # enforce the template's roles and policies (localcloud.iam)
 
 
 class LocalCloud:
@@ -62,6 +64,7 @@ class LocalCloud:
         self.event_sources: EventSources | None = None
         self.provider: PaymentProviderSimulator | None = None
         self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
+        self.iam: IamAccount | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -84,9 +87,15 @@ class LocalCloud:
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
+        functions = template.functions()
+        if s.iam:  # from here on, every call but the admin's is IAM's to allow
+            self.iam = IamAccount(template)
+            self.iam.install_service_roles()
+            self.endpoint.authorize = self.iam.authorizer.check
+            functions = self.iam.function_specs(functions)
 
         self.runtime = LambdaRuntime(
-            template.functions(), self.worker_environment(), concurrency=s.lambda_concurrency
+            functions, self.worker_environment(), concurrency=s.lambda_concurrency
         )
         self.endpoint.runtime = self.runtime
         for index, api in enumerate(template.apis()):
@@ -102,7 +111,9 @@ class LocalCloud:
             gateway = ApiGateway(api, self.runtime, verifiers)
             gateway.serve(s.host, s.api_port + index if s.api_port else 0)
             self.gateways.append(gateway)
-        self.event_sources = EventSources(template, self.runtime, clients)
+        self.event_sources = EventSources(
+            template, self.runtime, clients, clients_for=self._function_clients
+        )
         self.event_sources.start()
         self.ready_after = time.monotonic() - self.started_at
 
@@ -165,6 +176,13 @@ class LocalCloud:
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
         }
 
+    def _function_clients(self, function: str) -> AwsClients:
+        """Clients as the function's execution role (its event source mappings poll so)."""
+        assert self.endpoint is not None
+        if self.iam is None:
+            return AwsClients(self.endpoint.url)
+        return self.iam.clients_for_function(self.endpoint.url, function)
+
     def pool_client_ids(self, pool_logical_id: str) -> list[str]:
         assert self.template is not None
         return [
@@ -205,6 +223,7 @@ class LocalCloud:
                     name: spec.environment for name, spec in self.template.functions().items()
                 },
                 "eventSources": self.event_sources.status(),
+                "iam": self.iam.status() if self.iam else None,
             }
         )
         return body
