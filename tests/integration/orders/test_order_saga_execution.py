@@ -217,13 +217,13 @@ def wait_for_end(state_machine_arn: str, name: str, timeout: float = 30) -> dict
 
 
 def parameter_defaults(function: str) -> dict[str, str]:
-    """The function's variables that template.yaml sets from a parameter, at its default."""
+    """The function's variables that template.yaml sets from a parameter with a default, at it."""
     parameters = raw_template()["Parameters"]
     variables = resource(function)["Properties"]["Environment"]["Variables"]
     return {
         name: str(parameters[value["Ref"]]["Default"])
         for name, value in variables.items()
-        if isinstance(value, dict) and value.get("Ref") in parameters
+        if isinstance(value, dict) and "Default" in parameters.get(value.get("Ref"), {})
     }
 
 
@@ -274,6 +274,9 @@ def saga() -> Iterator[SagaCloud]:
                         {"OperatorQueue": queue_url},
                         SagaRetryIntervalSeconds=1,
                         SagaRetryMaxAttempts=1,
+                        SagaCompensationRetryIntervalSeconds=1,
+                        SagaCompensationRetryMaxAttempts=1,
+                        PaymentProviderBreakerCooldownSeconds=1,
                     )
                 ),
                 roleArn=f"arn:aws:iam::123456789012:role/{machine}Role",
@@ -515,6 +518,40 @@ def test_a_refund_that_keeps_failing_needs_attention_on_the_operator_queue(
     assert list(case["compensationErrors"]) == ["RefundPayment"]
     assert case["error"]["Error"] == "ShippingUnavailable"  # why the saga compensated
     assert "tok_refund_fails" not in json.dumps(case)
+
+
+def test_a_duplicated_start_does_nothing_the_second_time(saga: SagaCloud) -> None:
+    # Given an order whose saga ran to its end
+    order_id, first = saga.run("tok_visa")
+    assert first["status"] == "SUCCEEDED"
+    calls = len(saga.functions.calls)
+
+    # When a second execution starts for the same order (EXPRESS starts one for a name it has
+    # seen; the sweeper or an operator may start one too): another name, the same input
+    client = boto3.client("stepfunctions")
+    second_arn = client.start_execution(
+        stateMachineArn=saga.saga_arn,
+        name=f"{order_id}-again",
+        input=json.dumps(json.loads(first["input"])),
+    )["executionArn"]
+    second = wait_for_end(saga.saga_arn, f"{order_id}-again")
+
+    # Then it ended at its claim, a success that did nothing: no task ran, nothing changed
+    assert (second["executionArn"], second["status"]) == (second_arn, "SUCCEEDED")
+    output = json.loads(second["output"])
+    assert output["claim"]["Error"] == "DynamoDB.ConditionalCheckFailedException"
+    assert len(saga.functions.calls) == calls
+    assert order_state(saga, order_id) == ("CONFIRMED", None, TOTAL)
+    assert [c["reference"] for c in saga.provider.charges()].count(order_id) == 1
+    assert saga.outbox("PaymentsTable", order_id) == ["PaymentCharged"]
+    assert saga.outbox("OrdersTable", order_id) == ["OrderPlaced", "OrderConfirmed"]
+    # and the claim names the first execution
+    claim = (
+        boto3.resource("dynamodb")
+        .Table("OrdersTable")
+        .get_item(Key={"pk": f"WORKFLOW#{order_id}", "sk": "SAGA"})["Item"]
+    )
+    assert claim["executionId"] == first["executionArn"]
 
 
 # ---------------------------------------------------------------- the cancellation

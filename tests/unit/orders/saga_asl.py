@@ -18,6 +18,7 @@ CANCELLATION = "OrderCancellationStateMachine"
 ASL_PATH = ROOT / "state_machines" / "order_saga.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:123456789012:function"
+EXPRESS_CONDITION = "SagaIsExpress"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012"
 
 
@@ -33,23 +34,38 @@ def substitution_values(
     state_machine: str = SAGA, refs: dict[str, str] | None = None, **parameters: Any
 ) -> dict[str, str]:
     """Each DefinitionSubstitutions key resolved: !GetAtt F.Arn -> F's ARN, !Ref P -> P's value
-    (a template parameter), !Ref Q -> `refs[Q]` or Q's URL (a queue of the template)."""
+    (a template parameter), !Ref Q -> `refs[Q]` or Q's URL (a queue of the template) or Q's
+    name (a table), !If [SagaIsExpress, a, b] -> a for SagaWorkflowType=EXPRESS, else b."""
     substitutions = resource(state_machine)["Properties"]["DefinitionSubstitutions"]
     template_parameters = raw_template()["Parameters"]
-    values: dict[str, str] = {}
-    for key, value in substitutions.items():
+
+    def value_of(key: str, value: Any) -> str:
+        if not isinstance(value, dict):
+            return str(value)
+        if "Fn::If" in value:
+            condition, express, standard = value["Fn::If"]
+            assert condition == EXPRESS_CONDITION, f"{key}: only !If [{EXPRESS_CONDITION}, ...]"
+            return value_of(key, express if is_express(**parameters) else standard)
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             assert attribute == "Arn", f"{key}: only function ARNs are substituted"
-            values[key] = function_arn(logical_id)
-            continue
+            return function_arn(logical_id)
         name = value["Ref"]
         if name in template_parameters:
-            values[key] = str(parameters.get(name, template_parameters[name]["Default"]))
-        else:
-            assert resource(name)["Type"] == "AWS::SQS::Queue", f"{key}: !Ref {name}"
-            values[key] = (refs or {}).get(name, f"{QUEUE_URL}/{name}")
-    return values
+            return str(parameters.get(name, template_parameters[name]["Default"]))
+        if resource(name)["Type"] == "AWS::DynamoDB::Table":
+            return (refs or {}).get(name, name)
+        assert resource(name)["Type"] == "AWS::SQS::Queue", f"{key}: !Ref {name}"
+        return (refs or {}).get(name, f"{QUEUE_URL}/{name}")
+
+    return {key: value_of(key, value) for key, value in substitutions.items()}
+
+
+def is_express(**parameters: Any) -> bool:
+    workflow_type = parameters.get(
+        "SagaWorkflowType", raw_template()["Parameters"]["SagaWorkflowType"]["Default"]
+    )
+    return bool(workflow_type == "EXPRESS")
 
 
 def placeholders(state_machine: str = SAGA) -> set[str]:

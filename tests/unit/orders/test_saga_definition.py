@@ -4,11 +4,12 @@ paths, compensations, and what happens when a compensation fails for good."""
 from __future__ import annotations
 
 import json
+import tomllib
 from typing import Any
 
 import pytest
 
-from tests.support.template import resource
+from tests.support.template import ROOT, raw_template, resource
 from tests.unit.orders.saga_asl import (
     CANCELLATION,
     QUEUE_URL,
@@ -18,6 +19,7 @@ from tests.unit.orders.saga_asl import (
     placeholders,
     substituted_definition,
 )
+from tests.unit.orders.saga_budget import retry_window_seconds, worst_case_seconds
 
 FORWARD = ["ReserveStock", "ChargePayment", "ScheduleShipment", "ConfirmOrder"]
 COMPENSATION = {
@@ -32,10 +34,27 @@ BUSINESS_ERRORS = {
     "MixedCurrencies",
     "ReservationReleased",
     "PaymentDeclined",
-    "PaymentProviderCircuitOpen",
     "ShippingUnavailable",
     "ShipmentAlreadyCancelled",
 }
+CIRCUIT_OPEN = "PaymentProviderCircuitOpen"
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+UNDOING = {"CancelShipment", "RefundPayment", "ReleaseStock", "RejectOrder", "MarkOrderCancelled"}
+CLAIMS = {SAGA: ("ClaimOrder", "SAGA"), CANCELLATION: ("ClaimCancellation", "CANCELLATION")}
+# Short values so each policy is told apart by its numbers.
+RETRIES = {
+    "SagaRetryIntervalSeconds": 7,
+    "SagaRetryMaxAttempts": 4,
+    "SagaCompensationRetryIntervalSeconds": 3,
+    "SagaCompensationRetryMaxAttempts": 9,
+    "PaymentProviderBreakerCooldownSeconds": 25,
+}
+EXPRESS_LIMIT_SECONDS = 300
 RESULT_PATHS = {  # contracts.md
     "ReserveStock": "$.reservation",
     "ChargePayment": "$.payment",
@@ -56,22 +75,21 @@ CANCELLATION_RESULT_PATHS = {
 }
 ATTENTION_TAIL = ["MarkOrderNeedsAttention", "NotifyOperator"]
 SQS_SEND = "arn:aws:states:::sqs:sendMessage"
+DYNAMODB_PUT = "arn:aws:states:::dynamodb:putItem"
 
 
 @pytest.fixture(scope="module")
 def states() -> dict[str, Any]:
-    definition = substituted_definition(SagaRetryIntervalSeconds=7, SagaRetryMaxAttempts=4)
-    assert definition["StartAt"] == FORWARD[0]
+    definition = substituted_definition(**RETRIES)
+    assert definition["StartAt"] == "ClaimOrder"
     result: dict[str, Any] = definition["States"]
     return result
 
 
 @pytest.fixture(scope="module")
 def cancellation() -> dict[str, Any]:
-    definition = substituted_definition(
-        CANCELLATION, SagaRetryIntervalSeconds=7, SagaRetryMaxAttempts=4
-    )
-    assert definition["StartAt"] == CANCELLATION_STEPS[0]
+    definition = substituted_definition(CANCELLATION, **RETRIES)
+    assert definition["StartAt"] == "ClaimCancellation"
     result: dict[str, Any] = definition["States"]
     return result
 
@@ -80,7 +98,7 @@ def lambda_tasks(states: dict[str, Any]) -> dict[str, Any]:
     return {
         name: state
         for name, state in states.items()
-        if state["Type"] == "Task" and state["Resource"] != SQS_SEND
+        if state["Type"] == "Task" and not state["Resource"].startswith("arn:aws:states:::")
     }
 
 
@@ -188,21 +206,202 @@ def test_each_task_result_lands_at_its_contract_path(
     }
 
 
+def policy(kind: str, **overrides: Any) -> dict[str, Any]:
+    """The exponential backoff with full jitter of a forward step or of a compensation (STANDARD
+    caps: 30 s and 60 s between attempts)."""
+    if kind == "forward":
+        values = {"IntervalSeconds": 7, "MaxAttempts": 4, "MaxDelaySeconds": 30}
+    else:
+        values = {"IntervalSeconds": 3, "MaxAttempts": 9, "MaxDelaySeconds": 60}
+    return {**values, "BackoffRate": 2, "JitterStrategy": "FULL", **overrides}
+
+
+def test_forward_steps_never_retry_business_errors_nor_an_open_breaker_and_back_off_briefly(
+    states: dict[str, Any],
+) -> None:
+    for name in FORWARD:
+        business, lambda_errors, transient = states[name]["Retry"]
+        assert set(business["ErrorEquals"]) == BUSINESS_ERRORS | {CIRCUIT_OPEN}, name
+        assert business["MaxAttempts"] == 0, name
+        # Lambda's own refusals (throttles under load) are retried on their own budget
+        assert lambda_errors == {"ErrorEquals": LAMBDA_SERVICE_ERRORS, **policy("forward")}, name
+        assert transient == {"ErrorEquals": ["States.ALL"], **policy("forward")}, name
+
+
 @pytest.mark.parametrize("machine", ["states", "cancellation"])
-def test_business_errors_are_not_retried_and_the_rest_backs_off_with_jitter(
+def test_compensations_retry_for_minutes_with_backoff_and_jitter(
     machine: str, request: pytest.FixtureRequest
 ) -> None:
-    for name, state in lambda_tasks(request.getfixturevalue(machine)).items():
-        business, transient = state["Retry"]
+    states = request.getfixturevalue(machine)
+    for name in (UNDOING | {"MarkOrderNeedsAttention"}) & set(states):
+        retry = states[name]["Retry"]
+        business, *_, lambda_errors, transient = retry
         assert set(business["ErrorEquals"]) == BUSINESS_ERRORS, name
         assert business["MaxAttempts"] == 0, name
-        assert transient == {
-            "ErrorEquals": ["States.ALL"],
-            "IntervalSeconds": 7,
-            "MaxAttempts": 4,
-            "BackoffRate": 2,
-            "JitterStrategy": "FULL",
-        }, name
+        assert lambda_errors == {"ErrorEquals": LAMBDA_SERVICE_ERRORS, **policy("undo")}, name
+        assert transient == {"ErrorEquals": ["States.ALL"], **policy("undo")}, name
+        # 3, 6, 12, 24, 48, then 60 s four times: up to 5 min 33 s of waiting on STANDARD
+        assert retry_window_seconds(states[name]) == 333, name
+    notify = states["NotifyOperator"]["Retry"]
+    assert notify == [{"ErrorEquals": ["States.ALL"], **policy("undo")}]
+
+
+@pytest.mark.parametrize("machine", ["states", "cancellation"])
+def test_a_refund_waits_out_an_open_breaker_and_tries_again(
+    machine: str, request: pytest.FixtureRequest
+) -> None:
+    retry = request.getfixturevalue(machine)["RefundPayment"]["Retry"]
+    (circuit_open,) = [r for r in retry if r["ErrorEquals"] == [CIRCUIT_OPEN]]
+    assert circuit_open == {
+        "ErrorEquals": [CIRCUIT_OPEN],
+        "IntervalSeconds": 25,  # PaymentProviderBreakerCooldownSeconds: past it, a probe may go
+        "MaxAttempts": 10,
+        "BackoffRate": 1,
+        "JitterStrategy": "NONE",  # jitter could only wake it before the cool-down is over
+    }
+    assert retry.index(circuit_open) == 1  # before States.ALL, which would also match it
+
+
+# ---------------------------------------------------------------- once per order
+
+
+@pytest.mark.parametrize(("machine", "fixture"), [(SAGA, "states"), (CANCELLATION, "cancellation")])
+def test_each_workflow_first_claims_its_order_with_a_conditional_put(
+    machine: str, fixture: str, request: pytest.FixtureRequest
+) -> None:
+    states = request.getfixturevalue(fixture)
+    name, sort_key = CLAIMS[machine]
+    claim = states[name]
+
+    # The claim is a conditional put keyed on the order id (no Lambda), remembering the execution
+    assert claim["Resource"] == DYNAMODB_PUT
+    parameters = claim["Parameters"]
+    assert parameters["TableName"] == "OrdersTable"
+    assert parameters["Item"]["pk"] == {"S.$": "States.Format('WORKFLOW#{}', $.orderId)"}
+    assert parameters["Item"]["sk"] == {"S": sort_key}
+    assert parameters["Item"]["executionId"] == {"S.$": "$$.Execution.Id"}
+    # It passes when nobody claimed the order, or this same execution did (its retry, or an
+    # at-least-once re-run of it); any other execution's claim stops this one
+    assert parameters["ConditionExpression"] == (
+        "attribute_not_exists(pk) OR executionId = :execution"
+    )
+    assert parameters["ExpressionAttributeValues"] == {":execution": {"S.$": "$$.Execution.Id"}}
+    assert claim["ResultPath"] is None  # the state goes on unchanged
+    refused, transient = claim["Retry"]
+    assert refused == {
+        "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+        "MaxAttempts": 0,
+    }
+    assert transient == {"ErrorEquals": ["States.ALL"], **policy("forward")}
+    # A second execution ends there, before any side effect, as a success (nothing went wrong)
+    (catch,) = claim["Catch"]
+    assert catch["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
+    assert states[catch["Next"]]["Type"] == "Succeed"
+    first_step = FORWARD[0] if machine == SAGA else CANCELLATION_STEPS[0]
+    assert claim["Next"] == first_step
+
+
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_the_role_may_write_claims_and_nothing_else_in_the_orders_table(machine: str) -> None:
+    properties = resource(machine)["Properties"]
+    assert properties["DefinitionSubstitutions"]["OrdersTableName"] == {"Ref": "OrdersTable"}
+    writes = [
+        s
+        for p in properties["Policies"]
+        if "Statement" in p
+        for s in p["Statement"]
+        if str(s["Action"]).startswith("dynamodb:")
+    ]
+    assert writes == [
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:PutItem",
+            "Resource": {"Fn::GetAtt": ["OrdersTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["WORKFLOW#*"]}},
+        }
+    ]
+
+
+# ---------------------------------------------------------------- logs and time limits
+
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_each_workflow_logs_to_its_own_group_kept_for_the_retention_period(machine: str) -> None:
+    properties = resource(machine)["Properties"]
+    logging = properties["Logging"]
+    # EXPRESS keeps no history of its own: every event goes to the log; STANDARD logs errors
+    assert logging["Level"] == {"Fn::If": ["SagaIsExpress", "ALL", "ERROR"]}
+    assert logging["IncludeExecutionData"] is False  # inputs hold payment tokens and addresses
+    ((_, group_arn),) = [d["CloudWatchLogsLogGroup"].popitem() for d in logging["Destinations"]]
+    group = group_arn["Fn::GetAtt"][0]
+    assert group_arn == {"Fn::GetAtt": [group, "Arn"]}
+    log_group = resource(group)
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert log_group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+    # CloudWatch Logs' delivery actions take no resource: AWS documents them on "*"
+    (delivery,) = [
+        s
+        for p in properties["Policies"]
+        if "Statement" in p
+        for s in p["Statement"]
+        if set(s["Action"]) == LOG_DELIVERY_ACTIONS
+    ]
+    assert delivery["Resource"] == "*"
+
+
+def prod_parameters() -> dict[str, str]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config["prod"]["deploy"]["parameters"]["parameter_overrides"]
+    pairs = overrides.split() if isinstance(overrides, str) else overrides
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def function_timeout() -> float:
+    return float(raw_template()["Globals"]["Function"]["Timeout"])
+
+
+@pytest.mark.parametrize("machine", [SAGA, CANCELLATION])
+def test_on_express_every_path_ends_within_five_minutes_with_the_prod_settings(
+    machine: str,
+) -> None:
+    # Given prod's retry settings on EXPRESS (the template caps what EXPRESS may use)
+    parameters = {**prod_parameters(), "SagaWorkflowType": "EXPRESS"}
+    definition = substituted_definition(machine, **parameters)
+    functions = {
+        s["Resource"].rsplit(":", 1)[-1]
+        for s in definition["States"].values()
+        if s["Type"] == "Task" and s["Resource"].startswith("arn:aws:lambda")
+    }
+    # (each task function has the global timeout, which the arithmetic uses)
+    assert [f for f in functions if "Timeout" in resource(f)["Properties"]] == []
+
+    # Then the longest path, every attempt at its longest, ends within EXPRESS's 5 minutes
+    assert worst_case_seconds(definition, function_timeout()) < EXPRESS_LIMIT_SECONDS
+
+
+def test_on_standard_the_prod_settings_let_a_refund_retry_for_minutes() -> None:
+    definition = substituted_definition(SAGA, **prod_parameters())
+    refund = definition["States"]["RefundPayment"]
+    assert retry_window_seconds(refund) >= 5 * 60
+    assert retry_window_seconds(refund, CIRCUIT_OPEN) >= 5 * 60  # ten cool-downs of 30 s
+
+
+def test_the_workflow_type_parameter_says_what_each_type_keeps() -> None:
+    description = " ".join(raw_template()["Parameters"]["SagaWorkflowType"]["Description"].split())
+    assert "1-year" not in description
+    assert "redrive within 14 days" in description
 
 
 def test_every_forward_catch_keeps_the_input_and_puts_the_error_at_dollar_error(
@@ -263,7 +462,7 @@ def test_the_business_errors_each_forward_step_can_raise_are_caught_by_name(
     }
     assert named == {
         "ReserveStock": {"OutOfStock", "ProductNotFound", "MixedCurrencies", "ReservationReleased"},
-        "ChargePayment": {"PaymentDeclined", "PaymentProviderCircuitOpen"},
+        "ChargePayment": {"PaymentDeclined"},  # the only failure known to have charged nothing
         "ScheduleShipment": {"ShippingUnavailable", "ShipmentAlreadyCancelled"},
         "ConfirmOrder": set(),
     }
@@ -351,7 +550,7 @@ def test_the_operator_queue_gets_the_case_through_the_sqs_integration(
     assert notify["ResultPath"] == "$.operatorMessage"
     (retry,) = notify["Retry"]
     assert retry["ErrorEquals"] == ["States.ALL"]
-    assert retry["MaxAttempts"] == 4
+    assert retry["MaxAttempts"] == 9
     assert "Catch" not in notify  # if even this fails, the execution fails and alarms
     assert notify["Next"] == "NeedsAttention"
 
@@ -384,7 +583,7 @@ def test_a_failing_cancellation_step_lets_the_others_run_then_needs_an_operator(
 @pytest.mark.parametrize("machine", ["states", "cancellation"])
 def test_every_state_is_reachable(machine: str, request: pytest.FixtureRequest) -> None:
     states = request.getfixturevalue(machine)
-    start = FORWARD[0] if machine == "states" else CANCELLATION_STEPS[0]
+    start = "ClaimOrder" if machine == "states" else "ClaimCancellation"
     reachable = {start}
     frontier = [start]
     while frontier:
