@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import InvokeResult, LambdaRuntime, parse_function_ref
 from localcloud.spec import FunctionSpec
 
@@ -81,6 +82,7 @@ BROKEN = "import a_module_that_does_not_exist  # noqa\n"
 SLOW_INIT = "import time\n\ntime.sleep(30)\n\n\ndef handler(event, context):\n    return 1\n"
 
 RuntimeFactory = Callable[..., LambdaRuntime]
+_ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, busy_slots=50)
 
 
 @pytest.fixture
@@ -114,7 +116,9 @@ def make_runtime(code_dir: Path) -> Iterator[RuntimeFactory]:
             )
             for handler in handlers
         }
-        runtime = LambdaRuntime(functions, base_environment or {})
+        # Roomy limits: these tests are about one worker's life, not about concurrency
+        # (test_lambda_concurrency.py), so concurrent invocations get workers of their own.
+        runtime = LambdaRuntime(functions, base_environment or {}, concurrency=_ROOMY)
         runtimes.append(runtime)
         return runtime
 
