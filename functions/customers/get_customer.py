@@ -8,10 +8,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from customers import logic
+from customers.errors import CustomerNotFound
 from customers.models import CustomerProfile
 from customers.repository import DynamoDBCustomersRepository
 from customers.settings import CustomersSettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
@@ -20,7 +21,7 @@ repository = DynamoDBCustomersRepository(settings.customers_table_name)
 app = create_resolver()
 
 
-@app.get("/customers/me")
+@app.get("/customers/me", **operation(CustomerNotFound, ok={200: "Your profile"}))
 @tracer.capture_method(capture_response=False)  # a profile is personal data
 def get_my_profile() -> CustomerProfile:
     customer = logic.get_customer(current_caller(app).customer_id, repository=repository)

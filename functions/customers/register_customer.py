@@ -11,10 +11,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from customers import logic
+from customers.errors import CustomerExists
 from customers.models import CustomerProfile, RegisterCustomerRequest
 from customers.repository import DynamoDBCustomersRepository
 from customers.settings import CustomersSettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -23,7 +24,7 @@ repository = DynamoDBCustomersRepository(settings.customers_table_name)
 app = create_resolver()
 
 
-@app.post("/customers", status_code=201)  # the status the OpenAPI document shows
+@app.post("/customers", **operation(CustomerExists, ok={201: "Your profile, registered"}))
 @tracer.capture_method(capture_response=False)
 def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProfile]:
     caller = current_caller(app)

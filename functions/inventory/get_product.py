@@ -9,10 +9,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory import logic
+from inventory.errors import ProductNotFound
 from inventory.models import SKU_PATTERN, ProductResponse
 from inventory.repository import DynamoDBInventoryRepository
 from inventory.settings import InventorySettings
-from shop_shared.http import create_resolver
+from shop_shared.http import create_resolver, operation
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
@@ -21,7 +22,7 @@ repository = DynamoDBInventoryRepository(settings.inventory_table_name)
 app = create_resolver()
 
 
-@app.get("/products/<sku>")
+@app.get("/products/<sku>", **operation(ProductNotFound, ok={200: "The product"}))
 @tracer.capture_method
 def get_product(sku: Annotated[str, Path(pattern=SKU_PATTERN)]) -> ProductResponse:
     return ProductResponse.from_product(logic.get_product(sku, repository=repository))

@@ -12,10 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from inventory import logic
+from inventory.errors import ConcurrentModification
 from inventory.models import SKU_PATTERN, ProductResponse, UpsertProductRequest
 from inventory.repository import DynamoDBInventoryRepository
 from inventory.settings import InventorySettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, operation
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -26,13 +27,16 @@ app = create_resolver()
 
 @app.put(
     "/products/<sku>",
-    responses={200: {"description": "The product was replaced"}, 201: {"description": "Created"}},
+    **operation(
+        ConcurrentModification,
+        ok={200: "The product was replaced", 201: "The product was created"},
+        admin=True,  # a non-admin is refused (403) before the request is read
+    ),
 )
 @tracer.capture_method
 def upsert_product(
     sku: Annotated[str, Path(pattern=SKU_PATTERN)], product: UpsertProductRequest
 ) -> Response[ProductResponse]:
-    current_caller(app).require_admin()
     outcome = logic.upsert_product(
         sku,
         product,

@@ -17,11 +17,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orders.errors import ConcurrentModification, OrderNotCancellable, OrderNotFound
 from orders.logic import request_cancellation, utc_now
 from orders.models import OrderCancellationAccepted
 from orders.repository import DynamoDBOrderEventStore
 from orders.settings import OrdersTableSettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -30,7 +31,15 @@ store = DynamoDBOrderEventStore(settings.orders_table_name)
 app = create_resolver()
 
 
-@app.post("/orders/<orderId>/cancel")
+@app.post(
+    "/orders/<orderId>/cancel",
+    **operation(
+        OrderNotFound,
+        OrderNotCancellable,
+        ConcurrentModification,
+        ok={202: "The cancellation is under way (the order is CANCELLING)"},
+    ),
+)
 @tracer.capture_method(capture_response=False)
 def cancel_order(
     order_id: Annotated[UUID, Path(alias="orderId")],

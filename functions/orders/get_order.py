@@ -10,11 +10,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orders.errors import OrderNotFound
 from orders.logic import get_order
 from orders.models import OrderView
 from orders.repository import DynamoDBOrderEventStore
 from orders.settings import OrdersTableSettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
@@ -23,7 +24,7 @@ store = DynamoDBOrderEventStore(settings.orders_table_name)
 app = create_resolver()
 
 
-@app.get("/orders/<orderId>")
+@app.get("/orders/<orderId>", **operation(OrderNotFound, ok={200: "The order"}))
 @tracer.capture_method(capture_response=False)
 def read_order(
     order_id: Annotated[UUID, Path(alias="orderId")],

@@ -21,8 +21,9 @@ from orders.details.clients import owning_services, part_breakers
 from orders.details.logic import get_order_details
 from orders.details.models import OrderDetails
 from orders.details.settings import OrderDetailsSettings
+from orders.errors import OrderNotFound
 from orders.repository import DynamoDBOrderEventStore
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -37,16 +38,13 @@ app = create_resolver()
 
 @app.get(
     "/orders/<orderId>/details",
-    responses={
-        200: {
-            "description": "The order with its parts; a part whose service did not answer is "
+    **operation(
+        OrderNotFound,
+        ok={
+            200: "The order with its parts; a part whose service did not answer is "
             '`{"status": "unavailable"}`, one with nothing to show `{"status": "none"}`'
         },
-        404: {
-            "description": "No such order, or not the caller's (NOT_FOUND)",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        },
-    },
+    ),
 )
 @tracer.capture_method(capture_response=False)  # a profile is personal data
 def read_order_details(order_id: Annotated[UUID, Path(alias="orderId")]) -> OrderDetails:

@@ -13,12 +13,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from orders.idempotency import IdempotentOrderPlacement
 from orders.logic import new_order_id, place_order, utc_now
 from orders.models import IDEMPOTENCY_KEY_PATTERN, OrderAccepted, PlaceOrder, PlaceOrderRequest
 from orders.repository import DynamoDBOrderEventStore
 from orders.settings import PlaceOrderSettings
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
 from shop_shared.settings import load_settings
 
@@ -31,7 +32,14 @@ placement = IdempotentOrderPlacement(
 app = create_resolver()
 
 
-@app.post("/orders", status_code=202)  # the status the OpenAPI document shows
+@app.post(
+    "/orders",
+    **operation(
+        IdempotencyKeyReused,
+        IdempotencyKeyInUse,
+        ok={202: "The order is placed (PENDING); the saga confirms or rejects it"},
+    ),
+)
 @tracer.capture_method(capture_response=False)
 def post_order(
     body: PlaceOrderRequest,

@@ -15,6 +15,7 @@ A handler added to the template is covered without touching this file.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib
 import json
@@ -108,6 +109,15 @@ BAD_PARAMETERS: dict[str, str] = {
     "traversal": "../../etc/passwd",
     "percent": "%00%ff",
 }
+# Issue 11, finding 8: each of these answered 500 on every route with a body.
+REFUSED_MEDIA_TYPES = (
+    "text/plain",
+    "application/xml",
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    "application/json; charset=latin-1",
+)
+JSON_MEDIA_TYPES = ("APPLICATION/JSON", "application/json; charset=utf-8", "Application/Json")
 # Query parameters also get these (a header like Idempotency-Key may legitimately be "-1").
 BAD_QUERY_ONLY: dict[str, str] = {"-1": "-1", "null": "null", "1e309": "1e309", "[]": "[]"}
 
@@ -287,6 +297,16 @@ def body_cases(base: dict[str, Any], operation: Operation) -> Iterator[Case]:
         {**copy.deepcopy(base), "body": "%%%not base64%%%", "isBase64Encoded": True},
         must_refuse=True,
     )
+    not_utf8 = base64.b64encode(b"\xa5").decode()  # API Gateway passes such a body as base64
+    yield Case(
+        "body: not UTF-8",
+        {**copy.deepcopy(base), "body": not_utf8, "isBase64Encoded": True},
+        must_refuse=True,
+    )
+    for media_type in REFUSED_MEDIA_TYPES:
+        yield Case(f"Content-Type: {media_type}", with_media_type(base, media_type), True)
+    for media_type in JSON_MEDIA_TYPES:  # the valid body: accepted, whatever the case
+        yield Case(f"Content-Type: {media_type}", with_media_type(base, media_type), False)
     sample = json.loads(base["body"])
     for location in leaves_and_containers(sample):
         label = "/".join(str(part) for part in location) or "<root>"
@@ -306,6 +326,14 @@ def body_cases(base: dict[str, Any], operation: Operation) -> Iterator[Case]:
         {**copy.deepcopy(base), "body": json.dumps({**sample, "unexpected": "field"})},
         must_refuse=True,
     )
+
+
+def with_media_type(base: dict[str, Any], media_type: str) -> dict[str, Any]:
+    request = copy.deepcopy(base)
+    header = next(h for h in request["headers"] if h.lower() == "content-type")
+    request["headers"][header] = media_type
+    request["multiValueHeaders"][header] = [media_type]
+    return request
 
 
 def leaves_and_containers(value: Any, location: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from shop_shared.errors import Conflict, NotFound
-from shop_shared.http import create_resolver, current_caller
+from shop_shared.http import create_resolver, current_caller, operation
 from tests.support.lambda_context import FakeLambdaContext
 
 app = create_resolver()
@@ -20,7 +20,7 @@ class Widget(BaseModel):
     count: Annotated[int, Field(gt=0)]
 
 
-@app.post("/widgets")
+@app.post("/widgets", **operation(Conflict))
 def create_widget(widget: Widget) -> dict[str, Any]:
     if widget.name == "taken":
         raise Conflict("Widget exists", name=widget.name)
@@ -29,7 +29,7 @@ def create_widget(widget: Widget) -> dict[str, Any]:
     return {"name": widget.name, "admin": current_caller(app).is_admin}
 
 
-@app.get("/widgets/<name>")
+@app.get("/widgets/<name>", **operation(NotFound))
 def get_widget(name: str) -> dict[str, Any]:
     raise NotFound(f"No widget {name}")
 
