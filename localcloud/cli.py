@@ -69,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         help="cold starts initialising at once (default: one per CPU core)",
     )
     run.add_argument(
+        "--alarm-period-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="CloudWatch alarm periods times X (default 1: real periods; tests use e.g. 0.05, "
+        "so a 60 s period lasts 3 s)",
+    )
+    run.add_argument(
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
     )
 
@@ -128,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         fault_rules=fault_rules,
         faults_seed=args.faults_seed,
         lambda_concurrency=_lambda_concurrency(args),
+        alarm_period_scale=args.alarm_period_scale,
         iam=args.iam,
     )
     stop = threading.Event()

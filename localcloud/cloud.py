@@ -16,6 +16,7 @@ from localcloud.apigateway.gateway import ApiGateway
 from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
 from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
+from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito.tokens import CognitoVerifier
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
@@ -24,6 +25,7 @@ from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.iam.account import IamAccount
 from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
+from localcloud.sns.delivery import SnsDelivery
 from localcloud.spec import REGION
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ class LocalCloudSettings:
     faults_seed: int | None = None
     lambda_concurrency: ConcurrencySettings = field(default_factory=ConcurrencySettings)
     iam: bool = True  # enforce the template's roles and policies (localcloud.iam)
+    # CloudWatch alarm periods are multiplied by this (tests: e.g. 0.05, a 60 s period in 3 s).
+    alarm_period_scale: float = 1.0
 
 
 class LocalCloud:
@@ -65,6 +69,8 @@ class LocalCloud:
         self.provider: PaymentProviderSimulator | None = None
         self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
         self.iam: IamAccount | None = None
+        self.cloudwatch: CloudWatch | None = None
+        self.sns = SnsDelivery()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -82,11 +88,13 @@ class LocalCloud:
             self._start_payment_provider(template)
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
+        self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.endpoint.serve(s.host, s.aws_port)
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
+        self.cloudwatch = cloudwatch = CloudWatch(clients, period_scale=s.alarm_period_scale)
         functions = template.functions()
         if s.iam:  # from here on, every call but the admin's is IAM's to allow
             self.iam = IamAccount(template)
@@ -98,6 +106,7 @@ class LocalCloud:
             functions, self.worker_environment(), concurrency=s.lambda_concurrency
         )
         self.endpoint.runtime = self.runtime
+        self.runtime.add_observer(cloudwatch.lambda_metrics)
         for index, api in enumerate(template.apis()):
             verifiers = {
                 name: CognitoVerifier(
@@ -108,13 +117,15 @@ class LocalCloud:
                 )
                 for name, pool in api.cognito_authorizers.items()
             }
-            gateway = ApiGateway(api, self.runtime, verifiers)
+            api_metrics = cloudwatch.api_metrics(_api_name(template, api.logical_id), api.stage)
+            gateway = ApiGateway(api, self.runtime, verifiers, on_request=api_metrics.request)
             gateway.serve(s.host, s.api_port + index if s.api_port else 0)
             self.gateways.append(gateway)
         self.event_sources = EventSources(
             template, self.runtime, clients, clients_for=self._function_clients
         )
         self.event_sources.start()
+        cloudwatch.start()
         self.ready_after = time.monotonic() - self.started_at
 
     def _start_payment_provider(self, template: Template) -> None:
@@ -135,7 +146,9 @@ class LocalCloud:
             *(g.close for g in self.gateways),
             self.event_sources.close if self.event_sources else None,
             self.runtime.close if self.runtime else None,
+            self.cloudwatch.close if self.cloudwatch else None,
             self.endpoint.close if self.endpoint else None,
+            self.sns.uninstall,
             self.provider.close if self.provider else None,
         ):
             if closer is None:
@@ -224,9 +237,17 @@ class LocalCloud:
                 },
                 "eventSources": self.event_sources.status(),
                 "iam": self.iam.status() if self.iam else None,
+                "cloudwatch": self.cloudwatch.status() if self.cloudwatch else None,
             }
         )
         return body
+
+
+def _api_name(template: Template, logical_id: str) -> str:
+    """The RestApi's name (AWS/ApiGateway's ApiName): its Name, else its definition's title."""
+    properties = template.resources[logical_id].get("Properties", {})
+    name = properties.get("Name") or properties.get("Body", {}).get("info", {}).get("title")
+    return str(template.resolve(name)) if name else logical_id
 
 
 def _enable_step_functions_execution(endpoint_url: str) -> None:

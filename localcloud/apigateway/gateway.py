@@ -458,6 +458,7 @@ class ApiGateway:
         verifiers: Mapping[str, CognitoVerifier],
         *,
         throttle_clock: Callable[[], float] = time.monotonic,
+        on_request: Callable[[int, float], None] | None = None,
     ) -> None:
         missing = {r.authorizer for r in api.routes if r.authorizer} - set(verifiers)
         if missing:
@@ -467,6 +468,7 @@ class ApiGateway:
         self._verifiers = dict(verifiers)
         self._router = Router(api.routes)
         self._bucket = _stage_bucket(api, throttle_clock)
+        self._on_request = on_request  # (status, latency ms): CloudWatch's AWS/ApiGateway
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -533,6 +535,8 @@ class ApiGateway:
             elapsed_ms,
             extra={"request_id": info.request_id},
         )
+        if self._on_request is not None:
+            self._on_request(response.status_code, elapsed_ms)
         return response(environ, start_response)
 
     def _handle(self, request: Request, info: _RequestInfo) -> Response:

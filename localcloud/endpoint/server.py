@@ -31,6 +31,7 @@ from localcloud.endpoint.calls import AwsCall, error_response, identify
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
+from localcloud.sns.delivery import delivered_messages
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
@@ -204,6 +205,8 @@ class AwsEndpoint:
             return _json_response(200, self.status())
         if path == "/_localcloud/ses/messages":
             return _json_response(200, {"messages": sent_emails()})
+        if path == "/_localcloud/sns/messages":  # emails and HTTP deliveries of SNS topics
+            return _json_response(200, {"messages": delivered_messages()})
         return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
 
 

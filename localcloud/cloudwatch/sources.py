@@ -1,0 +1,223 @@
+"""Where localcloud's metrics come from, each named and shaped as the AWS service publishes it.
+
+- AWS/Lambda (FunctionName): Invocations, Errors, Duration per invocation and Throttles per
+  refused one, from the Lambda runtime's observer hook; the EMF lines of the function's output
+  go to their own namespaces.
+- AWS/ApiGateway (ApiName and ApiName+Stage): Count, 4XXError, 5XXError, Latency per request.
+- AWS/SQS (QueueName): ApproximateNumberOfMessagesVisible / NotVisible / Delayed, sampled from
+  moto every (scaled) minute as SQS publishes them.
+- AWS/States (StateMachineArn): ExecutionsSucceeded / Failed / TimedOut / Aborted and
+  ExecutionTime, once per execution as it finishes, stamped with its stop date.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.cloudwatch.emf import datums_of_line
+from localcloud.cloudwatch.metrics import Datum, MetricsPublisher
+
+if TYPE_CHECKING:
+    from localcloud.awsclients import AwsClients
+    from localcloud.lambda_.runtime import InvokeResult
+
+log = logging.getLogger(__name__)
+
+_EXECUTION_METRICS = {
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "TIMED_OUT": "ExecutionsTimedOut",
+    "ABORTED": "ExecutionsAborted",
+}
+_QUEUE_METRICS = {
+    "ApproximateNumberOfMessages": "ApproximateNumberOfMessagesVisible",
+    "ApproximateNumberOfMessagesNotVisible": "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed": "ApproximateNumberOfMessagesDelayed",
+}
+
+
+class LambdaMetrics:
+    """A Lambda runtime observer: AWS/Lambda metrics and the functions' EMF metrics."""
+
+    def __init__(self, publisher: MetricsPublisher) -> None:
+        self._publisher = publisher
+
+    def invoked(self, function: str, result: InvokeResult) -> None:
+        dimensions = {"FunctionName": function}
+        self._publisher.put(
+            Datum.of("AWS/Lambda", "Invocations", 1, dimensions=dimensions, unit="Count"),
+            Datum.of(
+                "AWS/Lambda",
+                "Errors",
+                1 if result.function_error else 0,
+                dimensions=dimensions,
+                unit="Count",
+            ),
+            Datum.of(
+                "AWS/Lambda",
+                "Duration",
+                result.duration_ms,
+                dimensions=dimensions,
+                unit="Milliseconds",
+            ),
+        )
+
+    def throttled(self, function: str) -> None:
+        self._publisher.put(
+            Datum.of(
+                "AWS/Lambda", "Throttles", 1, dimensions={"FunctionName": function}, unit="Count"
+            )
+        )
+
+    def output(self, function: str, line: str) -> None:
+        datums = datums_of_line(line)
+        if datums:
+            self._publisher.put(*datums)
+
+
+class ApiMetrics:
+    """One REST API stage's request metrics, as API Gateway publishes them."""
+
+    def __init__(self, publisher: MetricsPublisher, api_name: str, stage: str) -> None:
+        self._publisher = publisher
+        self._dimension_sets = ({"ApiName": api_name}, {"ApiName": api_name, "Stage": stage})
+
+    def request(self, status: int, latency_ms: float) -> None:
+        now = datetime.now(UTC)
+        for dimensions in self._dimension_sets:
+            values = (
+                ("Count", 1, "Count"),
+                ("4XXError", int(400 <= status < 500), "Count"),
+                ("5XXError", int(status >= 500), "Count"),
+                ("Latency", latency_ms, "Milliseconds"),
+            )
+            self._publisher.put(
+                *(
+                    Datum.of(
+                        "AWS/ApiGateway",
+                        name,
+                        value,
+                        dimensions=dimensions,
+                        unit=unit,
+                        timestamp=now,
+                    )
+                    for name, value, unit in values
+                )
+            )
+
+
+class _Poller:
+    """Calls `poll` every `interval` seconds on a daemon thread until closed."""
+
+    def __init__(self, name: str, interval: float, poll: Callable[[], None]) -> None:
+        self._interval = interval
+        self._poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._poll()
+            except (BotoCoreError, ClientError):
+                log.warning("metric source failed", exc_info=True)
+            self._stop.wait(self._interval)
+
+
+class QueueDepthSampler(_Poller):
+    """AWS/SQS queue depth metrics, sampled from moto's queues."""
+
+    def __init__(self, clients: AwsClients, publisher: MetricsPublisher, interval: float) -> None:
+        super().__init__("cloudwatch-sqs", interval, self.sample)
+        self._sqs = clients.client("sqs")
+        self._publisher = publisher
+
+    def sample(self) -> None:
+        now = datetime.now(UTC)
+        urls: list[str] = []
+        for page in self._sqs.get_paginator("list_queues").paginate():
+            urls.extend(page.get("QueueUrls", []))
+        for url in urls:
+            try:
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=list(_QUEUE_METRICS)
+                )["Attributes"]
+            except ClientError:
+                continue  # deleted meanwhile
+            queue_name = url.rsplit("/", 1)[-1]
+            self._publisher.put(
+                *(
+                    Datum.of(
+                        "AWS/SQS",
+                        metric,
+                        float(attributes.get(attribute, 0)),
+                        dimensions={"QueueName": queue_name},
+                        unit="Count",
+                        timestamp=now,
+                    )
+                    for attribute, metric in _QUEUE_METRICS.items()
+                )
+            )
+
+
+class ExecutionWatcher(_Poller):
+    """AWS/States execution metrics, once per execution of moto's state machines as it ends."""
+
+    def __init__(self, clients: AwsClients, publisher: MetricsPublisher, interval: float) -> None:
+        super().__init__("cloudwatch-states", interval, self.scan)
+        self._sfn = clients.client("stepfunctions")
+        self._publisher = publisher
+        self._counted: set[str] = set()
+
+    def scan(self) -> None:
+        machines = [
+            machine["stateMachineArn"]
+            for page in self._sfn.get_paginator("list_state_machines").paginate()
+            for machine in page["stateMachines"]
+        ]
+        for machine in machines:
+            for status, metric in _EXECUTION_METRICS.items():
+                for execution in self._executions(machine, status):
+                    if execution["executionArn"] in self._counted:
+                        continue
+                    self._counted.add(execution["executionArn"])
+                    self._publish(machine, metric, execution)
+
+    def _executions(self, machine: str, status: str) -> list[dict[str, Any]]:
+        pages = self._sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=machine, statusFilter=status
+        )
+        return [execution for page in pages for execution in page["executions"]]
+
+    def _publish(self, machine: str, metric: str, execution: dict[str, Any]) -> None:
+        stopped: datetime = execution.get("stopDate") or datetime.now(UTC)
+        dimensions = {"StateMachineArn": machine}
+        datums = [Datum.of("AWS/States", metric, 1, dimensions=dimensions, timestamp=stopped)]
+        started: datetime | None = execution.get("startDate")
+        if started is not None and metric != "ExecutionsTimedOut":
+            milliseconds = max(0.0, (stopped - started).total_seconds() * 1000)
+            datums.append(
+                Datum.of(
+                    "AWS/States",
+                    "ExecutionTime",
+                    milliseconds,
+                    dimensions=dimensions,
+                    unit="Milliseconds",
+                    timestamp=stopped,
+                )
+            )
+        self._publisher.put(*datums)
