@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="template parameters, like sam deploy's",
     )
+    run.add_argument(
+        "--payment-provider-api-key",
+        metavar="KEY",
+        help="put into the provider's secret when PaymentProviderBaseUrl is given "
+        "(default: the key of localcloud's own simulator)",
+    )
     run.add_argument("--seed", type=Path, help="requests to send through the API once ready")
     run.add_argument(
         "--no-iam",
@@ -133,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         provider_port=args.provider_port,
         stack_name=args.stack_name,
         parameter_overrides=overrides,
+        payment_provider_api_key=args.payment_provider_api_key,
         fault_rules=fault_rules,
         faults_seed=args.faults_seed,
         lambda_concurrency=_lambda_concurrency(args),

@@ -33,10 +33,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("localcloud")
 
-# Template parameters localcloud fills in when the template declares them: the payment
-# provider is the simulator localcloud runs, with a key made up for this run.
+# Template parameters localcloud fills in when the template declares them and they are not
+# given: the payment provider is the simulator localcloud runs (its key, made up for this run,
+# goes into the provider's secret after provisioning, as an operator puts it on AWS), and the
+# sender and alert addresses are local ones (moto's SES and SNS keep what is sent there).
 PROVIDER_URL_PARAMETER = "PaymentProviderBaseUrl"
-PROVIDER_KEY_PARAMETER = "PaymentProviderApiKey"
+PROVIDER_KEY_SECRET = "PaymentProviderApiKeySecret"
+LOCAL_PARAMETERS = {
+    "NotificationSenderEmail": "orders@shop.localcloud.test",
+    "OperatorAlertEmail": "operator@shop.localcloud.test",
+}
 
 
 @dataclass
@@ -48,6 +54,9 @@ class LocalCloudSettings:
     provider_port: int = 4567
     stack_name: str = "shop"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # The key to put into the provider's secret when PaymentProviderBaseUrl is given (a provider
+    # localcloud does not run); None: the key of localcloud's own simulator.
+    payment_provider_api_key: str | None = None
     fault_rules: list[FaultRule] = field(default_factory=list)
     faults_seed: int | None = None
     lambda_concurrency: ConcurrencySettings = field(default_factory=ConcurrencySettings)
@@ -67,6 +76,7 @@ class LocalCloud:
         self.gateways: list[ApiGateway] = []
         self.event_sources: EventSources | None = None
         self.provider: PaymentProviderSimulator | None = None
+        self._simulator_key: str | None = None
         self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
         self.iam: IamAccount | None = None
         self.cloudwatch: CloudWatch | None = None
@@ -86,6 +96,12 @@ class LocalCloud:
         self.template = template = Template.load(s.template, s.parameter_overrides, s.stack_name)
         if PROVIDER_URL_PARAMETER in template.parameters:
             self._start_payment_provider(template)
+        for name, value in LOCAL_PARAMETERS.items():
+            if name in template.parameters and name not in s.parameter_overrides:
+                template.parameters[name] = value
+        missing = template.missing_parameters()
+        if missing:  # CloudFormation's words, before anything is created
+            raise ValueError(f"Parameters: {missing} must have values")
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
@@ -94,6 +110,7 @@ class LocalCloud:
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
+        self._put_provider_key(template, clients)
         self.cloudwatch = cloudwatch = CloudWatch(clients, period_scale=s.alarm_period_scale)
         functions = template.functions()
         if s.iam:  # from here on, every call but the admin's is IAM's to allow
@@ -132,14 +149,23 @@ class LocalCloud:
         """The template talks to a payment provider: run the simulator and point it there."""
         from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
-        api_key = secrets.token_urlsafe(24)
+        api_key = self._simulator_key = secrets.token_urlsafe(24)
         self.provider = PaymentProviderSimulator(api_key=api_key)
         self.provider.serve(self.settings.host, self.settings.provider_port)
-        given = self.settings.parameter_overrides
-        if PROVIDER_URL_PARAMETER not in given:
+        if PROVIDER_URL_PARAMETER not in self.settings.parameter_overrides:
             template.parameters[PROVIDER_URL_PARAMETER] = self.provider.base_url
-        if PROVIDER_KEY_PARAMETER in template.parameters and PROVIDER_KEY_PARAMETER not in given:
-            template.parameters[PROVIDER_KEY_PARAMETER] = api_key
+
+    def _put_provider_key(self, template: Template, clients: AwsClients) -> None:
+        """The step the runbook gives the operator: the provider's key into its (empty) secret."""
+        if PROVIDER_KEY_SECRET not in template.refs:
+            return
+        given = self.settings.payment_provider_api_key
+        key = given if given is not None else self._simulator_key
+        if key is None:
+            return
+        clients.secretsmanager.put_secret_value(
+            SecretId=template.ref(PROVIDER_KEY_SECRET), SecretString=key
+        )
 
     def stop(self) -> None:
         for closer in (

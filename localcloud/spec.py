@@ -21,6 +21,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_mb: int
     environment: dict[str, str]  # the template's variables, resolved
+    runtime: str = "python3.13"  # the template's Runtime (AWS_EXECUTION_ENV follows it)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None = unreserved
 
     @property

@@ -32,7 +32,6 @@ _NOTHING_TO_CREATE = {
     "AWS::ApiGateway::RestApi",
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
-    "AWS::Logs::LogGroup",
 }
 
 
@@ -59,6 +58,11 @@ class Provisioner:
             "AWS::SES::EmailIdentity": self._email_identity,
             "AWS::SNS::Topic": self._topic,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::KMS::Alias": self._kms_alias,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::Logs::LogGroup": self._log_group,
         }
 
     def create_all(self) -> None:
@@ -205,10 +209,14 @@ class Provisioner:
         self._set(logical_id, arn, Arn=arn, Name=name)
 
     def _secret(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """Without SecretString the secret is created empty (no version), as CloudFormation does:
+        reading it fails until someone puts a value."""
         name = properties.get("Name", logical_id)
-        arn = self.clients.secretsmanager.create_secret(
-            Name=name, SecretString=properties.get("SecretString", "")
-        )["ARN"]
+        kwargs: dict[str, Any] = {"Name": name}
+        for key in ("Description", "SecretString", "KmsKeyId"):
+            if key in properties:
+                kwargs[key] = properties[key]
+        arn = self.clients.secretsmanager.create_secret(**kwargs)["ARN"]
         self._set(logical_id, arn, Id=arn)
 
     def _ssm_parameter(self, logical_id: str, properties: dict[str, Any]) -> None:
@@ -232,6 +240,60 @@ class Provisioner:
         }
         arn = self.clients.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         self._set(logical_id, arn, TopicArn=arn, TopicName=name)
+
+    def _subscription(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """Subscribed in moto, which keeps it for the topic's deliveries."""
+        kwargs: dict[str, Any] = {
+            "TopicArn": properties["TopicArn"],
+            "Protocol": properties["Protocol"],
+            "Endpoint": properties["Endpoint"],
+            "ReturnSubscriptionArn": True,
+        }
+        if "FilterPolicy" in properties:
+            kwargs["Attributes"] = {"FilterPolicy": json.dumps(properties["FilterPolicy"])}
+        arn = self.clients.client("sns").subscribe(**kwargs)["SubscriptionArn"]
+        self._set(logical_id, arn)
+
+    def _log_group(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """An unnamed group gets a generated name, as CloudFormation gives <stack>-<id>-<suffix>."""
+        name = properties.get("LogGroupName", f"{self.template.stack_name}-{logical_id}")
+        logs = self.clients.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in properties:
+            logs.put_retention_policy(
+                logGroupName=name, retentionInDays=int(properties["RetentionInDays"])
+            )
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"
+        self._set(logical_id, name, Arn=arn)
+
+    def _kms_key(self, logical_id: str, properties: dict[str, Any]) -> None:
+        kwargs: dict[str, Any] = {
+            "Policy": json.dumps(properties["KeyPolicy"]),
+            "KeyUsage": properties.get("KeyUsage", "ENCRYPT_DECRYPT"),
+            "KeySpec": properties.get("KeySpec", "SYMMETRIC_DEFAULT"),
+        }
+        if "Description" in properties:
+            kwargs["Description"] = properties["Description"]
+        kms = self.clients.client("kms")
+        key = kms.create_key(**kwargs)["KeyMetadata"]
+        if properties.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        self._set(logical_id, key["KeyId"], Arn=key["Arn"], KeyId=key["KeyId"])
+
+    def _kms_alias(self, logical_id: str, properties: dict[str, Any]) -> None:
+        name = properties["AliasName"]
+        self.clients.client("kms").create_alias(
+            AliasName=name, TargetKeyId=properties["TargetKeyId"]
+        )
+        self._set(logical_id, name)
+
+    def _dashboard(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """Kept in moto (put_dashboard validates the body is JSON); nothing renders it here."""
+        name = properties.get("DashboardName", f"{self.template.stack_name}-{logical_id}")
+        body = properties["DashboardBody"]
+        json.loads(body)
+        self.clients.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        self._set(logical_id, name)
 
     def _alarm(self, logical_id: str, properties: dict[str, Any]) -> None:
         """The alarm as CloudWatch would hold it (moto keeps it; it does not evaluate metrics)."""

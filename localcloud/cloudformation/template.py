@@ -47,6 +47,7 @@ class Template:
     parameters: dict[str, str]
     conditions: dict[str, Any]
     stack_name: str
+    required_parameters: frozenset[str] = frozenset()  # declared without a Default
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -80,7 +81,14 @@ class Template:
             parameters=parameters,
             conditions=translated.get("Conditions", {}),
             stack_name=stack_name,
+            required_parameters=frozenset(
+                name for name, spec in declared.items() if "Default" not in spec
+            ),
         )
+
+    def missing_parameters(self) -> list[str]:
+        """Parameters without a Default that have no value: CloudFormation refuses the stack."""
+        return sorted(name for name in self.required_parameters if not self.parameters.get(name))
 
     def of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical_id, resource in self.resources.items():
@@ -211,6 +219,7 @@ class Template:
                 timeout_seconds=int(properties.get("Timeout", 3)),
                 memory_mb=int(properties.get("MemorySize", 128)),
                 environment={k: str(v) for k, v in variables.items()},
+                runtime=str(properties["Runtime"]),
                 reserved_concurrency=_reserved_concurrency(self, properties),
             )
         return specs

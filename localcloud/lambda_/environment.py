@@ -30,7 +30,6 @@ RUNTIME_DIR_VARIABLE = "LOCALCLOUD_LAMBDA_RUNTIME_DIR"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUNTIME_DIR = _PROJECT_ROOT / ".localcloud" / "lambda-runtime"
 REQUIREMENTS_FILE = Path(__file__).with_name("runtime-requirements.txt")
-EXECUTION_ENV = "AWS_Lambda_python3.11"
 _BUILD_HINT = "run `make runtime` (make run and make test do it)"
 
 
@@ -99,7 +98,7 @@ def worker_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_EXECUTION_ENV": EXECUTION_ENV,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",  # the template's Runtime
             "LAMBDA_TASK_ROOT": code_dir,
             "LAMBDA_RUNTIME_DIR": str(runtime.root / "venv"),
             "_HANDLER": spec.handler,

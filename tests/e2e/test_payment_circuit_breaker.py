@@ -45,7 +45,6 @@ OVERRIDES = {
     "PaymentProviderBreakerFailureWindowSeconds": "60",
     "PaymentProviderBreakerCooldownSeconds": str(COOLDOWN_SECONDS),
     "PaymentProviderBreakerCacheTtlSeconds": "0.5",
-    "PaymentProviderApiKey": API_KEY,
 }
 BREAKER = "BREAKER#payment-provider"
 
@@ -90,7 +89,9 @@ def cloud(
     tmp_path_factory: pytest.TempPathFactory, provider: CountingProvider
 ) -> Iterator[RunningLocalCloud]:
     overrides = {**OVERRIDES, "PaymentProviderBaseUrl": provider.base_url}
-    with localcloud_process(tmp_path_factory.mktemp("breaker"), overrides=overrides) as running:
+    with localcloud_process(
+        tmp_path_factory.mktemp("breaker"), overrides=overrides, payment_provider_api_key=API_KEY
+    ) as running:
         yield running
 
 

@@ -364,7 +364,7 @@ def test_environment_has_template_variables_and_lambda_variables_only(
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/EnvironmentFunction"
     assert env["LAMBDA_TASK_ROOT"] == str(code_dir)
     assert env["_HANDLER"] == "fixture_handlers.environment"
-    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"  # the spec's runtime
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(code_dir)
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
     assert "LOCALCLOUD_TEST_PRIVATE" not in env

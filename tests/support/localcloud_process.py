@@ -60,6 +60,7 @@ def localcloud_process(
     tmp_dir: Path,
     template: Path = ROOT / "template.yaml",
     overrides: dict[str, str] | None = None,
+    payment_provider_api_key: str | None = None,
 ) -> Iterator[RunningLocalCloud]:
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
@@ -81,6 +82,8 @@ def localcloud_process(
     ]
     if overrides:
         command += ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]
+    if payment_provider_api_key is not None:  # into the provider's secret, as an operator would
+        command += ["--payment-provider-api-key", payment_provider_api_key]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}

@@ -227,8 +227,8 @@ def test_the_outbox_relay_filter_never_matches_a_breaker_item(table: Any, clock:
     assert item is not None
 
     pattern = json.loads(
-        resource("PaymentsEventRelayFunction")["Properties"]["Events"]["Outbox"]["Properties"][
-            "FilterCriteria"
-        ]["Filters"][0]["Pattern"]
+        resource("PaymentsEventRelayFunctionOutbox")["Properties"]["FilterCriteria"]["Filters"][0][
+            "Pattern"
+        ]
     )
     assert item["itemType"] not in pattern["dynamodb"]["NewImage"]["itemType"]["S"]
