@@ -41,6 +41,11 @@ class RunningLocalCloud:
         with urllib.request.urlopen(f"{self.aws_url}/_localcloud/ses/messages", timeout=10) as r:
             return json.loads(r.read())["messages"]
 
+    def sns_messages(self) -> list[dict[str, Any]]:
+        """What SNS delivered to email and HTTP subscriptions (SQS ones are in their queues)."""
+        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/sns/messages", timeout=10) as r:
+            return json.loads(r.read())["messages"]
+
     def token(self, username: str, *, admin: bool = False) -> str:
         pool = self.status()["userPools"][0]
         return issue_id_token(
@@ -61,6 +66,7 @@ def localcloud_process(
     template: Path = ROOT / "template.yaml",
     overrides: dict[str, str] | None = None,
     payment_provider_api_key: str | None = None,
+    alarm_period_scale: float | None = None,
 ) -> Iterator[RunningLocalCloud]:
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
@@ -82,6 +88,8 @@ def localcloud_process(
     ]
     if overrides:
         command += ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]
+    if alarm_period_scale is not None:  # shorter CloudWatch periods, so alarms fire in seconds
+        command += ["--alarm-period-scale", str(alarm_period_scale)]
     if payment_provider_api_key is not None:  # into the provider's secret, as an operator would
         command += ["--payment-provider-api-key", payment_provider_api_key]
     with log_path.open("wb") as log:
