@@ -2,7 +2,15 @@
 
 Tokens: `tok_declined` -> 402 card_declined; `tok_unavailable` -> 503; `tok_refund_fails`
 charges succeed but every refund of them answers 500 (a refund the provider refuses for good,
-to exercise a failing compensation); any other `tok_...` succeeds.
+to exercise a failing compensation); `tok_lost_charge_answer` charges, then the answer is lost;
+`tok_lost_refund_answer` charges normally, and each refund of it is made, then its answer lost;
+any other `tok_...` succeeds.
+
+A lost answer is what a client cannot tell from a failure: the charge or refund is committed
+(and remembered under its Idempotency-Key), then the connection is dropped without a word
+(`lost_answer_mode = "drop"`) or held silent for `stall_seconds`, past the client's timeout,
+and closed (`"stall"`). The first `answers_lost_per_request` answers to each request (each
+Idempotency-Key) are lost; a retry after that gets the first answer, as from a real provider.
 `Authorization: Bearer <api key>` is required (401 otherwise). An `Idempotency-Key` returns
 the first answer again for the same endpoint, as the real provider does; answers that did not
 execute (400, 401, 500, 503) are not remembered, so a retry after them is a new attempt.
@@ -20,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeGuard
@@ -28,6 +37,9 @@ from urllib.parse import parse_qs, urlsplit
 DECLINED_TOKEN = "tok_declined"
 UNAVAILABLE_TOKEN = "tok_unavailable"
 REFUND_FAILS_TOKEN = "tok_refund_fails"
+LOST_CHARGE_ANSWER_TOKEN = "tok_lost_charge_answer"
+LOST_REFUND_ANSWER_TOKEN = "tok_lost_refund_answer"
+LOST_ANSWER_MODES = ("drop", "stall")
 
 _TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{1,64}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -35,6 +47,10 @@ _REFUNDS_OF_CHARGE = re.compile(r"^/v1/charges/([A-Za-z0-9_]{1,64})/refunds$")
 _REMEMBERED = frozenset({HTTPStatus.CREATED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.NOT_FOUND})
 
 Answer = tuple[int, dict[str, Any]]
+
+
+class AnswerLost(Exception):
+    """The request was carried out, and its answer is to be lost on the way back."""
 
 
 def _error(status: HTTPStatus, code: str, message: str) -> Answer:
@@ -53,11 +69,17 @@ class PaymentProviderSimulator:
         self._refunds: dict[str, dict[str, Any]] = {}
         self._refunded: dict[str, int] = {}  # chargeId -> amount refunded so far
         self._unrefundable: set[str] = set()  # chargeIds paid with REFUND_FAILS_TOKEN
+        self._refund_answers_lost: set[str] = set()  # chargeIds paid with LOST_REFUND_ANSWER
+        self._lost: dict[tuple[str, str], int] = {}  # (path, key) -> answers lost so far
+        self._lost_total = 0
         self._answers: dict[tuple[str, str], Answer] = {}  # (path, Idempotency-Key) -> answer
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._host = "127.0.0.1"
         self.latency_seconds = 0.0  # added before every answer, to simulate a slow provider
+        self.lost_answer_mode = "drop"  # or "stall": how an answer is lost (see above)
+        self.stall_seconds = 10.0  # how long a stalled answer holds the connection
+        self.answers_lost_per_request = 1  # lost answers per Idempotency-Key before one arrives
 
     # ------------------------------------------------------------ lifecycle
 
@@ -112,6 +134,11 @@ class PaymentProviderSimulator:
         with self._lock:
             return [dict(refund) for refund in self._refunds.values()]
 
+    def answers_lost(self) -> int:
+        """How many answers were lost so far (committed, never delivered)."""
+        with self._lock:
+            return self._lost_total
+
     # ------------------------------------------------------------ the API
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Answer:
@@ -145,20 +172,49 @@ class PaymentProviderSimulator:
             return _error(HTTPStatus.NOT_FOUND, "not_found", "No such route")
         if method != "POST":
             return _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST")
+        return self._post(url.path, operation, body, headers.get("idempotency-key"))
+
+    def _post(
+        self,
+        path: str,
+        operation: Callable[[dict[str, Any]], Answer],
+        body: bytes,
+        key: str | None,
+    ) -> Answer:
         try:
             payload = json.loads(body or b"null")
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
             return _error(HTTPStatus.BAD_REQUEST, "invalid_request", "Body must be a JSON object")
-        key = headers.get("idempotency-key")
         with self._lock:  # one at a time: a duplicate waits and then gets the first answer
-            if key and (url.path, key) in self._answers:
-                return self._answers[(url.path, key)]
-            answer = operation(payload)
-            if key and answer[0] in _REMEMBERED:
-                self._answers[(url.path, key)] = answer
+            if key and (path, key) in self._answers:
+                answer = self._answers[(path, key)]
+            else:
+                answer = operation(payload)
+                if key and answer[0] in _REMEMBERED:
+                    self._answers[(path, key)] = answer
+            if self._loses(path, key, payload, answer):
+                raise AnswerLost(path)
             return answer
+
+    def _loses(self, path: str, key: str | None, payload: dict[str, Any], answer: Answer) -> bool:
+        """Whether this answer (of a committed request) is to be lost; counts it if so."""
+        status, body = answer
+        if status != HTTPStatus.CREATED:
+            return False
+        if path == "/v1/charges":
+            losing = payload.get("token") == LOST_CHARGE_ANSWER_TOKEN
+            request = key or str(body.get("chargeId"))
+        else:
+            losing = body.get("chargeId") in self._refund_answers_lost
+            request = key or str(body.get("refundId"))
+        lost_so_far = self._lost.get((path, request), 0)
+        if not losing or lost_so_far >= self.answers_lost_per_request:
+            return False
+        self._lost[(path, request)] = lost_so_far + 1
+        self._lost_total += 1
+        return True
 
     def _charge(self, payload: dict[str, Any]) -> Answer:
         token, amount = payload.get("token"), payload.get("amountCents")
@@ -194,6 +250,8 @@ class PaymentProviderSimulator:
         self._charges[charge_id] = charge
         if token == REFUND_FAILS_TOKEN:
             self._unrefundable.add(charge_id)
+        if token == LOST_REFUND_ANSWER_TOKEN:
+            self._refund_answers_lost.add(charge_id)
         return HTTPStatus.CREATED, dict(charge)
 
     def _refund(self, payload: dict[str, Any]) -> Answer:
@@ -251,7 +309,13 @@ def _handler_for(simulator: PaymentProviderSimulator) -> type[BaseHTTPRequestHan
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, payload = simulator.handle(self.command, self.path, headers, body)
+            try:
+                status, payload = simulator.handle(self.command, self.path, headers, body)
+            except AnswerLost:
+                if simulator.lost_answer_mode == "stall":
+                    time.sleep(simulator.stall_seconds)  # past the client's timeout
+                self.close_connection = True  # then the connection goes, without an answer
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -211,3 +211,62 @@ def test_concurrent_duplicates_charge_once(provider: PaymentProviderSimulator) -
         json.dumps(answers[0], sort_keys=True)
     }
     assert len(provider.charges()) == 1
+
+
+# ---------------------------------------------------------------- lost answers
+
+
+def _send_losing(provider: PaymentProviderSimulator, path: str, body: Any, key: str) -> str:
+    """POST that expects no answer: the name of what the client saw instead."""
+    try:
+        call(provider, "POST", path, body, key=key)
+    except (ConnectionError, TimeoutError, OSError) as error:  # OSError: urllib's URLError
+        return type(error).__name__
+    raise AssertionError("the answer was not lost")
+
+
+@pytest.mark.parametrize("mode", ["drop", "stall"])
+def test_a_charge_is_committed_then_its_answer_is_lost_once(
+    provider: PaymentProviderSimulator, mode: str
+) -> None:
+    # Given a card whose first charge answer gets lost (dropped, or stalled past the timeout)
+    provider.lost_answer_mode = mode
+    provider.stall_seconds = 6  # the client gives up after 5 s
+    body = {**CHARGE, "token": "tok_lost_charge_answer", "reference": f"lost-{mode}"}
+
+    # When it is charged, and the client retries with the same Idempotency-Key
+    _send_losing(provider, "/v1/charges", body, key="charge-lost")
+    status, retried = call(provider, "POST", "/v1/charges", body, key="charge-lost")
+
+    # Then the first request charged the card, and the retry gets that charge: one charge
+    (charged,) = [c for c in provider.charges() if c["reference"] == f"lost-{mode}"]
+    assert (status, retried["chargeId"]) == (201, charged["chargeId"])
+    assert call(provider, "GET", f"/v1/charges?reference=lost-{mode}")[1]["items"] == [charged]
+    assert provider.answers_lost() == 1
+
+
+def test_every_answer_can_be_lost_and_a_refund_answer_too(
+    provider: PaymentProviderSimulator,
+) -> None:
+    # Given the simulator set to lose every answer to a charge of this card
+    provider.answers_lost_per_request = 1000
+    body = {**CHARGE, "token": "tok_lost_charge_answer", "reference": "lost-always"}
+    _send_losing(provider, "/v1/charges", body, key="charge-always")
+    _send_losing(provider, "/v1/charges", body, key="charge-always")
+    (charged,) = [c for c in provider.charges() if c["reference"] == "lost-always"]
+
+    # And a card whose refunds are made but their first answer lost
+    provider.answers_lost_per_request = 1
+    status, paid = call(
+        provider, "POST", "/v1/charges", {**CHARGE, "token": "tok_lost_refund_answer"}, key="c"
+    )
+    refund = {"chargeId": paid["chargeId"], "amountCents": 3470}
+    _send_losing(provider, "/v1/refunds", refund, key="refund-1")
+    again, refunded = call(provider, "POST", "/v1/refunds", refund, key="refund-1")
+
+    # Then every charge was made once, the refund once, each retry got the first answer
+    assert charged["amountCents"] == 3470
+    assert status == 201
+    assert (again, refunded["chargeId"]) == (201, paid["chargeId"])
+    assert [r["chargeId"] for r in provider.refunds()] == [paid["chargeId"]]
+    assert provider.answers_lost() == 3

@@ -63,6 +63,8 @@ def charge_payment(
                 reference=task.orderId,
             ),
             idempotency_key=f"charge-{task.orderId}",
+            # From here on the card may be charged, whatever this step ends with
+            before_send=lambda: payments.mark_charge_attempt(task.orderId, clock()),
         )
     except PaymentDeclined:
         metrics.add_metric(name="PaymentDeclined", unit=MetricUnit.Count, value=1)
@@ -96,8 +98,15 @@ def refund_payment(
     provider: PaymentProvider,
     clock: Clock,
 ) -> RefundResult:
-    """Give a CHARGED payment back once; no payment or an earlier refund changes nothing."""
-    existing = payments.get(task.orderId)
+    """Give a CHARGED payment back once; no payment or an earlier refund changes nothing.
+
+    Without a payment record the charge may still have happened (its answer was lost, or the
+    step died before recording it): if a charge request was ever sent, the provider is asked
+    for charges with the order's reference, and one it holds is recorded, then refunded.
+    """
+    existing = payments.get(task.orderId) or _charge_at_provider(
+        task, payments=payments, provider=provider, clock=clock
+    )
     if existing is None:
         logger.info("nothing to refund", extra={"order_id": task.orderId})
         return RefundResult(orderId=task.orderId, status="NOT_CHARGED")
@@ -122,6 +131,48 @@ def refund_payment(
         logger.info("payment refunded", extra={"order_id": task.orderId})
         metrics.add_metric(name="PaymentRefunded", unit=MetricUnit.Count, value=1)
     return RefundResult(orderId=task.orderId, status="REFUNDED")
+
+
+def _charge_at_provider(
+    task: RefundPaymentInput,
+    *,
+    payments: PaymentRepository,
+    provider: PaymentProvider,
+    clock: Clock,
+) -> PaymentRecord | None:
+    """The order's charge the provider holds but we never recorded, now recorded (with its
+    PaymentCharged event); None when no charge was ever sent or the provider has none."""
+    if not payments.charge_attempted(task.orderId):
+        return None  # the provider was never asked: nothing can have been charged
+    found = provider.find_charges(task.orderId)
+    if not found:
+        logger.info("the provider holds no charge of the order", extra={"order_id": task.orderId})
+        return None
+    if len(found) > 1:  # never with one Idempotency-Key per order; an operator must look
+        logger.error(
+            "several charges for one order", extra={"order_id": task.orderId, "n": len(found)}
+        )
+    charge = found[0]
+    logger.warning(
+        "charge found at the provider without a payment record",
+        extra={"order_id": task.orderId, "payment_id": charge.chargeId},
+    )
+    record = PaymentRecord(
+        **payment_key(task.orderId),
+        orderId=task.orderId,
+        paymentId=charge.chargeId,
+        amountCents=charge.amountCents,
+        currency=charge.currency,
+        status="CHARGED",
+        chargedAt=clock(),
+    )
+    event = _event(PaymentChargedData.of(record), task.correlation_id, record.chargedAt)
+    try:
+        payments.record_charge(record, event)
+    except PaymentRecordConflict:  # recorded meanwhile (the charge step, or a duplicate of this)
+        return payments.get(task.orderId)
+    metrics.add_metric(name="PaymentFoundByReference", unit=MetricUnit.Count, value=1)
+    return record
 
 
 def find_payment(query: GetPaymentInput, *, payments: PaymentRepository) -> PaymentAnswer:

@@ -11,6 +11,7 @@ PAYMENTS_SOURCE = "shop.payments"
 PRODUCER = "payments"
 
 PaymentStatus = Literal["CHARGED", "REFUNDED"]
+CHARGE_ATTEMPT_DAYS = 30  # how long the note that a charge was sent is kept (TTL)
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
@@ -127,6 +128,27 @@ class PaymentRecord(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+def charge_attempt_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"CHARGE_ATTEMPT#{order_id}"}
+
+
+class ChargeAttempt(BaseModel):
+    """`CHARGE_ATTEMPT#<orderId>`: a charge request for the order was sent to the provider (it
+    may have charged, whatever the step saw). Written before the request leaves; without it,
+    RefundPayment knows nothing was ever charged and need not ask the provider."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pk: Annotated[str, StringConstraints(pattern=r"^CHARGE_ATTEMPT#")]
+    itemType: Literal["CHARGE_ATTEMPT"] = "CHARGE_ATTEMPT"
+    orderId: OrderId
+    attemptedAt: datetime
+    expiresAt: int  # epoch seconds: PaymentsTable's TTL attribute
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 # ---------------------------------------------------------------- events (data of the detail)
 
 
@@ -176,6 +198,14 @@ class ProviderCharge(BaseModel):
     amountCents: PositiveCents
     currency: Currency
     reference: str
+
+
+class ChargeList(BaseModel):
+    """GET /v1/charges?reference=: the provider's charges with that reference."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    items: list[ProviderCharge]
 
 
 class RefundRequest(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -28,7 +29,13 @@ from payments.errors import (
     PaymentProviderError,
     PaymentProviderUnavailable,
 )
-from payments.models import ChargeRequest, ProviderCharge, ProviderRefund, RefundRequest
+from payments.models import (
+    ChargeList,
+    ChargeRequest,
+    ProviderCharge,
+    ProviderRefund,
+    RefundRequest,
+)
 from shop_shared.circuit_breaker import CircuitBreaker, DynamoDBBreakerStore
 from shop_shared.observability import logger
 
@@ -44,12 +51,25 @@ PAYMENT_PROVIDER_BREAKER = "payment-provider"
 
 class PaymentProvider(ABC):
     @abstractmethod
-    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
-        """Charge the card; PaymentDeclined or PaymentProviderUnavailable otherwise."""
+    def charge(
+        self,
+        request: ChargeRequest,
+        *,
+        idempotency_key: str,
+        before_send: Callable[[], None] | None = None,
+    ) -> ProviderCharge:
+        """Charge the card; PaymentDeclined or PaymentProviderUnavailable otherwise.
+
+        `before_send` runs right before the request leaves (not when the breaker refuses it):
+        from then on the card may be charged, whatever this call ends with."""
 
     @abstractmethod
     def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
         """Refund (part of) a charge; PaymentProviderUnavailable when the provider is down."""
+
+    @abstractmethod
+    def find_charges(self, reference: str) -> list[ProviderCharge]:
+        """The provider's succeeded charges with this reference (the order id), oldest first."""
 
 
 def api_key_from_secret(secret_arn: str) -> Callable[[], str]:
@@ -73,7 +93,15 @@ class HttpPaymentProvider(PaymentProvider):
         self._api_key = api_key
         self._timeout = timeout_seconds
 
-    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+    def charge(
+        self,
+        request: ChargeRequest,
+        *,
+        idempotency_key: str,
+        before_send: Callable[[], None] | None = None,
+    ) -> ProviderCharge:
+        if before_send is not None:
+            before_send()
         status, body = self._post("/v1/charges", request, idempotency_key)
         if status == 402:
             raise PaymentDeclined(
@@ -85,6 +113,22 @@ class HttpPaymentProvider(PaymentProvider):
         status, body = self._post("/v1/refunds", request, idempotency_key)
         return self._parse(ProviderRefund, status, body)
 
+    def find_charges(self, reference: str) -> list[ProviderCharge]:
+        query = urllib.parse.urlencode({"reference": reference})
+        status, body = self._send(
+            urllib.request.Request(
+                f"{self._base_url}/v1/charges?{query}",
+                method="GET",
+                headers=self._headers(),
+            ),
+            "/v1/charges",
+        )
+        listing = self._parse(ChargeList, status, body)
+        return [charge for charge in listing.items if charge.reference == reference]
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"}
+
     def _post(self, path: str, payload: BaseModel, idempotency_key: str) -> tuple[int, Any]:
         # The base URL is validated as http(s) by the settings: no file:// or custom schemes.
         request = urllib.request.Request(
@@ -92,12 +136,14 @@ class HttpPaymentProvider(PaymentProvider):
             data=payload.model_dump_json().encode(),
             method="POST",
             headers={
-                "Authorization": f"Bearer {self._api_key()}",
+                **self._headers(),
                 "Content-Type": "application/json",
-                "Accept": "application/json",
                 "Idempotency-Key": idempotency_key,
             },
         )
+        return self._send(request, path)
+
+    def _send(self, request: urllib.request.Request, path: str) -> tuple[int, Any]:
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 return response.status, _json(response.read())
@@ -140,15 +186,27 @@ class BreakerGuardedProvider(PaymentProvider):
         self._provider = provider
         self._breaker = breaker
 
-    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+    def charge(
+        self,
+        request: ChargeRequest,
+        *,
+        idempotency_key: str,
+        before_send: Callable[[], None] | None = None,
+    ) -> ProviderCharge:
+        # before_send runs inside the guarded call: only when the breaker lets the request go
         return self._breaker.call(
-            lambda: self._provider.charge(request, idempotency_key=idempotency_key)
+            lambda: self._provider.charge(
+                request, idempotency_key=idempotency_key, before_send=before_send
+            )
         )
 
     def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
         return self._breaker.call(
             lambda: self._provider.refund(request, idempotency_key=idempotency_key)
         )
+
+    def find_charges(self, reference: str) -> list[ProviderCharge]:
+        return self._breaker.call(lambda: self._provider.find_charges(reference))
 
 
 def payment_provider(settings: PaymentsSettings) -> PaymentProvider:

@@ -7,13 +7,20 @@ event cannot be lost or published for a change that did not happen.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from payments.errors import PaymentRecordConflict
-from payments.models import PaymentRecord, payment_key
+from payments.models import (
+    CHARGE_ATTEMPT_DAYS,
+    ChargeAttempt,
+    PaymentRecord,
+    charge_attempt_key,
+    payment_key,
+)
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -26,6 +33,14 @@ class PaymentRepository(ABC):
     @abstractmethod
     def get(self, order_id: str) -> PaymentRecord | None:
         """The order's payment record, read consistently."""
+
+    @abstractmethod
+    def mark_charge_attempt(self, order_id: str, at: datetime) -> None:
+        """Note that a charge request for the order is about to be sent (idempotent)."""
+
+    @abstractmethod
+    def charge_attempted(self, order_id: str) -> bool:
+        """Whether a charge request for the order was ever sent (read consistently)."""
 
     @abstractmethod
     def record_charge(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
@@ -44,6 +59,22 @@ class DynamoDBPaymentRepository(PaymentRepository):
     def get(self, order_id: str) -> PaymentRecord | None:
         item = self._table.get_item(Key=payment_key(order_id), ConsistentRead=True).get("Item")
         return PaymentRecord.model_validate(item) if item else None
+
+    def mark_charge_attempt(self, order_id: str, at: datetime) -> None:
+        expires = at + timedelta(days=CHARGE_ATTEMPT_DAYS)
+        attempt = ChargeAttempt(
+            **charge_attempt_key(order_id),
+            orderId=order_id,
+            attemptedAt=at,
+            expiresAt=int(expires.timestamp()),
+        )
+        self._table.put_item(Item=attempt.to_item())
+
+    def charge_attempted(self, order_id: str) -> bool:
+        found = self._table.get_item(
+            Key=charge_attempt_key(order_id), ConsistentRead=True, ProjectionExpression="pk"
+        )
+        return "Item" in found
 
     def record_charge(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
         self._write(

@@ -421,6 +421,55 @@ def test_an_unavailable_provider_is_retried_then_compensated(saga: SagaCloud) ->
     assert order_id not in saga.inventory.reserved
 
 
+def test_a_charge_whose_answers_are_all_lost_is_found_refunded_and_the_order_rejected(
+    saga: SagaCloud,
+) -> None:
+    # Given a provider that charges the card but whose every answer to it gets lost
+    saga.provider.answers_lost_per_request = 1000
+    try:
+        order_id, execution = saga.run("tok_lost_charge_answer")
+    finally:
+        saga.provider.answers_lost_per_request = 1
+
+    # Then ChargePayment failed both attempts, and the saga refunded what it could not see
+    assert execution["status"] == "SUCCEEDED"
+    assert saga.functions.called(order_id) == [
+        "ReserveStock",
+        "ChargePayment",
+        "ChargePayment",
+        "RefundPayment",
+        "ReleaseStock",
+        "RejectOrder",
+    ]
+    assert json.loads(execution["output"])["refund"] == {"orderId": order_id, "status": "REFUNDED"}
+    assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE", None)
+    # the one charge, found by its reference, was recorded and given back in full
+    (charge,) = [c for c in saga.provider.charges() if c["reference"] == order_id]
+    assert [(r["chargeId"], r["amountCents"]) for r in saga.refunds_of(order_id)] == [
+        (charge["chargeId"], TOTAL)
+    ]
+    payment = saga.payment(order_id)
+    assert payment is not None
+    assert (payment["status"], payment["paymentId"]) == ("REFUNDED", charge["chargeId"])
+    assert saga.outbox("PaymentsTable", order_id) == ["PaymentCharged", "PaymentRefunded"]
+    assert order_id not in saga.inventory.reserved
+
+
+def test_a_charge_whose_first_answer_is_lost_is_charged_once_and_confirmed(
+    saga: SagaCloud,
+) -> None:
+    # When the provider charges, loses its answer once, and the retry gets the first answer
+    order_id, execution = saga.run("tok_lost_charge_answer")
+
+    # Then the order is confirmed with one charge, recorded once
+    assert execution["status"] == "SUCCEEDED"
+    assert saga.functions.called(order_id)[:3] == ["ReserveStock", "ChargePayment", "ChargePayment"]
+    assert order_state(saga, order_id) == ("CONFIRMED", None, TOTAL)
+    assert [c["reference"] for c in saga.provider.charges()].count(order_id) == 1
+    assert saga.refunds_of(order_id) == []
+    assert saga.outbox("PaymentsTable", order_id) == ["PaymentCharged"]
+
+
 def test_shipping_unavailable_refunds_once_releases_and_rejects_without_shipping(
     saga: SagaCloud,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from tests.integration.payments.conftest import PaymentsState
 
 SampleEvent = Callable[[str], dict[str, Any]]
+
+ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # events/charge_payment.json
 
 
 def invoke(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +125,8 @@ def test_a_declined_card_raises_payment_declined_and_writes_nothing(
 
     assert type(declined.value).__name__ == "PaymentDeclined"  # the errorType the saga matches
     assert declined.value.message == "Your card was declined"
-    assert state.items() == {}
+    # nothing but the note that a charge request was sent (so a refund knows to look)
+    assert set(state.items()) == {f"CHARGE_ATTEMPT#{ORDER_ID}"}
     assert provider.charges() == []
 
 
@@ -140,7 +144,10 @@ def test_an_unavailable_provider_raises_a_transient_error_and_writes_nothing(
     breaker = state.breaker()
     assert breaker is not None
     assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)
-    assert set(state.items()) == {"BREAKER#payment-provider"}
+    assert set(state.items()) == {"BREAKER#payment-provider", f"CHARGE_ATTEMPT#{ORDER_ID}"}
+    attempt = state.items()[f"CHARGE_ATTEMPT#{ORDER_ID}"]
+    assert (attempt["itemType"], attempt["orderId"]) == ("CHARGE_ATTEMPT", ORDER_ID)
+    assert int(attempt["expiresAt"]) > time.time() + 29 * 24 * 3600  # the table's TTL, 30 days
 
     # And an unreachable provider is the same transient error
     provider.close()
@@ -151,7 +158,7 @@ def test_an_unavailable_provider_raises_a_transient_error_and_writes_nothing(
     breaker = state.breaker()
     assert breaker is not None
     assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 2)
-    assert set(state.items()) == {"BREAKER#payment-provider"}
+    assert set(state.items()) == {"BREAKER#payment-provider", f"CHARGE_ATTEMPT#{ORDER_ID}"}
 
 
 def test_a_refund_gives_the_charge_back_once(

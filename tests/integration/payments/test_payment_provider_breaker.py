@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 SampleEvent = Callable[[str], dict[str, Any]]
 COOLDOWN_SECONDS = 1.0
 OTHER_ORDER = "0b9e6f5a-1c2d-4e3f-8a9b-c0d1e2f3a4b5"
+NEVER_CHARGED = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
 
 
 class CountingSimulator(PaymentProviderSimulator):
@@ -138,7 +139,8 @@ def test_declined_cards_never_open_the_breaker(
             invoke(charge, charge_event(sample_event, "tok_declined"))
 
     assert len(provider.requests) == 4
-    assert state.items() == {}  # no breaker item: nothing failed
+    # no breaker item (nothing failed): only the note that charge requests were sent
+    assert set(state.items()) == {f"CHARGE_ATTEMPT#{sample_event('charge_payment')['orderId']}"}
 
 
 def test_a_refund_fails_fast_while_open_and_the_charge_stays(
@@ -164,17 +166,27 @@ def test_a_refund_fails_fast_while_open_and_the_charge_stays(
     assert (record["status"], record["paymentId"]) == ("CHARGED", payment["paymentId"])
     assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
 
-    # And an order that was never charged needs no provider: NOT_CHARGED even while open
-    assert invoke(refund, {"orderId": OTHER_ORDER, "correlationId": "c"}) == {
-        "orderId": OTHER_ORDER,
+    # And an order whose charge was never sent needs no provider: NOT_CHARGED even while open
+    assert invoke(refund, {"orderId": NEVER_CHARGED, "correlationId": "c"}) == {
+        "orderId": NEVER_CHARGED,
         "status": "NOT_CHARGED",
     }
+    # but one whose charge was sent (and failed: maybe after charging) must ask the provider,
+    # so it waits for the breaker too: not "nothing charged"
+    with pytest.raises(PaymentProviderCircuitOpen):
+        invoke(refund, {"orderId": OTHER_ORDER, "correlationId": "c"})
+    assert len(provider.requests) == requests
 
     # And after the cool-down the refund goes through, once
     time.sleep(COOLDOWN_SECONDS + 0.1)
     assert invoke(refund, sample_event("refund_payment"))["status"] == "REFUNDED"
     assert invoke(refund, sample_event("refund_payment"))["status"] == "REFUNDED"
     assert len(provider.refunds()) == 1
+    # and the other order is found to hold no charge at the provider
+    assert invoke(refund, {"orderId": OTHER_ORDER, "correlationId": "c"})["status"] == (
+        "NOT_CHARGED"
+    )
+    assert ("GET", f"/v1/charges?reference={OTHER_ORDER}") in [r[:2] for r in provider.requests]
     breaker = state.breaker()
     assert breaker is not None
     assert breaker["state"] == "CLOSED"

@@ -54,7 +54,7 @@ def substitution_values(
         if name in template_parameters:
             return str(parameters.get(name, template_parameters[name]["Default"]))
         if resource(name)["Type"] == "AWS::DynamoDB::Table":
-            return (refs or {}).get(name, name)
+            return str((refs or {}).get(name, name))
         assert resource(name)["Type"] == "AWS::SQS::Queue", f"{key}: !Ref {name}"
         return (refs or {}).get(name, f"{QUEUE_URL}/{name}")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from payments.errors import PaymentDeclined, PaymentProviderUnavailable, PaymentRecordConflict
 from payments.models import (
@@ -16,6 +17,9 @@ from payments.provider import PaymentProvider
 from payments.repository import PaymentRepository
 from shop_shared.events import DomainEvent
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
 
 class InMemoryPayments(PaymentRepository):
     """Records by order id plus the events written with them, with the repository's conditions."""
@@ -23,9 +27,16 @@ class InMemoryPayments(PaymentRepository):
     def __init__(self) -> None:
         self.records: dict[str, PaymentRecord] = {}
         self.events: list[DomainEvent[Any]] = []
+        self.attempts: set[str] = set()
 
     def get(self, order_id: str) -> PaymentRecord | None:
         return self.records.get(order_id)
+
+    def mark_charge_attempt(self, order_id: str, at: datetime) -> None:
+        self.attempts.add(order_id)
+
+    def charge_attempted(self, order_id: str) -> bool:
+        return order_id in self.attempts
 
     def record_charge(self, record: PaymentRecord, event: DomainEvent[Any]) -> None:
         if record.orderId in self.records:
@@ -45,26 +56,50 @@ class InMemoryPayments(PaymentRepository):
 
 
 class FakeProvider(PaymentProvider):
-    """Answers by token like the simulator; remembers each call and its idempotency key."""
+    """Answers by token like the simulator; remembers each call and its idempotency key, and
+    each charge by its key (a retry gets the first charge back, as from the real provider)."""
 
     def __init__(self) -> None:
         self.charge_calls: list[tuple[ChargeRequest, str]] = []
         self.refund_calls: list[tuple[RefundRequest, str]] = []
+        self.lookups: list[str] = []
+        self.charged: dict[str, ProviderCharge] = {}  # idempotency key -> charge
         self.down = False
+        self.lose_charge_answers = False  # charge, then fail as a lost answer would
 
-    def charge(self, request: ChargeRequest, *, idempotency_key: str) -> ProviderCharge:
+    def charge(
+        self,
+        request: ChargeRequest,
+        *,
+        idempotency_key: str,
+        before_send: Callable[[], None] | None = None,
+    ) -> ProviderCharge:
+        if before_send is not None:
+            before_send()
         self.charge_calls.append((request, idempotency_key))
         if self.down or request.token == "tok_unavailable":
             raise PaymentProviderUnavailable("The payment provider is unavailable")
         if request.token == "tok_declined":
             raise PaymentDeclined("Your card was declined")
-        return ProviderCharge(
-            chargeId=f"ch_{len(self.charge_calls)}",
-            status="succeeded",
-            amountCents=request.amountCents,
-            currency=request.currency,
-            reference=request.reference,
+        charge = self.charged.setdefault(
+            idempotency_key,
+            ProviderCharge(
+                chargeId=f"ch_{len(self.charge_calls)}",
+                status="succeeded",
+                amountCents=request.amountCents,
+                currency=request.currency,
+                reference=request.reference,
+            ),
         )
+        if self.lose_charge_answers:
+            raise PaymentProviderUnavailable("The payment provider could not be reached")
+        return charge
+
+    def find_charges(self, reference: str) -> list[ProviderCharge]:
+        self.lookups.append(reference)
+        if self.down:
+            raise PaymentProviderUnavailable("The payment provider is unavailable")
+        return [c for c in self.charged.values() if c.reference == reference]
 
     def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
         self.refund_calls.append((request, idempotency_key))

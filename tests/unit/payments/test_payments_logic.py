@@ -213,3 +213,69 @@ def test_a_malformed_charge_input_is_refused(change: dict[str, Any]) -> None:
     state = {**charge_input().model_dump(), **change}
     with pytest.raises(ValidationError):
         ChargePaymentInput.model_validate(state)
+
+
+# ---------------------------------------------------------------- charged, then the answer lost
+
+
+def test_a_charge_whose_answer_was_lost_is_found_by_reference_and_refunded(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # Given the provider charged the card, but its answer never came back
+    provider.lose_charge_answers = True
+    with pytest.raises(PaymentProviderUnavailable):
+        charge(payments, provider)
+    assert payments.get(ORDER_ID) is None  # no record: the step could not know it charged
+    assert payments.charge_attempted(ORDER_ID)  # but it wrote down that it asked
+
+    # When the saga refunds the order, twice (a retried or duplicated step)
+    first = refund(payments, provider)
+    second = refund(payments, provider)
+
+    # Then the charge was found at the provider by its reference and given back once
+    assert first.status == second.status == "REFUNDED"
+    assert len(provider.charged) == 1
+    (charged,) = provider.charged.values()
+    assert [(r.chargeId, r.amountCents) for r, _ in provider.refund_calls] == [
+        (charged.chargeId, 3470)
+    ]
+    assert [key for _, key in provider.refund_calls] == [f"refund-{ORDER_ID}"]
+    record = payments.get(ORDER_ID)
+    assert record is not None
+    assert (record.status, record.paymentId, record.amountCents) == (
+        "REFUNDED",
+        charged.chargeId,
+        3470,
+    )
+    assert payments.detail_types() == ["PaymentCharged", "PaymentRefunded"]
+
+
+def test_a_refund_of_an_order_whose_charge_never_reached_the_provider_asks_nobody(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # Given no charge was ever sent for the order (declined before, breaker open, never run)
+    # When it is refunded, twice
+    results = [refund(payments, provider), refund(payments, provider)]
+
+    # Then nothing was asked of the provider and nothing written
+    assert [r.status for r in results] == ["NOT_CHARGED", "NOT_CHARGED"]
+    assert provider.lookups == []
+    assert provider.refund_calls == []
+    assert payments.records == {}
+
+
+def test_a_refund_after_an_attempt_the_provider_did_not_charge_finds_nothing_to_give_back(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # Given the provider was asked but charged nothing (it answered 503 before charging)
+    with pytest.raises(PaymentProviderUnavailable):
+        charge(payments, provider, token="tok_unavailable")
+
+    # When the order is refunded
+    result = refund(payments, provider)
+
+    # Then the provider was asked by reference, had nothing, and nothing was refunded
+    assert result.status == "NOT_CHARGED"
+    assert provider.lookups == [ORDER_ID]
+    assert provider.refund_calls == []
+    assert payments.records == {}
