@@ -193,6 +193,8 @@ class LocalCloud:
     # ------------------------------------------------------------------ facts
     @property
     def api_url(self) -> str:
+        if not self.gateways:
+            return ""  # a template without a REST API (events only)
         gateway = self.gateways[0]
         return f"http://{self.settings.host}:{gateway.port}/{gateway.api.stage}"
 
