@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from localcloud.lambda_.concurrency import ConcurrencySettings
+    from localcloud.stepfunctions.express import StepFunctionsSettings
 
 DEFAULT_AWS_URL = "http://127.0.0.1:4566"
 
@@ -83,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         "so a 60 s period lasts 3 s)",
     )
     run.add_argument(
+        "--express-max-duration",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="an EXPRESS state machine execution ends TIMED_OUT after this long (default 300, "
+        "Step Functions' cap; tests shorten it)",
+    )
+    run.add_argument(
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
     )
 
@@ -144,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
         faults_seed=args.faults_seed,
         lambda_concurrency=_lambda_concurrency(args),
         alarm_period_scale=args.alarm_period_scale,
+        step_functions=_step_functions(args),
         iam=args.iam,
     )
     stop = threading.Event()
@@ -168,6 +178,12 @@ def _run(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+def _step_functions(args: argparse.Namespace) -> StepFunctionsSettings:
+    from localcloud.stepfunctions.express import StepFunctionsSettings
+
+    return StepFunctionsSettings(express_max_duration_seconds=args.express_max_duration)
 
 
 def _lambda_concurrency(args: argparse.Namespace) -> ConcurrencySettings:

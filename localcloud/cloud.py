@@ -27,6 +27,8 @@ from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.sns.delivery import SnsDelivery
 from localcloud.spec import REGION
+from localcloud.stepfunctions import patches as stepfunctions_patches
+from localcloud.stepfunctions.express import StepFunctionsSettings
 
 if TYPE_CHECKING:
     from localcloud.payment_provider.simulator import PaymentProviderSimulator
@@ -63,6 +65,8 @@ class LocalCloudSettings:
     iam: bool = True  # enforce the template's roles and policies (localcloud.iam)
     # CloudWatch alarm periods are multiplied by this (tests: e.g. 0.05, a 60 s period in 3 s).
     alarm_period_scale: float = 1.0
+    # Step Functions: the EXPRESS cap (AWS: 5 minutes); tests shorten it.
+    step_functions: StepFunctionsSettings = field(default_factory=StepFunctionsSettings)
 
 
 class LocalCloud:
@@ -104,6 +108,7 @@ class LocalCloud:
             raise ValueError(f"Parameters: {missing} must have values")
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
+        stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.endpoint.serve(s.host, s.aws_port)

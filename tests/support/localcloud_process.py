@@ -67,6 +67,8 @@ def localcloud_process(
     overrides: dict[str, str] | None = None,
     payment_provider_api_key: str | None = None,
     alarm_period_scale: float | None = None,
+    *,
+    express_max_duration: float | None = None,
 ) -> Iterator[RunningLocalCloud]:
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
@@ -90,6 +92,8 @@ def localcloud_process(
         command += ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]
     if alarm_period_scale is not None:  # shorter CloudWatch periods, so alarms fire in seconds
         command += ["--alarm-period-scale", str(alarm_period_scale)]
+    if express_max_duration is not None:  # a shorter EXPRESS cap, so it is reached in seconds
+        command += ["--express-max-duration", str(express_max_duration)]
     if payment_provider_api_key is not None:  # into the provider's secret, as an operator would
         command += ["--payment-provider-api-key", payment_provider_api_key]
     with log_path.open("wb") as log:

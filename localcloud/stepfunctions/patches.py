@@ -1,0 +1,14 @@
+"""Everything localcloud puts back into moto's Step Functions, installed in one call."""
+
+from __future__ import annotations
+
+from localcloud.stepfunctions import express, lambda_errors
+from localcloud.stepfunctions.express import StepFunctionsSettings
+
+__all__ = ["StepFunctionsSettings", "install"]
+
+
+def install(settings: StepFunctionsSettings | None = None) -> None:
+    """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names."""
+    express.install(settings)
+    lambda_errors.install()
