@@ -269,11 +269,32 @@ class LocalCloud:
                     name: spec.environment for name, spec in self.template.functions().items()
                 },
                 "eventSources": self.event_sources.status(),
+                "resources": self.stack_resources(),
                 "iam": self.iam.status() if self.iam else None,
                 "cloudwatch": self.cloudwatch.status() if self.cloudwatch else None,
             }
         )
         return body
+
+    def stack_resources(self) -> dict[str, dict[str, Any]]:
+        """What CloudFormation's ListStackResources tells of a stack (logical id -> type and
+        physical id) for every resource localcloud created, plus each event source mapping's
+        on-failure destination (what Lambda's GetEventSourceMapping tells): the operator tools
+        find tables, queues and state machines here as they do in a stack on AWS."""
+        assert self.template is not None
+        template = self.template
+        resources: dict[str, dict[str, Any]] = {}
+        for logical_id, resource in template.resources.items():
+            entry: dict[str, Any] = {"type": resource["Type"]}
+            if logical_id in template.refs:
+                entry["physicalId"] = template.refs[logical_id]
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+                config = (resource.get("Properties") or {}).get("DestinationConfig")
+                if config:
+                    entry["destinationConfig"] = template.resolve(config)
+            if len(entry) > 1:
+                resources[logical_id] = entry
+        return resources
 
 
 def _api_name(template: Template, logical_id: str) -> str:

@@ -1,0 +1,439 @@
+"""Everything the invariant checker judges, read from a running shop in one pass.
+
+The only module of the checker that calls AWS or the payment provider: it reads the tables
+through the services' own item models (orders' `OrderEventItem`, the read model's
+`OrderSummaryItem`, inventory's `ProductItem` / `ReservationItem`, notifications' `SentItem` /
+`ContactItem`), the provider's ledger through its documented API (`GET /v1/charges?reference=`,
+`GET /v1/charges/<id>/refunds`), Step Functions' executions, and every message waiting in the
+operator queue and in the dead-letter and on-failure queues, without consuming them (see
+`peek`). What a deployment can't show (SES's sent mail on AWS, Express executions) is None, and
+the judge says it was not observed.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from inventory.models import ProductItem, ReservationItem
+from notifications.models import ContactItem, SentItem
+from ops.deployment import (
+    CANCELLATION_STATE_MACHINE,
+    INVENTORY_TABLE,
+    NOTIFICATIONS_TABLE,
+    OPERATOR_QUEUE,
+    ORDER_SUMMARIES_TABLE,
+    ORDERS_TABLE,
+    SAGA_STATE_MACHINE,
+    Deployment,
+)
+from orders.models import OrderEventItem, order_pk
+from orders.read_model.models import OrderSummaryItem
+
+PEEK_HIDE_SECONDS = 30  # how long a peeked message stays hidden while the rest are read
+PEEK_MAX_MESSAGES = 5000
+PROVIDER_TIMEOUT_SECONDS = 10.0
+SAGA_WORKFLOW = "OrderSaga"
+CANCELLATION_WORKFLOW = "OrderCancellation"
+CANCELLATION_PREFIX = "cancel-"
+# History events that show an execution did work: it called one of the saga's functions.
+WORK_EVENTS = frozenset({"LambdaFunctionScheduled"})
+
+
+class ChargeFact(BaseModel):
+    """One charge at the provider for an order, and what was refunded of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chargeId: str
+    amountCents: int
+    currency: str
+    refundedCents: list[int]
+
+    @property
+    def net_cents(self) -> int:
+        return self.amountCents - sum(self.refundedCents)
+
+
+class ExecutionFact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    workflow: str  # SAGA_WORKFLOW | CANCELLATION_WORKFLOW
+    name: str
+    executionArn: str
+    status: str
+    startDate: datetime | None = None
+    didWork: bool | None = None  # read from the history only when an order has more than one
+
+
+class QueueMessage(BaseModel):
+    """A message waiting in a queue, read without consuming it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: str  # logical id
+    messageId: str
+    body: Any  # parsed JSON, or the raw text
+    receiveCount: int = 0
+
+
+class Email(BaseModel):
+    """One email SES sent (localcloud's /_localcloud/ses/messages)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    messageId: str
+    destinations: list[str]
+    subject: str | None = None
+
+
+class Evidence(BaseModel):
+    """A snapshot of the shop, as the judge needs it. None: not observable on this deployment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    takenAt: datetime
+    scope: str | None = None  # one order id, or None for every order
+    orderEvents: dict[str, list[OrderEventItem]]
+    summaries: dict[str, OrderSummaryItem]
+    products: dict[str, int]  # sku -> available stock
+    reservations: dict[str, ReservationItem]  # order id -> reservation
+    provider: dict[str, list[ChargeFact]] | None  # order id -> charges
+    contacts: dict[str, str]  # customer id -> email address
+    sent: list[SentItem]
+    emails: list[Email] | None
+    executions: list[ExecutionFact] | None
+    operatorCases: list[QueueMessage]
+    deadLetters: list[QueueMessage]
+    notes: list[str] = []
+
+
+# ---------------------------------------------------------------- gathering
+
+
+def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
+    """Read the whole shop (or one order of it). Reads queues without consuming their messages;
+    every other read is a read."""
+    notes: list[str] = []
+    order_events = _order_events(deployment, order_id)
+    orders = sorted(order_events)
+    failure_queues = deployment.failure_queues()
+    operator_dlq = {
+        logical_id
+        for logical_id, url in failure_queues.items()
+        if deployment.has(OPERATOR_QUEUE)
+        and deployment.physical(OPERATOR_QUEUE) in deployment.source_queues(url)
+    }
+    operator_cases = (
+        peek(deployment, OPERATOR_QUEUE, deployment.physical(OPERATOR_QUEUE))
+        if deployment.has(OPERATOR_QUEUE)
+        else []
+    )
+    dead_letters: list[QueueMessage] = []
+    for logical_id, url in failure_queues.items():
+        messages = peek(deployment, logical_id, url)
+        if logical_id in operator_dlq:
+            operator_cases.extend(messages)  # cases an operator has looked at too often
+        dead_letters.extend(messages)
+    emails = _emails(deployment)
+    if emails is None:
+        notes.append("SES's sent mail is not observable here: emails judged by the SENT records")
+    executions = _executions(deployment, order_id, notes)
+    provider = _provider(deployment, orders, notes)
+    return Evidence(
+        takenAt=datetime.now(UTC),
+        scope=order_id,
+        orderEvents=order_events,
+        summaries=_summaries(deployment, order_id),
+        products=_products(deployment),
+        reservations=_reservations(deployment, order_id),
+        provider=provider,
+        contacts=_contacts(deployment),
+        sent=_sent(deployment, order_id),
+        emails=emails,
+        executions=executions,
+        operatorCases=_for_order(operator_cases, order_id),
+        deadLetters=_for_order(dead_letters, order_id),
+        notes=notes,
+    )
+
+
+def _scan(table: Any, **scan: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = table.scan(**scan)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _query(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        page = table.query(**query)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _order_events(deployment: Deployment, order_id: str | None) -> dict[str, list[OrderEventItem]]:
+    table = deployment.table(ORDERS_TABLE)
+    if order_id is not None:
+        items = _query(
+            table, KeyConditionExpression=Key("pk").eq(order_pk(order_id)), ConsistentRead=True
+        )
+    else:
+        items = _scan(table, FilterExpression=Attr("itemType").eq("EVENT"), ConsistentRead=True)
+    events: dict[str, list[OrderEventItem]] = defaultdict(list)
+    for raw in items:
+        if raw.get("itemType") != "EVENT":
+            continue
+        item = OrderEventItem.model_validate(raw)
+        events[item.order_id].append(item)
+    return {key: sorted(value, key=lambda item: item.version) for key, value in events.items()}
+
+
+def _summaries(deployment: Deployment, order_id: str | None) -> dict[str, OrderSummaryItem]:
+    table = deployment.table(ORDER_SUMMARIES_TABLE)
+    if order_id is not None:
+        item = table.get_item(Key={"pk": order_pk(order_id)}, ConsistentRead=True).get("Item")
+        items: Iterable[dict[str, Any]] = [item] if item else []
+    else:
+        items = _scan(table, ConsistentRead=True)
+    summaries = (OrderSummaryItem.model_validate(raw) for raw in items)
+    return {summary.orderId: summary for summary in summaries}
+
+
+def _products(deployment: Deployment) -> dict[str, int]:
+    table = deployment.table(INVENTORY_TABLE)
+    items = _scan(table, FilterExpression=Attr("itemType").eq("PRODUCT"), ConsistentRead=True)
+    products = (ProductItem.model_validate(raw) for raw in items)
+    return {product.sku: product.stock for product in products}
+
+
+def _reservations(deployment: Deployment, order_id: str | None) -> dict[str, ReservationItem]:
+    table = deployment.table(INVENTORY_TABLE)
+    if order_id is not None:
+        key = {"pk": f"RESERVATION#{order_id}"}
+        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+        items: Iterable[dict[str, Any]] = [item] if item else []
+    else:
+        items = _scan(
+            table, FilterExpression=Attr("itemType").eq("RESERVATION"), ConsistentRead=True
+        )
+    reservations = (ReservationItem.model_validate(raw) for raw in items)
+    return {reservation.orderId: reservation for reservation in reservations}
+
+
+def _contacts(deployment: Deployment) -> dict[str, str]:
+    table = deployment.table(NOTIFICATIONS_TABLE)
+    items = _scan(table, FilterExpression=Attr("itemType").eq("CONTACT"), ConsistentRead=True)
+    contacts = (ContactItem.model_validate(raw) for raw in items)
+    return {contact.customerId: contact.email for contact in contacts}
+
+
+def _sent(deployment: Deployment, order_id: str | None) -> list[SentItem]:
+    table = deployment.table(NOTIFICATIONS_TABLE)
+    condition: ConditionBase = Attr("itemType").eq("SENT")
+    if order_id is not None:
+        condition = condition & Attr("orderId").eq(order_id)
+    return [
+        SentItem.model_validate(raw)
+        for raw in _scan(table, FilterExpression=condition, ConsistentRead=True)
+    ]
+
+
+def _emails(deployment: Deployment) -> list[Email] | None:
+    if not deployment.localcloud or deployment.endpoint_url is None:
+        return None
+    url = f"{deployment.endpoint_url}/_localcloud/ses/messages"
+    with urllib.request.urlopen(url, timeout=PROVIDER_TIMEOUT_SECONDS) as response:
+        messages = json.loads(response.read())["messages"]
+    return [
+        Email(
+            messageId=message["id"],
+            destinations=list(message.get("destinations") or []),
+            subject=message.get("subject"),
+        )
+        for message in messages
+    ]
+
+
+# ---------------------------------------------------------------- Step Functions
+
+
+def _executions(
+    deployment: Deployment, order_id: str | None, notes: list[str]
+) -> list[ExecutionFact] | None:
+    sfn = deployment.client("stepfunctions")
+    found: list[ExecutionFact] = []
+    for workflow, logical_id in (
+        (SAGA_WORKFLOW, SAGA_STATE_MACHINE),
+        (CANCELLATION_WORKFLOW, CANCELLATION_STATE_MACHINE),
+    ):
+        arn = deployment.physical(logical_id)
+        try:
+            listed = [
+                execution
+                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                for execution in page["executions"]
+            ]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "StateMachineTypeNotSupported":
+                raise
+            notes.append(
+                f"{logical_id} is EXPRESS: its executions are not listed by Step Functions "
+                "(only in CloudWatch Logs), so duplicate executions were not observed"
+            )
+            return None
+        if order_id is not None:
+            names = {order_id, f"{CANCELLATION_PREFIX}{order_id}"}
+            listed = [execution for execution in listed if execution["name"] in names]
+        counts: dict[str, int] = defaultdict(int)
+        for execution in listed:
+            counts[execution["name"]] += 1
+        for execution in listed:
+            did_work = (
+                _did_work(sfn, execution["executionArn"]) if counts[execution["name"]] > 1 else None
+            )
+            found.append(
+                ExecutionFact(
+                    workflow=workflow,
+                    name=execution["name"],
+                    executionArn=execution["executionArn"],
+                    status=execution["status"],
+                    startDate=execution.get("startDate"),
+                    didWork=did_work,
+                )
+            )
+    return found
+
+
+def _did_work(sfn: Any, execution_arn: str) -> bool:
+    """Whether the execution called any of the workflow's functions (a duplicate start that the
+    saga's claim guard ended calls none)."""
+    paginator = sfn.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn):
+        if any(event["type"] in WORK_EVENTS for event in page["events"]):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- the payment provider
+
+
+def _provider(
+    deployment: Deployment, order_ids: list[str], notes: list[str]
+) -> dict[str, list[ChargeFact]] | None:
+    if not deployment.provider_url:
+        notes.append("no payment provider URL: money at the provider was not observed")
+        return None
+    provider = ProviderLedger(deployment.provider_url, deployment.provider_api_key())
+    return {order_id: provider.charges(order_id) for order_id in order_ids}
+
+
+class ProviderLedger:
+    """The provider's ledger through its read API (docs/contracts.md)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+
+    def charges(self, reference: str) -> list[ChargeFact]:
+        query = urllib.parse.urlencode({"reference": reference})
+        charges = self._get(f"/v1/charges?{query}")["items"]
+        return [
+            ChargeFact(
+                chargeId=charge["chargeId"],
+                amountCents=int(charge["amountCents"]),
+                currency=charge["currency"],
+                refundedCents=[
+                    int(refund["amountCents"])
+                    for refund in self._get(
+                        f"/v1/charges/{urllib.parse.quote(charge['chargeId'])}/refunds"
+                    )["items"]
+                ],
+            )
+            for charge in charges
+        ]
+
+    def _get(self, path: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self._base_url}{path}",
+            headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=PROVIDER_TIMEOUT_SECONDS) as response:
+            body: dict[str, Any] = json.loads(response.read())
+        return body
+
+
+# ---------------------------------------------------------------- queues
+
+
+def peek(deployment: Deployment, logical_id: str, url: str) -> list[QueueMessage]:
+    """Every message waiting in the queue, left in it: each is received (hidden for a moment,
+    so the next receive returns others), then made visible again at once.
+
+    SQS has no read that is not a receive, so a peek counts as one: a queue with a redrive
+    policy moves a message to its dead-letter queue after maxReceiveCount peeks (the tools look
+    there too).
+    """
+    sqs = deployment.client("sqs")
+    wait = 0 if deployment.localcloud else 1  # AWS samples servers without a long poll
+    seen: dict[str, QueueMessage] = {}
+    handles: list[str] = []
+    while len(seen) < PEEK_MAX_MESSAGES:
+        received = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=PEEK_HIDE_SECONDS,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not received:
+            break
+        for message in received:
+            handles.append(message["ReceiptHandle"])
+            seen.setdefault(
+                message["MessageId"],
+                QueueMessage(
+                    queue=logical_id,
+                    messageId=message["MessageId"],
+                    body=_json_or_text(message.get("Body", "")),
+                    receiveCount=int(
+                        message.get("Attributes", {}).get("ApproximateReceiveCount", 0)
+                    ),
+                ),
+            )
+    for start in range(0, len(handles), 10):
+        batch = handles[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for index, handle in enumerate(batch)
+            ],
+        )
+    return list(seen.values())
+
+
+def _json_or_text(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def _for_order(messages: list[QueueMessage], order_id: str | None) -> list[QueueMessage]:
+    if order_id is None:
+        return messages
+    return [message for message in messages if order_id in json.dumps(message.body)]

@@ -1,0 +1,856 @@
+"""The shop's invariants, judged on a snapshot of a running shop (AWS or localcloud).
+
+    python -m ops.invariants --aws-url http://127.0.0.1:4566 [--order ID] [--json]
+    make invariants [ARGS="--baseline stock.json --bound-seconds 600"]
+
+Each invariant reports `held` and its violations, each naming the order (or SKU, event, queue):
+
+- `final_status_within_bound`: no order is PENDING or CANCELLING longer than the bound.
+- `stock_conserved`: each order's reservation matches its status (CONFIRMED holds its lines,
+  REJECTED and CANCELLED hold nothing); with a baseline (SKU -> stock when it was put), per SKU:
+  baseline = available + units held by CONFIRMED orders (+ units still reserved by orders in
+  flight or waiting for an operator). Inventory keeps no "initial stock": `PUT /products/{sku}`
+  sets the on-hand stock, so only the caller knows what it put.
+- `money_conserved`: at the payment provider (charges minus refunds, by reference = order id),
+  CONFIRMED orders are charged their total, REJECTED and CANCELLED ones nothing; every
+  NEEDS_ATTENTION order has its case on OperatorQueue (or its dead-letter queue).
+- `one_email_per_final_status`: one email per order event the notifications service mails
+  (its CONSUMED_EVENTS: OrderConfirmed, OrderRejected; a CANCELLED order had its confirmation),
+  none twice, none missing; a customer who never registered has no contact and gets none.
+- `one_saga_execution_per_order`: at most one saga (and one cancellation) execution per order
+  that did work (called a function); a duplicate start the claim guard ended does none.
+- `read_model_matches_event_store`: every summary equals the one the rebuild
+  (`orders.read_model.logic.rebuild_summaries`) makes from the event store.
+- `dead_letters_accounted_for`: every message in a dead-letter or on-failure queue is a case
+  the report names as accounted for (an operator case of a NEEDS_ATTENTION order; an email
+  event of a customer who never registered), else a violation naming its order and event.
+
+Orders still within the bound (PENDING, CANCELLING) or that changed less than `settle` seconds
+ago are in flight: listed, and judged only by the bound. The judge (`judge`) is pure; the
+snapshot comes from `ops.evidence.gather`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inventory.models import ReservationItem, ReservationStatus
+from notifications.logic import is_handled
+from notifications.models import SentItem
+from ops.deployment import Deployment, discover
+from ops.evidence import (
+    CANCELLATION_PREFIX,
+    CANCELLATION_WORKFLOW,
+    SAGA_WORKFLOW,
+    Email,
+    Evidence,
+    QueueMessage,
+    gather,
+)
+from orders.errors import CorruptOrderHistory
+from orders.logic import fold
+from orders.models import Order, OrderEventItem, OrderNeedsAttentionData
+from orders.read_model.logic import rebuild_summaries
+from orders.read_model.models import HeldSummary, OrderSummaryItem, SummaryPage
+from orders.read_model.repository import OrderSummaryStore
+from orders.repository import OrderEventStore
+
+FINAL_STATUSES = frozenset({"CONFIRMED", "REJECTED", "CANCELLED", "NEEDS_ATTENTION"})
+MOVING_STATUSES = frozenset({"PENDING", "CANCELLING"})
+NOTHING_HELD = frozenset({"REJECTED", "CANCELLED"})
+DEFAULT_BOUND_SECONDS = 300.0
+DEFAULT_SETTLE_SECONDS = 5.0
+
+FINAL_STATUS = "final_status_within_bound"
+STOCK = "stock_conserved"
+MONEY = "money_conserved"
+EMAILS = "one_email_per_final_status"
+EXECUTIONS = "one_saga_execution_per_order"
+READ_MODEL = "read_model_matches_event_store"
+DEAD_LETTERS = "dead_letters_accounted_for"
+INVARIANTS = (FINAL_STATUS, STOCK, MONEY, EMAILS, EXECUTIONS, READ_MODEL, DEAD_LETTERS)
+
+
+# ---------------------------------------------------------------- the report
+
+
+class Violation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    orderId: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    sku: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    eventId: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    queue: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class Accounted(BaseModel):
+    """A message in a dead-letter queue that is an expected case, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: str
+    messageId: str
+    reason: str
+    orderId: str | None = None
+    eventId: str | None = None
+
+
+class InvariantResult(BaseModel):
+    held: bool
+    observed: bool = True  # False: this deployment does not show what the invariant is about
+    violations: list[Violation] = []
+    accounted: list[Accounted] = []
+    notes: list[str] = []
+
+
+class InFlight(BaseModel):
+    orderId: str
+    status: str
+    ageSeconds: float
+    why: str
+
+
+class OperatorCase(BaseModel):
+    queue: str
+    messageId: str
+    workflow: str | None = None
+    executionArn: str | None = None
+    failedSteps: list[str] = []
+    error: str | None = None
+    receiveCount: int = 0
+
+
+class AttentionOrder(BaseModel):
+    """A NEEDS_ATTENTION order, with what failed and its case(s) on the operator queue."""
+
+    orderId: str
+    customerId: str
+    failedSteps: list[str]
+    error: str | None
+    message: str | None
+    netChargedCents: int | None
+    cases: list[OperatorCase]
+
+
+class Report(BaseModel):
+    checkedAt: datetime
+    scope: str | None
+    orders: int
+    judged: int
+    held: bool
+    invariants: dict[str, InvariantResult]
+    inFlight: list[InFlight]
+    needsAttention: list[AttentionOrder]
+    notes: list[str] = []
+
+    def violations(self) -> list[tuple[str, Violation]]:
+        return [
+            (name, violation)
+            for name, result in self.invariants.items()
+            for violation in result.violations
+        ]
+
+
+class CheckOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bound_seconds: float = Field(default=DEFAULT_BOUND_SECONDS, gt=0)
+    settle_seconds: float = Field(default=DEFAULT_SETTLE_SECONDS, ge=0)
+    baseline: dict[str, int] | None = None  # SKU -> stock when it was put
+
+
+# ---------------------------------------------------------------- the judge
+
+
+def judge(evidence: Evidence, options: CheckOptions | None = None) -> Report:
+    """Every invariant on one snapshot. Pure: the same evidence gives the same report."""
+    options = options or CheckOptions()
+    final_status = InvariantResult(held=True)
+    orders, corrupt = fold_orders(evidence)
+    final_status.violations.extend(corrupt)
+
+    in_flight: list[InFlight] = []
+    for order in orders.values():
+        since = order.createdAt if order.status == "PENDING" else order.updatedAt
+        age = (evidence.takenAt - since).total_seconds()
+        if order.status in MOVING_STATUSES:
+            if age > options.bound_seconds:
+                final_status.violations.append(
+                    Violation(
+                        orderId=order.orderId,
+                        message=(
+                            f"{order.status} for {age:.0f} s, longer than the bound of "
+                            f"{options.bound_seconds:.0f} s"
+                        ),
+                    )
+                )
+            else:
+                in_flight.append(
+                    InFlight(
+                        orderId=order.orderId, status=order.status, ageSeconds=age, why="moving"
+                    )
+                )
+        elif age < options.settle_seconds:
+            in_flight.append(
+                InFlight(orderId=order.orderId, status=order.status, ageSeconds=age, why="settling")
+            )
+    moving = {flight.orderId for flight in in_flight if flight.why == "moving"}
+    settling = {flight.orderId for flight in in_flight}
+    final = {i: o for i, o in orders.items() if o.status in FINAL_STATUSES and i not in moving}
+    settled = {i: o for i, o in final.items() if i not in settling}
+
+    invariants = {
+        FINAL_STATUS: _result(final_status),
+        STOCK: judge_stock(evidence, orders, final, options),
+        MONEY: judge_money(evidence, final),
+        EMAILS: judge_emails(evidence, settled),
+        EXECUTIONS: judge_executions(evidence, final),
+        READ_MODEL: judge_read_model(evidence, orders, settling),
+        DEAD_LETTERS: judge_dead_letters(evidence, orders),
+    }
+    return Report(
+        checkedAt=evidence.takenAt,
+        scope=evidence.scope,
+        orders=len(evidence.orderEvents),
+        judged=len(final),
+        held=all(result.held for result in invariants.values()),
+        invariants=invariants,
+        inFlight=sorted(in_flight, key=lambda flight: flight.orderId),
+        needsAttention=attention_orders(evidence, orders),
+        notes=list(evidence.notes),
+    )
+
+
+def fold_orders(evidence: Evidence) -> tuple[dict[str, Order], list[Violation]]:
+    """Every order's state, folded by the orders service's own fold; a history the fold refuses
+    is a violation instead."""
+    orders: dict[str, Order] = {}
+    corrupt: list[Violation] = []
+    for order_id, events in evidence.orderEvents.items():
+        try:
+            order = fold(event.recorded() for event in events)
+        except CorruptOrderHistory as error:
+            corrupt.append(
+                Violation(orderId=order_id, message=f"the history does not fold: {error}")
+            )
+            continue
+        if order is not None:
+            orders[order_id] = order
+    return orders, corrupt
+
+
+def _result(result: InvariantResult) -> InvariantResult:
+    return result.model_copy(update={"held": not result.violations})
+
+
+def _lines(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for sku, quantity in pairs:
+        totals[sku] += quantity
+    return dict(totals)
+
+
+# ---------------------------------------------------------------- stock
+
+
+def judge_stock(
+    evidence: Evidence,
+    orders: dict[str, Order],
+    final: dict[str, Order],
+    options: CheckOptions,
+) -> InvariantResult:
+    result = InvariantResult(held=True)
+    for order_id, order in sorted(final.items()):
+        problem = _reservation_problem(order, evidence.reservations.get(order_id))
+        if problem:
+            result.violations.append(Violation(orderId=order_id, message=problem))
+    if evidence.scope is None:
+        for order_id, reservation in sorted(evidence.reservations.items()):
+            if order_id not in orders and reservation.status == ReservationStatus.RESERVED:
+                result.violations.append(
+                    Violation(
+                        orderId=order_id,
+                        message="stock reserved for an order the event store does not hold",
+                    )
+                )
+    if options.baseline is None or evidence.scope is not None:
+        result.notes.append(
+            "per-SKU totals not judged: they need every order and a baseline (--baseline)"
+        )
+        return _result(result)
+    result.violations.extend(_sku_violations(evidence, orders, options.baseline))
+    unjudged = sorted(set(evidence.products) - set(options.baseline))
+    if unjudged:
+        result.notes.append(f"{len(unjudged)} SKUs without a baseline were not judged")
+    return _result(result)
+
+
+def _reserved_lines(reservation: ReservationItem) -> dict[str, int]:
+    return _lines((line.sku, line.quantity) for line in reservation.lines)
+
+
+def _reservation_problem(order: Order, reservation: ReservationItem | None) -> str | None:
+    """What is wrong with a final order's reservation, if anything."""
+    reserved = reservation is not None and reservation.status == ReservationStatus.RESERVED
+    if order.status == "CONFIRMED":
+        wanted = _lines((line.sku, line.quantity) for line in order.items)
+        if reservation is None or not reserved:
+            return "CONFIRMED but its stock is not reserved"
+        if _reserved_lines(reservation) != wanted:
+            return f"CONFIRMED for {wanted} but reserves {_reserved_lines(reservation)}"
+    elif order.status in NOTHING_HELD and reservation is not None and reserved:
+        return f"{order.status} but still reserves {_reserved_lines(reservation)}"
+    return None
+
+
+def _sku_violations(
+    evidence: Evidence, orders: dict[str, Order], baseline: dict[str, int]
+) -> list[Violation]:
+    """Per SKU: initial = available + units held by CONFIRMED orders (+ units still reserved by
+    orders in flight, waiting for an operator, or wrongly: those are named per order)."""
+    held: dict[str, int] = defaultdict(int)
+    for order in orders.values():
+        if order.status == "CONFIRMED":
+            for line in order.items:
+                held[line.sku] += line.quantity
+    for order_id, reservation in evidence.reservations.items():
+        status = orders[order_id].status if order_id in orders else None
+        if reservation.status == ReservationStatus.RESERVED and status != "CONFIRMED":
+            for sku, quantity in _reserved_lines(reservation).items():
+                held[sku] += quantity
+    violations: list[Violation] = []
+    for sku, initial in sorted(baseline.items()):
+        available = evidence.products.get(sku)
+        if available is None:
+            violations.append(Violation(sku=sku, message="the product is gone"))
+        elif initial != available + held[sku]:
+            violations.append(
+                Violation(
+                    sku=sku,
+                    message=(
+                        f"initial stock {initial} != available {available} + held {held[sku]} "
+                        f"(off by {available + held[sku] - initial:+d})"
+                    ),
+                )
+            )
+    return violations
+
+
+# ---------------------------------------------------------------- money
+
+
+def _net(evidence: Evidence, order_id: str) -> int | None:
+    if evidence.provider is None:
+        return None
+    return sum(charge.net_cents for charge in evidence.provider.get(order_id, []))
+
+
+def judge_money(evidence: Evidence, final: dict[str, Order]) -> InvariantResult:
+    result = InvariantResult(held=True)
+    cases = _cases_by_order(evidence.operatorCases)
+    for order_id, order in sorted(final.items()):
+        if order.status == "NEEDS_ATTENTION":
+            if not cases.get(order_id):
+                result.violations.append(
+                    Violation(
+                        orderId=order_id, message="NEEDS_ATTENTION with no case on OperatorQueue"
+                    )
+                )
+            continue
+        if evidence.provider is None:
+            continue
+        charges = evidence.provider.get(order_id, [])
+        net = sum(charge.net_cents for charge in charges)
+        if order.status == "CONFIRMED":
+            currencies = {charge.currency for charge in charges}
+            if net != order.totalCents or (charges and currencies != {order.currency}):
+                result.violations.append(
+                    Violation(
+                        orderId=order_id,
+                        message=(
+                            f"CONFIRMED at {order.totalCents} {order.currency} but net charged "
+                            f"{net} {'/'.join(sorted(currencies)) or ''}".rstrip()
+                        ),
+                    )
+                )
+        elif net != 0:
+            result.violations.append(
+                Violation(orderId=order_id, message=f"{order.status} but {net} net charged")
+            )
+    if evidence.scope is None:
+        for order_id in sorted(
+            set(cases) - {i for i, o in final.items() if o.status == "NEEDS_ATTENTION"}
+        ):
+            status = final[order_id].status if order_id in final else "not final"
+            result.violations.append(
+                Violation(
+                    orderId=order_id, message=f"a case on OperatorQueue for an order {status}"
+                )
+            )
+    if evidence.provider is None:
+        result.observed = False
+        result.notes.append("the provider's ledger was not observed")
+    return _result(result)
+
+
+def _cases_by_order(messages: list[QueueMessage]) -> dict[str, list[QueueMessage]]:
+    cases: dict[str, list[QueueMessage]] = defaultdict(list)
+    for message in messages:
+        body = message.body
+        if isinstance(body, dict) and isinstance(body.get("orderId"), str):
+            cases[body["orderId"]].append(message)
+    return cases
+
+
+def attention_orders(evidence: Evidence, orders: dict[str, Order]) -> list[AttentionOrder]:
+    cases = _cases_by_order(evidence.operatorCases)
+    attention: list[AttentionOrder] = []
+    for order_id, order in sorted(orders.items()):
+        if order.status != "NEEDS_ATTENTION":
+            continue
+        data = next(
+            (
+                recorded.data
+                for recorded in (event.recorded() for event in evidence.orderEvents[order_id])
+                if isinstance(recorded.data, OrderNeedsAttentionData)
+            ),
+            None,
+        )
+        attention.append(
+            AttentionOrder(
+                orderId=order_id,
+                customerId=order.customerId,
+                failedSteps=list(data.failedSteps) if data else [],
+                error=data.error if data else None,
+                message=data.message if data else None,
+                netChargedCents=_net(evidence, order_id),
+                cases=[operator_case(message) for message in cases.get(order_id, [])],
+            )
+        )
+    return attention
+
+
+def operator_case(message: QueueMessage) -> OperatorCase:
+    body = message.body if isinstance(message.body, dict) else {}
+    error = body.get("error")
+    return OperatorCase(
+        queue=message.queue,
+        messageId=message.messageId,
+        workflow=body.get("workflow"),
+        executionArn=body.get("executionArn"),
+        failedSteps=list(body.get("compensationErrors") or {}),
+        error=error.get("Error") if isinstance(error, dict) else None,
+        receiveCount=message.receiveCount,
+    )
+
+
+# ---------------------------------------------------------------- emails
+
+
+def judge_emails(evidence: Evidence, settled: dict[str, Order]) -> InvariantResult:
+    result = InvariantResult(held=True)
+    sent_by_event: dict[str, list[SentItem]] = defaultdict(list)
+    for record in evidence.sent:
+        sent_by_event[record.eventId].append(record)
+    unregistered = 0
+    for order_id, order in sorted(settled.items()):
+        contact = evidence.contacts.get(order.customerId)
+        unregistered += contact is None
+        for event in evidence.orderEvents[order_id]:
+            if not is_handled(event.detailType):
+                continue
+            problem = _email_problem(event, contact, sent_by_event, evidence.emails)
+            if problem:
+                result.violations.append(
+                    Violation(orderId=order_id, eventId=_event_id(event), message=problem)
+                )
+    if evidence.emails is not None:
+        result.violations.extend(_unrecorded_emails(evidence, settled))
+    else:
+        result.notes.append("SES's sent mail not observable: judged by the SENT records only")
+    if unregistered:
+        result.notes.append(
+            f"{unregistered} orders of customers who never registered: no contact, no email "
+            "(notifications has no address)"
+        )
+    return _result(result)
+
+
+def _email_problem(
+    event: OrderEventItem,
+    contact: str | None,
+    sent_by_event: dict[str, list[SentItem]],
+    emails: list[Email] | None,
+) -> str | None:
+    """What is wrong with the email of one order event notifications mails, if anything."""
+    records = sent_by_event.get(_event_id(event), [])
+    if contact is None:
+        return f"{event.detailType} mailed to a customer with no contact" if records else None
+    if not records:
+        return f"no email for {event.detailType}"
+    if emails is None:
+        return None
+    email = next((e for e in emails if e.messageId == records[0].messageId), None)
+    if email is None:
+        return f"{event.detailType} recorded as sent, but SES sent no such message"
+    if email.destinations != [contact]:
+        return f"{event.detailType} mailed to {email.destinations}, not to the contact"
+    return None
+
+
+def _unrecorded_emails(evidence: Evidence, settled: dict[str, Order]) -> list[Violation]:
+    """Emails SES sent that notifications has no record of, by the order their subject names:
+    a second send of one event (the record is written after the send)."""
+    recorded = {record.messageId for record in evidence.sent}
+    per_order: Counter[str] = Counter()
+    for email in evidence.emails or []:
+        if email.messageId not in recorded:
+            per_order.update(order_id for order_id in settled if order_id in (email.subject or ""))
+    return [
+        Violation(
+            orderId=order_id,
+            message=(
+                f"{count} email(s) about the order that notifications has no record of "
+                "(sent again after a failure?)"
+            ),
+        )
+        for order_id, count in sorted(per_order.items())
+    ]
+
+
+def _event_id(event: OrderEventItem) -> str:
+    return event.recorded().metadata.eventId
+
+
+# ---------------------------------------------------------------- executions
+
+
+def judge_executions(evidence: Evidence, final: dict[str, Order]) -> InvariantResult:
+    if evidence.executions is None:
+        return InvariantResult(
+            held=True, observed=False, notes=["executions not observable (EXPRESS workflows)"]
+        )
+    result = InvariantResult(held=True)
+    by_name: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for execution in evidence.executions:
+        by_name[(execution.workflow, execution.name)].append(execution)
+    for (workflow, name), executions in sorted(by_name.items()):
+        order_id = (
+            name.removeprefix(CANCELLATION_PREFIX) if workflow == CANCELLATION_WORKFLOW else name
+        )
+        if order_id not in final or len(executions) < 2:
+            continue
+        working = [e for e in executions if e.didWork is not False]
+        if len(working) > 1:
+            result.violations.append(
+                Violation(
+                    orderId=order_id,
+                    message=(
+                        f"{len(working)} {workflow} executions named {name} did work "
+                        f"({', '.join(sorted(e.status for e in working))})"
+                    ),
+                )
+            )
+        elif len(executions) > 1:
+            result.notes.append(
+                f"{name}: {len(executions) - 1} duplicate {workflow} start(s) ended without work"
+            )
+    missing = sorted(
+        order_id
+        for order_id in final
+        if (SAGA_WORKFLOW, order_id) not in by_name and evidence.scope is None
+    )
+    if missing:
+        result.notes.append(f"{len(missing)} final orders without a listed saga execution")
+    return _result(result)
+
+
+# ---------------------------------------------------------------- the read model
+
+
+class _StoreOfEvidence(OrderEventStore):
+    """The event store as the snapshot holds it (read-only), for the rebuild."""
+
+    def __init__(self, events: dict[str, list[OrderEventItem]]) -> None:
+        self._events = events
+
+    def history(self, order_id: str) -> list[OrderEventItem]:
+        return list(self._events.get(order_id, []))
+
+    def append(self, item: OrderEventItem) -> None:
+        raise TypeError("the checker's event store is read-only")
+
+
+class _RebuiltSummaries(OrderSummaryStore):
+    """Where the rebuild writes: in memory, so the live read model is compared, not touched."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+
+    def held(self, order_id: str) -> HeldSummary | None:
+        order = self.orders.get(order_id)
+        return HeldSummary(version=order.version, order=order) if order else None
+
+    def save(self, order: Order, *, replace_same_version: bool = False) -> bool:
+        self.orders[order.orderId] = order
+        return True
+
+    def page(self, customer_id: str, *, limit: int, after: str | None) -> SummaryPage:
+        raise TypeError("the checker's rebuilt summaries are not paged")
+
+
+def judge_read_model(
+    evidence: Evidence, orders: dict[str, Order], in_flight: set[str]
+) -> InvariantResult:
+    result = InvariantResult(held=True)
+    rebuilt = _RebuiltSummaries()
+    rebuild_summaries(
+        sorted(orders), store=_StoreOfEvidence(evidence.orderEvents), summaries=rebuilt
+    )
+    for order_id, order in sorted(rebuilt.orders.items()):
+        if order_id in in_flight:
+            continue
+        live = evidence.summaries.get(order_id)
+        if live is None:
+            result.violations.append(Violation(orderId=order_id, message="no summary"))
+            continue
+        differences = _summary_differences(live, OrderSummaryItem.of(order))
+        if differences:
+            result.violations.append(
+                Violation(
+                    orderId=order_id,
+                    message=f"the summary differs from the rebuild: {'; '.join(differences)}",
+                )
+            )
+    if evidence.scope is None:
+        for order_id in sorted(set(evidence.summaries) - set(evidence.orderEvents)):
+            result.violations.append(
+                Violation(orderId=order_id, message="a summary of an order the store does not hold")
+            )
+    return _result(result)
+
+
+def _summary_differences(live: OrderSummaryItem, rebuilt: OrderSummaryItem) -> list[str]:
+    shown = live.model_dump(exclude={"state"})
+    wanted = rebuilt.model_dump(exclude={"state"})
+    differences = [
+        f"{name} {shown.get(name)!r}, rebuilt {value!r}"
+        for name, value in wanted.items()
+        if shown.get(name) != value
+    ]
+    held = live.held().order
+    if held is None:
+        differences.append("the folded state is not readable")
+    elif held != Order.model_validate_json(rebuilt.state):
+        differences.append("the folded state differs")
+    return differences
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def judge_dead_letters(evidence: Evidence, orders: dict[str, Order]) -> InvariantResult:
+    result = InvariantResult(held=True)
+    for message in evidence.deadLetters:
+        accounted, violation = classify_dead_letter(message, evidence, orders)
+        if accounted is not None:
+            result.accounted.append(accounted)
+        if violation is not None:
+            result.violations.append(violation)
+    return _result(result)
+
+
+def classify_dead_letter(
+    message: QueueMessage, evidence: Evidence, orders: dict[str, Order]
+) -> tuple[Accounted | None, Violation | None]:
+    """What a dead letter is about, and whether it is an expected case."""
+    body = message.body if isinstance(message.body, dict) else {}
+    if "workflow" in body and isinstance(body.get("orderId"), str):  # an operator case
+        order_id = body["orderId"]
+        status = orders[order_id].status if order_id in orders else "unknown"
+        if status == "NEEDS_ATTENTION":
+            return (
+                Accounted(
+                    queue=message.queue,
+                    messageId=message.messageId,
+                    orderId=order_id,
+                    reason=(
+                        f"operator case of a NEEDS_ATTENTION order, moved here after "
+                        f"{message.receiveCount} receives (redrive it to OperatorQueue)"
+                    ),
+                ),
+                None,
+            )
+        return None, Violation(
+            queue=message.queue,
+            orderId=order_id,
+            message=f"an operator case for an order that is {status}",
+        )
+    detail = body.get("detail")
+    if "detail-type" in body and isinstance(detail, dict):  # a bus event a consumer gave up on
+        metadata = detail.get("metadata") or {}
+        data = detail.get("data") or {}
+        event_id = metadata.get("eventId")
+        order_id = data.get("orderId")
+        detail_type = body["detail-type"]
+        customer_id = data.get("customerId")
+        if (
+            is_handled(detail_type)
+            and isinstance(order_id, str)
+            and customer_id not in evidence.contacts
+        ):
+            return (
+                Accounted(
+                    queue=message.queue,
+                    messageId=message.messageId,
+                    orderId=order_id,
+                    eventId=event_id,
+                    reason=(
+                        f"{detail_type} for a customer who never registered: notifications "
+                        "has no address to mail"
+                    ),
+                ),
+                None,
+            )
+        return None, Violation(
+            queue=message.queue,
+            orderId=order_id,
+            eventId=event_id,
+            message=f"{detail_type} from {body.get('source')} was never handled",
+        )
+    batch = body.get("DDBStreamBatchInfo")
+    if isinstance(batch, dict):  # a stream batch a function gave up on (its on-failure record)
+        return None, Violation(
+            queue=message.queue,
+            message=(
+                f"stream records {batch.get('startSequenceNumber')}.."
+                f"{batch.get('endSequenceNumber')} of {batch.get('streamArn')} were never handled"
+            ),
+        )
+    return None, Violation(
+        queue=message.queue, message=f"an unrecognised message {message.messageId}"
+    )
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the shop is (shared with ops.operator)."""
+    parser.add_argument(
+        "--aws-url",
+        help="the AWS endpoint (localcloud: http://127.0.0.1:4566); default AWS_ENDPOINT_URL, "
+        "else AWS",
+    )
+    parser.add_argument("--stack-name", default="shop", help="the CloudFormation stack (AWS)")
+    parser.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="LOGICAL_ID=PHYSICAL_ID",
+        help="name a resource yourself (repeatable), e.g. OrdersTable=shop-OrdersTable-1A2B",
+    )
+    parser.add_argument("--provider-url", help="the payment provider's base URL")
+
+
+def deployment_from(args: argparse.Namespace) -> Deployment:
+    overrides = dict(pair.split("=", 1) for pair in args.resource)
+    return discover(
+        args.aws_url,
+        stack_name=args.stack_name,
+        overrides=overrides,
+        provider_url=args.provider_url,
+    )
+
+
+def check(
+    deployment: Deployment, *, order_id: str | None = None, options: CheckOptions | None = None
+) -> Report:
+    """Gather the evidence and judge it: what tests, the soak and the CLI call."""
+    return judge(gather(deployment, order_id=order_id), options)
+
+
+def render(report: Report) -> str:
+    """The report for a human: one line per invariant, then each violation."""
+    scope = f" for order {report.scope}" if report.scope else ""
+    lines = [
+        f"{report.orders} orders, {report.judged} judged, {len(report.inFlight)} in flight "
+        f"({report.checkedAt:%Y-%m-%d %H:%M:%S} UTC){scope}"
+    ]
+    for name, result in report.invariants.items():
+        state = "held" if result.held else "VIOLATED"
+        seen = "" if result.observed else " (not observed)"
+        lines.append(f"  {name}: {state}{seen}")
+        lines.extend(f"    - {_describe(violation)}" for violation in result.violations)
+        lines.extend(
+            f"    . accounted: {case.queue} {case.orderId or ''} {case.reason}"
+            for case in result.accounted
+        )
+        lines.extend(f"    . {note}" for note in result.notes)
+    for order in report.needsAttention:
+        where = ", ".join(f"{c.queue} {c.messageId}" for c in order.cases) or "NO CASE"
+        lines.append(
+            f"  NEEDS_ATTENTION {order.orderId}: {'/'.join(order.failedSteps)} {order.error} "
+            f"(net charged {order.netChargedCents}) -> {where}"
+        )
+    lines.extend(f"  note: {note}" for note in report.notes)
+    lines.append("every invariant held" if report.held else "INVARIANTS VIOLATED")
+    return "\n".join(lines)
+
+
+def _describe(violation: Violation) -> str:
+    subject = " ".join(
+        f"{key}={value}"
+        for key, value in violation.model_dump(exclude={"message"}).items()
+        if value is not None
+    )
+    return f"{subject}: {violation.message}" if subject else violation.message
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.invariants", description=__doc__)
+    add_deployment_arguments(parser)
+    parser.add_argument("--order", help="judge this order only")
+    parser.add_argument(
+        "--bound-seconds",
+        type=float,
+        default=DEFAULT_BOUND_SECONDS,
+        help="how long an order may be PENDING or CANCELLING",
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=DEFAULT_SETTLE_SECONDS,
+        help="how long after its last change an order's email and summary may still be coming",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help='JSON {"SKU": stock when it was put}: judge stock per SKU'
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--output", type=Path, help="also write the JSON report here")
+    args = parser.parse_args(argv)
+
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    options = CheckOptions(
+        bound_seconds=args.bound_seconds, settle_seconds=args.settle_seconds, baseline=baseline
+    )
+    report = check(deployment_from(args), order_id=args.order, options=options)
+    as_json = report.model_dump_json(indent=2)
+    if args.output:
+        args.output.write_text(as_json + "\n")
+    sys.stdout.write((as_json if args.json else render(report)) + "\n")
+    return 0 if report.held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
