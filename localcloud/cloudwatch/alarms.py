@@ -38,6 +38,7 @@ from localcloud.cloudwatch.evaluation import (
 from localcloud.cloudwatch.notification import publish_arguments
 from localcloud.cloudwatch.store import (
     MetricId,
+    MetricWindow,
     MotoMetricStore,
     is_supported_statistic,
     statistic,
@@ -185,7 +186,7 @@ def period_length(period: int, scale: float) -> int:
 
 
 def evaluation_range(
-    alarm: MetricAlarm, store: MotoMetricStore, now: datetime, scale: float
+    alarm: MetricAlarm, store: MotoMetricStore | MetricWindow, now: datetime, scale: float
 ) -> list[Datapoint | None]:
     """The alarm's value in each period of its evaluation range, oldest first."""
     length = period_length(alarm.period, scale)
@@ -297,12 +298,18 @@ class AlarmService:
     # ------------------------------------------------------------ evaluation
     def evaluate_all(self) -> list[Transition]:
         now = self._clock()
+        described_alarms = [(d, self._alarm(d)) for d in self._described()]
+        alarms = [(d, a) for d, a in described_alarms if a is not None]
+        if not alarms:
+            return []
+        widest = max(
+            (a.rule.range_periods + 1) * period_length(a.period, self.period_scale)
+            for _, a in alarms
+        )
+        window = self._store.window(now - timedelta(seconds=widest), now + timedelta(seconds=1))
         changed = []
-        for described in self._described():
-            alarm = self._alarm(described)
-            if alarm is None:
-                continue
-            slots = evaluation_range(alarm, self._store, now, self.period_scale)
+        for described, alarm in alarms:
+            slots = evaluation_range(alarm, window, now, self.period_scale)
             decision = evaluate(alarm.rule, slots, described["StateValue"], now)
             if decision is None or decision.state == described["StateValue"]:
                 continue
@@ -321,7 +328,11 @@ class AlarmService:
         transition = Transition(alarm.name, old_state, decision.state, decision.reason, now)
         with self._lock:
             self.transitions.append(transition)
-        level = logging.WARNING if decision.state == "ALARM" else logging.INFO
+        # ALARM is news; so is recovering from it. Settling from INSUFFICIENT_DATA into OK
+        # (every alarm does once after start-up) is not.
+        level = {"ALARM": logging.WARNING, "OK": logging.INFO}.get(decision.state, logging.INFO)
+        if (old_state, decision.state) == (INSUFFICIENT_DATA, "OK"):
+            level = logging.DEBUG
         log.log(
             level, "alarm %s %s -> %s: %s", alarm.name, old_state, decision.state, decision.reason
         )

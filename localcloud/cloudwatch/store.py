@@ -52,38 +52,56 @@ class MotoMetricStore:
         self._account_id = account_id
         self._region = region
 
-    def samples(self, metric: MetricId, start: datetime, end: datetime) -> list[Sample]:
+    def window(self, start: datetime, end: datetime) -> MetricWindow:
+        """Every datapoint stamped in [start, end), read in one pass, by metric."""
         data = cloudwatch_backends[self._account_id][self._region].metric_data
-        found: list[Sample] = []
+        by_metric: dict[tuple[str, str, frozenset[tuple[str, str]]], list[_Stored]] = {}
         oldest_wanted = start - LATE_ARRIVAL
         for index in range(len(data) - 1, -1, -1):
             datum = data[index]
             timestamp = _aware(datum.timestamp)
             if timestamp < oldest_wanted:
                 break
-            if not start <= timestamp < end or not _is(datum, metric):
+            if not start <= timestamp < end:
                 continue
             sample = _sample(datum, timestamp)
-            if sample is not None:
-                found.append(sample)
-        found.reverse()
-        return found
+            if sample is None:
+                continue
+            dimensions = frozenset((str(d.name), str(d.value)) for d in datum.dimensions)
+            key = (datum.namespace, datum.name, dimensions)
+            by_metric.setdefault(key, []).append(_Stored(datum.unit, sample))
+        for stored in by_metric.values():
+            stored.reverse()
+        return MetricWindow(by_metric)
+
+    def samples(self, metric: MetricId, start: datetime, end: datetime) -> list[Sample]:
+        return self.window(start, end).samples(metric, start, end)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    unit: str | None
+    sample: Sample
+
+
+@dataclass(frozen=True)
+class MetricWindow:
+    """Datapoints of a time window, by CloudWatch's identity of a metric: namespace, name and
+    the exact set of dimensions (and the unit, when the alarm names one)."""
+
+    by_metric: dict[tuple[str, str, frozenset[tuple[str, str]]], list[_Stored]]
+
+    def samples(self, metric: MetricId, start: datetime, end: datetime) -> list[Sample]:
+        stored = self.by_metric.get((metric.namespace, metric.name, metric.dimensions), [])
+        return [
+            s.sample
+            for s in stored
+            if start <= s.sample.timestamp < end and metric.unit in (None, s.unit)
+        ]
 
 
 def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _is(datum: MetricDatum | MetricAggregatedDatum | object, metric: MetricId) -> bool:
-    """CloudWatch's identity of a metric: namespace, name and the exact set of dimensions."""
-    namespace = getattr(datum, "namespace", None)
-    name = getattr(datum, "name", None)
-    if namespace != metric.namespace or name != metric.name:
-        return False
-    if metric.unit is not None and getattr(datum, "unit", None) != metric.unit:
-        return False
-    dimensions = frozenset((d.name, d.value) for d in getattr(datum, "dimensions", []))
-    return dimensions == metric.dimensions
 
 
 def _sample(datum: object, timestamp: datetime) -> Sample | None:
