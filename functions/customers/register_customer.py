@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from customers import logic
-from customers.errors import CustomerExists
+from customers.errors import CustomerExists, EmailMismatch, EmailNotVerified
 from customers.models import CustomerProfile, RegisterCustomerRequest
 from customers.repository import DynamoDBCustomersRepository
 from customers.settings import CustomersSettings
@@ -24,13 +24,22 @@ repository = DynamoDBCustomersRepository(settings.customers_table_name)
 app = create_resolver()
 
 
-@app.post("/customers", **operation(CustomerExists, ok={201: "Your profile, registered"}))
+@app.post(
+    "/customers",
+    **operation(
+        CustomerExists,
+        EmailNotVerified,
+        EmailMismatch,
+        ok={201: "Your profile, registered, with your account's verified email"},
+    ),
+)
 @tracer.capture_method(capture_response=False)
 def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProfile]:
     caller = current_caller(app)
     customer = logic.register_customer(
         caller.customer_id,
         profile,
+        verified_email=caller.email if caller.email_verified else None,
         repository=repository,
         correlation_id=app.current_event.request_context.request_id,
         now=datetime.now(UTC),

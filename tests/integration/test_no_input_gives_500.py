@@ -240,7 +240,9 @@ def base_request(route: ApiRoute, sample: dict[str, Any], operation: Operation) 
             "authorizer": {
                 "claims": {
                     "sub": sub,
-                    "email": f"{sub}@example.com",
+                    # the account's verified email: the one the sample body names, if any
+                    "email": sample_email(body) or f"{sub}@example.com",
+                    "email_verified": "true",
                     "cognito:groups": "admin",
                     "cognito:username": sub,
                 }
@@ -250,6 +252,14 @@ def base_request(route: ApiRoute, sample: dict[str, Any], operation: Operation) 
         "isBase64Encoded": False,
     }
     return with_path(request, route, path_parameters)
+
+
+def sample_email(body: str | None) -> str | None:
+    try:
+        email = json.loads(body or "").get("email")
+    except (ValueError, AttributeError):
+        return None
+    return email if isinstance(email, str) else None
 
 
 def with_path(
@@ -270,9 +280,7 @@ def fresh_caller(request: dict[str, Any]) -> dict[str, Any]:
     sub = str(uuid.uuid4())
     context = request["requestContext"]
     context["requestId"] = str(uuid.uuid4())
-    context["authorizer"]["claims"].update(
-        {"sub": sub, "email": f"{sub}@example.com", "cognito:username": sub}
-    )
+    context["authorizer"]["claims"].update({"sub": sub, "cognito:username": sub})
     if request["headers"].get("Idempotency-Key") == BASE_IDEMPOTENCY_KEY:
         key = uuid.uuid4().hex
         request["headers"]["Idempotency-Key"] = key

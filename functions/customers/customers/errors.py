@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from shop_shared.errors import Conflict, NotFound
+from typing import ClassVar
+
+from shop_shared.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class CustomerExists(Conflict):
@@ -13,3 +15,18 @@ class CustomerExists(Conflict):
 
 class CustomerNotFound(NotFound):
     """The caller has not registered a profile yet (GET /customers/me before POST /customers)."""
+
+
+class EmailNotVerified(Forbidden):
+    """The caller's account has no verified email: the shop mails only addresses the account
+    holder proved are theirs (Cognito verifies them), so it can't register a profile yet."""
+
+    code: ClassVar[str] = "EMAIL_NOT_VERIFIED"
+
+
+class EmailMismatch(DomainError):
+    """The body names an email other than the account's verified one (a profile is mailed at
+    the account's own address only)."""
+
+    code: ClassVar[str] = "EMAIL_MISMATCH"
+    http_status: ClassVar[int] = 422

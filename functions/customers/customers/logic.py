@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from customers.errors import CustomerNotFound
+from customers.errors import CustomerNotFound, EmailMismatch, EmailNotVerified
 from customers.models import (
+    EMAIL_PATTERN,
     EVENT_SOURCE,
     PRODUCER,
     Customer,
@@ -25,15 +27,21 @@ def register_customer(
     customer_id: str,
     request: RegisterCustomerRequest,
     *,
+    verified_email: str | None,
     repository: CustomersRepository,
     correlation_id: str,
     now: datetime,
 ) -> Customer:
-    """Create the caller's profile with a CustomerRegistered event; CustomerExists the 2nd time."""
+    """Create the caller's profile with a CustomerRegistered event; CustomerExists the 2nd time.
+
+    The email is the account's verified one (`verified_email`, the token's `email` when its
+    `email_verified` is true): the shop never mails an address its owner did not prove.
+    """
+    email = _profile_email(verified_email, request.email)
     customer = Customer(
         customer_id=customer_id,
         name=request.name,
-        email=request.email,
+        email=email,
         address=request.address,
         created_at=now,
     )
@@ -52,6 +60,18 @@ def register_customer(
     )
     repository.create_customer(customer, event)
     return customer
+
+
+def _profile_email(verified_email: str | None, requested: str | None) -> str:
+    if not verified_email or not re.fullmatch(EMAIL_PATTERN, verified_email):
+        raise EmailNotVerified(
+            "Your account has no verified email address: verify it, then register"
+        )
+    if requested is not None and requested.casefold() != verified_email.casefold():
+        raise EmailMismatch(
+            "The email must be your account's verified address; leave it out to use it"
+        )
+    return verified_email
 
 
 def get_customer(customer_id: str, *, repository: CustomerReader) -> Customer:

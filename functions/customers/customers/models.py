@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shop_shared.text import OneLine
 
@@ -38,15 +39,42 @@ ISO_3166_ALPHA2 = frozenset(
 )
 
 
+# A person's name, and nothing else a message could carry (issue 11, finding 1: a name is
+# written into emails): words of letters (any script) joined by a space, hyphen, apostrophe,
+# ", " or ". ", and initials like "J.R.R."; so no digits, no markup (<>&), no URL or domain
+# ("://", "evil.example", "www.x"), no "@", no invisible or direction-changing characters.
+_LETTER = r"[^\W\d_]"
+_WORD = rf"(?:(?:{_LETTER}\.)+|{_LETTER}+)"
+PERSON_NAME_PATTERN = rf"^{_WORD}(?:(?:[ '\u2019-]|, |\. ){_WORD})*\.?$"
+
+
+def _composed(value: object) -> object:
+    # "e" + a combining acute accent is the letter "é" (NFC), which the pattern accepts.
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
 def _known_country(code: str) -> str:
     if code not in ISO_3166_ALPHA2:
         raise ValueError("must be an ISO 3166-1 alpha-2 country code in upper case, like DE")
     return code
 
 
-CustomerName = Annotated[str, Field(min_length=1, max_length=100), OneLine]
+CustomerName = Annotated[
+    str,
+    BeforeValidator(_composed),
+    Field(min_length=1, max_length=100, pattern=PERSON_NAME_PATTERN),
+    OneLine,
+]
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
-CountryCode = Annotated[str, AfterValidator(_known_country)]
+CountryCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        json_schema_extra={"enum": sorted(ISO_3166_ALPHA2)},
+        description="ISO 3166-1 alpha-2, upper case",
+    ),
+    AfterValidator(_known_country),
+]
 AddressLine = Annotated[str, Field(min_length=1, max_length=200), OneLine]
 City = Annotated[str, Field(min_length=1, max_length=100), OneLine]
 PostalCode = Annotated[str, Field(min_length=1, max_length=20), OneLine]
@@ -69,7 +97,11 @@ class RegisterCustomerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: CustomerName
-    email: Email
+    email: Email | None = Field(
+        default=None,
+        description="Optional: the profile always gets your account's verified email (the "
+        "token's `email`); a different address here is refused (422 EMAIL_MISMATCH)",
+    )
     address: Address
 
 

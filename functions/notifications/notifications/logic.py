@@ -1,6 +1,9 @@
 """Notifications business logic: plain functions on models, the repository and mailer passed in.
 
-CustomerRegistered keeps the customer's contact; OrderConfirmed and OrderRejected email it.
+CustomerRegistered keeps the customer's contact (the address only); OrderConfirmed and
+OrderRejected email it. An email is plain text built only from what the shop controls: fixed
+sentences, the order id, the amount and a fixed reason. Nothing a customer typed (their name
+included) is ever mailed, so the shop's address can't carry someone's phishing text.
 Each email is sent once per event: the handler runs this under Powertools Idempotency (keyed
 on the event's `metadata.eventId`), and the SENT record checked here keeps a redelivery after
 the idempotency record expired from sending again.
@@ -50,24 +53,24 @@ def format_amount(cents: int, currency: str) -> str:
     return f"{cents // 100}.{cents % 100:02d} {currency}"
 
 
-def order_confirmed_email(contact: Contact, order: OrderConfirmed) -> Email:
+def order_confirmed_email(to: str, order: OrderConfirmed) -> Email:
     return Email(
-        to=contact.email,
+        to=to,
         subject=f"Your order {order.orderId} is confirmed",
         body=(
-            f"Hello {contact.name},\n\nthank you for your order {order.orderId}. It is confirmed; "
+            f"Hello,\n\nthank you for your order {order.orderId}. It is confirmed; "
             f"the total is {format_amount(order.totalCents, order.currency)}.{SIGNATURE}"
         ),
     )
 
 
-def order_rejected_email(contact: Contact, order: OrderRejected) -> Email:
+def order_rejected_email(to: str, order: OrderRejected) -> Email:
     reason = REJECTION_REASONS.get(order.reason, DEFAULT_REJECTION_REASON)
     return Email(
-        to=contact.email,
+        to=to,
         subject=f"Your order {order.orderId} could not be completed",
         body=(
-            f"Hello {contact.name},\n\nwe are sorry: we could not complete your order "
+            f"Hello,\n\nwe are sorry: we could not complete your order "
             f"{order.orderId}. {reason} Anything reserved or charged for it has been "
             f"released or refunded.{SIGNATURE}"
         ),
@@ -87,7 +90,6 @@ def handle_event(
             Contact(
                 customer_id=registered.data.customerId,
                 email=registered.data.email,
-                name=registered.data.name,
                 updated_at=registered.metadata.occurredAt,
             )
         )
@@ -99,7 +101,7 @@ def handle_event(
             detail_type=event.detail_type,
             customer_id=confirmed.data.customerId,
             order_id=confirmed.data.orderId,
-            render=lambda contact: order_confirmed_email(contact, confirmed.data),
+            render=lambda contact: order_confirmed_email(contact.email, confirmed.data),
             repository=repository,
             mailer=mailer,
             now=now,
@@ -111,7 +113,7 @@ def handle_event(
             detail_type=event.detail_type,
             customer_id=rejected.data.customerId,
             order_id=rejected.data.orderId,
-            render=lambda contact: order_rejected_email(contact, rejected.data),
+            render=lambda contact: order_rejected_email(contact.email, rejected.data),
             repository=repository,
             mailer=mailer,
             now=now,

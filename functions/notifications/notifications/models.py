@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class CustomerRegistered(BaseModel):
+    """Only what mailing needs: the event's `name` is not read (an email never carries it)."""
+
     customerId: Annotated[str, Field(min_length=1)]
-    name: Annotated[str, Field(min_length=1)]
     email: Annotated[str, Field(min_length=3)]
 
 
@@ -45,7 +46,6 @@ class Contact(BaseModel):
 
     customer_id: str
     email: str
-    name: str
     updated_at: datetime
 
 
@@ -92,7 +92,6 @@ class ContactItem(BaseModel):
     itemType: Literal["CONTACT"] = "CONTACT"
     customerId: str
     email: str
-    name: str
     updatedAt: datetime
 
     @classmethod
@@ -101,7 +100,6 @@ class ContactItem(BaseModel):
             **contact_key(contact.customer_id),
             customerId=contact.customer_id,
             email=contact.email,
-            name=contact.name,
             updatedAt=contact.updated_at,
         )
 
@@ -109,7 +107,6 @@ class ContactItem(BaseModel):
         return Contact(
             customer_id=self.customerId,
             email=self.email,
-            name=self.name,
             updated_at=self.updatedAt,
         )
 

@@ -33,6 +33,7 @@ def run() -> list[dict[str, Any]]:
         register_customer(
             "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d",
             request,
+            verified_email="alice@example.com",
             repository=DynamoDBCustomersRepository(table.name),
             correlation_id="contract-customers",
             now=NOW,

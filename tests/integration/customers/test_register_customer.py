@@ -164,3 +164,140 @@ def test_a_request_without_a_caller_is_forbidden(
     assert status == 403
     assert body["code"] == "FORBIDDEN"
     assert customers.items() == {}
+
+
+# ---------------------------------------------------------------- issue 11, finding 1
+
+
+def with_claims(event: dict[str, Any], **claims: str | None) -> dict[str, Any]:
+    held = event["requestContext"]["authorizer"]["claims"]
+    for name, value in claims.items():
+        if value is None:
+            held.pop(name, None)
+        else:
+            held[name] = value
+    return event
+
+
+def test_the_profile_gets_the_tokens_verified_email_when_the_body_has_none(
+    register_customer: Any, sample_event: Any, lambda_context: Any, customers: Any
+) -> None:
+    # Given a caller whose verified email is ada@example.com, and a body without an email
+    body = {key: value for key, value in BODY.items() if key != "email"}
+
+    # When they register
+    status, answer = call(register_customer, post_request(sample_event, body), lambda_context)
+
+    # Then the profile, the stored item and the event carry the token's email
+    assert status == 201
+    assert answer == PROFILE
+    assert customers.items()[f"CUSTOMER#{SUB}"]["email"] == "ada@example.com"
+    assert customers.outbox() == [("CustomerRegistered", PROFILE)]
+
+
+def test_the_verified_email_is_compared_without_regard_to_case(
+    register_customer: Any, sample_event: Any, lambda_context: Any, customers: Any
+) -> None:
+    event = with_claims(post_request(sample_event, {**BODY, "email": "Ada@Example.COM"}))
+
+    status, answer = call(register_customer, event, lambda_context)
+
+    assert status == 201
+    assert answer["email"] == "ada@example.com"  # the token's, not the body's spelling
+
+
+def test_someone_elses_email_in_the_body_is_refused_and_nothing_is_written(
+    register_customer: Any, sample_event: Any, lambda_context: Any, customers: Any
+) -> None:
+    # Given a caller whose verified email is ada@example.com
+    # When they register the victim's address
+    event = post_request(sample_event, {**BODY, "email": "victim@example.org"})
+    status, answer = call(register_customer, event, lambda_context)
+
+    # Then it is refused, and no profile or event (hence no email) exists
+    assert status == 422
+    assert answer["code"] == "EMAIL_MISMATCH"
+    assert customers.items() == {}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email_verified": "false"},
+        {"email_verified": None},
+        {"email": None},
+        {"email": None, "email_verified": None},
+    ],
+    ids=["unverified", "no email_verified", "no email", "neither"],
+)
+def test_a_caller_without_a_verified_email_cannot_register(
+    register_customer: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    customers: Any,
+    claims: dict[str, str | None],
+) -> None:
+    event = with_claims(post_request(sample_event), **claims)
+
+    status, answer = call(register_customer, event, lambda_context)
+
+    assert status == 403
+    assert answer["code"] == "EMAIL_NOT_VERIFIED"
+    assert customers.items() == {}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Reset your password at http://evil.example",
+        "http://evil.example",
+        "evil.example",
+        "www.evil.example",
+        "Ada <b>Lovelace</b>",
+        "<script>alert(1)</script>",
+        "Ada & Co",
+        "Ada @ evil",
+        "Call 0800 123 456",
+        "Ada/Lovelace",
+        "Ada: click here",
+        "Ada\u202eecalevol",  # right-to-left override
+        "Ada\u200bLovelace",  # zero-width space
+        "  ",
+    ],
+)
+def test_a_name_with_a_link_markup_or_anything_but_a_name_is_refused(
+    register_customer: Any, sample_event: Any, lambda_context: Any, customers: Any, name: str
+) -> None:
+    status, answer = call(
+        register_customer, post_request(sample_event, {**BODY, "name": name}), lambda_context
+    )
+
+    assert status == 400
+    assert answer["code"] == "VALIDATION_ERROR"
+    assert "name" in answer["message"]
+    assert customers.items() == {}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ada Lovelace",
+        "Zoë Ñandú",
+        "Jean-Luc O'Brien",
+        "J. R. R. Tolkien",
+        "J.R.R. Tolkien",
+        "Martin Luther King, Jr.",
+        "李小龙",
+        "Ngũgĩ wa Thiong'o",
+        "Renée d\u2019Alembert",
+    ],
+)
+def test_names_of_people_are_accepted(
+    register_customer: Any, sample_event: Any, lambda_context: Any, customers: Any, name: str
+) -> None:
+    status, answer = call(
+        register_customer, post_request(sample_event, {**BODY, "name": name}), lambda_context
+    )
+
+    assert status == 201, answer
+    assert answer["name"] == name

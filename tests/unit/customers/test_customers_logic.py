@@ -52,7 +52,14 @@ def repo() -> FakeCustomersRepository:
 
 def register(repo: FakeCustomersRepository, sub: str = "sub-1", **changes: Any) -> Customer:
     request = RegisterCustomerRequest.model_validate({**BODY, **changes})
-    return logic.register_customer(sub, request, repository=repo, correlation_id="req-1", now=NOW)
+    return logic.register_customer(
+        sub,
+        request,
+        verified_email=BODY["email"],
+        repository=repo,
+        correlation_id="req-1",
+        now=NOW,
+    )
 
 
 def test_registering_creates_the_customer_with_a_customer_registered_event(

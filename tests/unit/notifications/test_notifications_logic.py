@@ -14,6 +14,8 @@ from notifications.mailer import Mailer
 from notifications.models import (
     Contact,
     Email,
+    OrderConfirmed,
+    OrderRejected,
     Outcome,
     SentNotification,
 )
@@ -105,7 +107,7 @@ def test_customer_registered_keeps_the_contact(
 
     assert outcome == Outcome(action="contact_saved", eventId="evt-r")
     assert repo.contacts == {
-        "c-1": Contact(customer_id="c-1", email="ada@example.com", name="Ada", updated_at=OCCURRED)
+        "c-1": Contact(customer_id="c-1", email="ada@example.com", updated_at=OCCURRED)
     }
     assert mailer.outbox == []
     assert repo.sent == {}
@@ -122,7 +124,7 @@ def test_order_confirmed_emails_the_contact_and_records_it(
     [email] = mailer.outbox
     assert email.to == "ada@example.com"
     assert email.subject == "Your order o-1 is confirmed"
-    assert "Hello Ada" in email.body
+    assert email.body.startswith("Hello,\n\n")
     assert "34.70 EUR" in email.body
     assert repo.sent == {
         "evt-1": SentNotification(
@@ -218,3 +220,52 @@ def test_an_event_whose_data_breaks_the_contract_is_refused(
 )
 def test_amounts_are_formatted_from_cents(cents: int, text: str) -> None:
     assert logic.format_amount(cents, "EUR") == text
+
+
+# ---------------------------------------------------------------- issue 11, finding 1
+
+
+@pytest.mark.parametrize("detail_type", ["OrderConfirmed", "OrderRejected"])
+def test_an_email_is_plain_text_built_only_from_fields_the_shop_controls(
+    repo: FakeNotificationsRepository, mailer: FakeMailer, detail_type: str
+) -> None:
+    # Given a contact registered with a name written to be mailed (an event from before names
+    # were constrained), and an order outcome for them
+    hostile = "Reset your password at http://evil.example <a href=x>here</a>"
+    handle(
+        bus_event(
+            "CustomerRegistered",
+            {"customerId": "c-1", "name": hostile, "email": "ada@example.com"},
+            "evt-r",
+        ),
+        repo,
+        mailer,
+    )
+    outcome = CONFIRMED if detail_type == "OrderConfirmed" else REJECTED
+
+    # When the email is sent
+    handle(outcome, repo, mailer)
+
+    # Then it holds only the shop's text, the order id and the amount or the reason
+    [email] = mailer.outbox
+    for text in (email.subject, email.body):
+        assert "evil" not in text
+        assert "http" not in text
+        assert "<" not in text
+    order_id = "o-1" if detail_type == "OrderConfirmed" else "o-2"
+    expected = (
+        logic.order_confirmed_email("ada@example.com", confirmed_data())
+        if detail_type == "OrderConfirmed"
+        else logic.order_rejected_email("ada@example.com", rejected_data())
+    )
+    assert email == expected
+    assert order_id in email.subject
+    assert "name" not in repo.contacts["c-1"].model_dump()  # only what mailing needs is kept
+
+
+def confirmed_data() -> OrderConfirmed:
+    return OrderConfirmed.model_validate(CONFIRMED.detail["data"])
+
+
+def rejected_data() -> OrderRejected:
+    return OrderRejected.model_validate(REJECTED.detail["data"])
