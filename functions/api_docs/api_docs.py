@@ -45,7 +45,7 @@ def swagger_page() -> str:
         (SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8"),
         "",
         None,
-        True,  # keep the token pasted into "Authorize" across reloads
+        False,  # persistAuthorization: a pasted token is not kept in localStorage
     )
 
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 
 from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from orders.models import OrderAccepted, PlaceOrder
+from shop_shared.idempotency import IDEMPOTENCY_HASH_FUNCTION
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -40,6 +41,7 @@ class IdempotentOrderPlacement:
             payload_validation_jmespath="request",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS,
+            hash_function=IDEMPOTENCY_HASH_FUNCTION,
         )
         self._place_once = idempotent_function(
             self._place_keyed,

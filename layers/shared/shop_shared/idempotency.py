@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 EVENT_ID_PATH = "detail.metadata.eventId"
 EVENT_IDEMPOTENCY_SECONDS = 24 * 3600
+# How Powertools hashes the key and the payload it validates (its default is MD5).
+IDEMPOTENCY_HASH_FUNCTION = "sha256"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ def event_idempotency(table_name: str) -> EventIdempotency:
             event_key_jmespath=EVENT_ID_PATH,
             raise_on_no_idempotency_key=True,
             expires_after_seconds=EVENT_IDEMPOTENCY_SECONDS,
+            hash_function=IDEMPOTENCY_HASH_FUNCTION,
         ),
         persistence=DynamoDBPersistenceLayer(
             table_name=table_name, key_attr="pk", expiry_attr="expiresAt"

@@ -73,3 +73,14 @@ def test_any_other_path_is_a_json_404(api_docs: ModuleType, lambda_context: Any)
 
     assert response["statusCode"] == 404
     assert json.loads(response["body"]) == {"message": "No such route", "code": "NOT_FOUND"}
+
+
+def test_swagger_ui_forgets_the_token_when_the_page_is_closed(
+    api_docs: ModuleType, lambda_context: Any
+) -> None:
+    # Issue 11, finding 7: a token pasted into "Authorize" is not kept in the browser's
+    # localStorage, where any script of the page's origin could read it after a reload
+    page = api_docs.handler(get("/docs"), lambda_context)["body"]
+
+    assert "persistAuthorization: false" in page
+    assert "persistAuthorization: true" not in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample events' customer
@@ -55,6 +56,10 @@ def test_the_sample_batch_keeps_the_contact_and_emails_both_outcomes(
     contact = notifications.items()[f"CONTACT#{SUB}"]
     assert (contact["itemType"], contact["email"]) == ("CONTACT", "ada@example.com")
     assert "name" not in contact  # an email never carries what a customer typed
+    # and each event's idempotency record is keyed on a SHA-256 of its id (not MD5)
+    records = [pk for pk in notifications.items() if "#" in pk and "process_event" in pk]
+    assert len(records) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{64}", pk.rsplit("#", 1)[1]) for pk in records)
     # and one email per order outcome went to them, from the configured sender
     emails = notifications.sent_emails()
     assert [(e.source, e.destinations["ToAddresses"]) for e in emails] == [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from types import ModuleType
 from typing import Any
 
@@ -92,6 +94,11 @@ def test_the_sample_event_places_a_pending_order(
     (record,) = all_items(idempotency)
     assert record["status"] == "COMPLETED"
     assert json.loads(record["data"]) == body
+    # under a SHA-256 of the caller and their key (issue 11, finding 7: not MD5)
+    caller = sample_event("place_order")["requestContext"]["authorizer"]["claims"]["sub"]
+    key_digest = hashlib.sha256(json.dumps([caller, KEY], sort_keys=True).encode()).hexdigest()
+    assert record["id"].endswith(f"#{key_digest}")
+    assert re.fullmatch(r"[0-9a-f]{64}", record["validation"])
 
 
 def test_each_post_without_an_idempotency_key_is_a_new_order(
