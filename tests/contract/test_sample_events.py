@@ -51,7 +51,7 @@ def test_the_samples_of_event_consumers_are_found() -> None:
     # The relay, the saga starter and the notifications consumer read events: their samples
     # carry some (a floor, so the test below never runs over nothing)
     names = {sample.name for sample in CARRIERS}
-    assert {"outbox_relay.json", "send_notification.json", "start_order_saga.json"} <= names
+    assert {"outbox_relay.json", "send_notification.json", "start_order_workflows.json"} <= names
 
 
 @pytest.mark.parametrize("sample", CARRIERS, ids=lambda sample: sample.name)

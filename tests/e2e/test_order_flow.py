@@ -208,7 +208,7 @@ def test_an_order_is_confirmed_and_every_service_shows_it(
     assert order_events(cloud, order_id) == ["OrderPlaced", "OrderConfirmed"]
     # the saga ran once, named after the order
     executions = cloud.aws.stepfunctions.list_executions(
-        stateMachineArn=cloud.status()["environments"]["StartOrderSagaFunction"][
+        stateMachineArn=cloud.status()["environments"]["StartOrderWorkflowsFunction"][
             "ORDER_SAGA_STATE_MACHINE_ARN"
         ]
     )["executions"]

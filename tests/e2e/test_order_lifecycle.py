@@ -104,14 +104,14 @@ def execution(cloud: RunningLocalCloud, variable: str, starter: str, name: str) 
 
 
 def saga_execution(cloud: RunningLocalCloud, order_id: str) -> dict[str, Any]:
-    return execution(cloud, "ORDER_SAGA_STATE_MACHINE_ARN", "StartOrderSagaFunction", order_id)
+    return execution(cloud, "ORDER_SAGA_STATE_MACHINE_ARN", "StartOrderWorkflowsFunction", order_id)
 
 
 def cancellation_execution(cloud: RunningLocalCloud, order_id: str) -> dict[str, Any]:
     return execution(
         cloud,
         "ORDER_CANCELLATION_STATE_MACHINE_ARN",
-        "StartOrderCancellationFunction",
+        "StartOrderWorkflowsFunction",
         f"cancel-{order_id}",
     )
 
@@ -297,7 +297,7 @@ def test_an_order_that_is_not_confirmed_is_not_cancellable_and_nobody_elses_is_f
     assert (other_status, other["code"]) == (404, "NOT_FOUND")
     assert order_events(cloud, order_id) == ["OrderPlaced", "OrderRejected"]
     assert stock_of(cloud, sku) == 1
-    arn = cloud.status()["environments"]["StartOrderCancellationFunction"][
+    arn = cloud.status()["environments"]["StartOrderWorkflowsFunction"][
         "ORDER_CANCELLATION_STATE_MACHINE_ARN"
     ]
     names = [

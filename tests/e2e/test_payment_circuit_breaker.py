@@ -118,7 +118,7 @@ def charge_invocations(cloud: RunningLocalCloud, order_id: str) -> list[str]:
     """How each ChargePayment Lambda invocation of the order's saga ended: its errorType, or
     "succeeded" (from the execution's history)."""
     sfn = cloud.aws.stepfunctions
-    machine = cloud.status()["environments"]["StartOrderSagaFunction"][
+    machine = cloud.status()["environments"]["StartOrderWorkflowsFunction"][
         "ORDER_SAGA_STATE_MACHINE_ARN"
     ]
     (execution,) = [

@@ -441,3 +441,19 @@ def start_order_cancellation(item: OrderEventItem, *, starter: CancellationStart
     if started:
         metrics.add_metric(name="OrderCancellationStarted", unit=MetricUnit.Count, value=1)
     return started
+
+
+# ---------------------------------------------------------------- one starter for both
+
+
+def start_order_workflow(
+    item: OrderEventItem, *, saga: SagaStarter, cancellation: CancellationStarter
+) -> bool:
+    """The workflow an orders stream item asks for: the saga for OrderPlaced, the cancellation
+    for OrderCancellationRequested. Any other event starts nothing: it is refused (the
+    template's filter keeps it away; a record that still comes is a bad deploy, and fails)."""
+    if item.detailType == "OrderPlaced":
+        return start_order_saga(item, starter=saga)
+    if item.detailType == "OrderCancellationRequested":
+        return start_order_cancellation(item, starter=cancellation)
+    raise CorruptOrderHistory(f"{item.detailType} starts no workflow: {item.sk}")

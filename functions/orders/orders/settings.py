@@ -17,13 +17,12 @@ class PlaceOrderSettings(OrdersTableSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
 
 
-class SagaStarterSettings(EnvSettings):
+class WorkflowStarterSettings(EnvSettings):
+    """start_order_workflows: the two state machines it may start, and nothing else."""
+
     order_saga_state_machine_arn: str = Field(
         alias="ORDER_SAGA_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )
-
-
-class CancellationStarterSettings(EnvSettings):
     order_cancellation_state_machine_arn: str = Field(
         alias="ORDER_CANCELLATION_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )

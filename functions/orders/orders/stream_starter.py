@@ -1,8 +1,8 @@
-"""Orders stream -> Step Functions: the handler both workflow starters share.
+"""Orders stream -> Step Functions: the batch handler of the workflow starter.
 
-The template filters each starter's stream to the one event that starts its workflow; each
-record is folded into an OrderEventItem and given to the starter's `start` command. A record
-that fails is reported (ReportBatchItemFailures) and retried alone.
+The template filters the starter's stream to the events that start a workflow; each record is
+read into an OrderEventItem and given to the `start` command. A record that fails is reported
+(ReportBatchItemFailures) and retried alone.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Cancellation and NEEDS_ATTENTION in-process on moto: POST /v1/orders/{orderId}/cancel,
-StartOrderCancellation from the orders stream, MarkOrderCancelled, MarkOrderNeedsAttention.
+StartOrderWorkflows (the cancellation) from the orders stream, MarkOrderCancelled,
+MarkOrderNeedsAttention.
 Each handler runs twice to show it changes nothing the second time."""
 
 from __future__ import annotations
@@ -73,12 +74,24 @@ def cancellation_arn(aws: None) -> str:
 
 
 @pytest.fixture
+def saga_arn(aws: None) -> str:
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="OrderSaga",
+        definition=PASS_ONLY,
+        roleArn="arn:aws:iam::123456789012:role/OrderSagaRole",
+    )["stateMachineArn"]
+    return arn
+
+
+@pytest.fixture
 def start_order_cancellation(
-    monkeypatch: pytest.MonkeyPatch, cancellation_arn: str, table: Any
+    monkeypatch: pytest.MonkeyPatch, cancellation_arn: str, saga_arn: str, table: Any
 ) -> ModuleType:
+    """The one starter of both workflows (start_order_workflows)."""
     return load_handler(
         monkeypatch,
-        "start_order_cancellation",
+        "start_order_workflows",
+        ORDER_SAGA_STATE_MACHINE_ARN=saga_arn,
         ORDER_CANCELLATION_STATE_MACHINE_ARN=cancellation_arn,
     )
 
@@ -236,6 +249,7 @@ def test_a_record_of_another_event_fails_alone(
     cancel_order: ModuleType,
     start_order_cancellation: ModuleType,
     cancellation_arn: str,
+    saga_arn: str,
     store: DynamoDBOrderEventStore,
 ) -> None:
     # Given the whole history of a cancelled order in one batch (the template's filter keeps
@@ -247,13 +261,14 @@ def test_a_record_of_another_event_fails_alone(
 
     response = start_order_cancellation.handler({"Records": records}, FakeLambdaContext())
 
-    # Then OrderPlaced and OrderConfirmed are reported failed, and the cancellation started
+    # Then OrderConfirmed is reported failed (it starts nothing), the saga and the cancellation
+    # started from their records
     assert response == {
-        "batchItemFailures": [
-            {"itemIdentifier": record["dynamodb"]["SequenceNumber"]} for record in records[:2]
-        ]
+        "batchItemFailures": [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]
     }
     client = boto3.client("stepfunctions")
+    sagas = [e["name"] for e in client.list_executions(stateMachineArn=saga_arn)["executions"]]
+    assert sagas == [SAMPLE_ORDER_ID]
     names = [
         e["name"] for e in client.list_executions(stateMachineArn=cancellation_arn)["executions"]
     ]

@@ -1,7 +1,7 @@
 """The order saga and the cancellation executed by moto's Step Functions interpreter, in-process.
 
 The definitions are the real ones (DefinitionSubstitutions applied, retries shortened), started
-by StartOrderSaga / StartOrderCancellation from the orders stream. Their Lambda tasks run the real
+by StartOrderWorkflows from the orders stream. Their Lambda tasks run the real
 orders, payments and shipping handlers (moto's Lambda would need Docker, so its invoke is routed
 to them here), with DynamoDB and SQS on moto and the payment provider simulator; inventory's two
 steps are small fakes of their contract. NotifyOperator is Step Functions' own SQS integration,
@@ -157,7 +157,8 @@ class SagaCloud:
             and record["dynamodb"]["NewImage"]["detailType"]["S"] == detail_type
         ]
         assert len(records) == 1
-        response = self.modules[starter].handler({"Records": records}, FakeLambdaContext())
+        handler = self.modules["start_order_workflows"].handler  # one starter for both
+        response = handler({"Records": records}, FakeLambdaContext())
         assert response == {"batchItemFailures": []}
 
     @property
@@ -241,8 +242,7 @@ HANDLER_MODULES = (
     "refund_payment",
     "schedule_shipment",
     "cancel_shipment",
-    "start_order_saga",
-    "start_order_cancellation",
+    "start_order_workflows",
 )
 
 

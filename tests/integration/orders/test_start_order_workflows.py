@@ -1,4 +1,6 @@
-"""StartOrderSaga in-process on moto: the orders stream -> one saga execution per order."""
+"""StartOrderWorkflows in-process on moto: the orders stream -> one saga execution per order
+placed, one cancellation execution per cancellation requested (one reader of the stream for
+both, beside the outbox relay)."""
 
 from __future__ import annotations
 
@@ -38,10 +40,35 @@ def state_machine_arn(aws: None) -> str:
 
 
 @pytest.fixture
-def start_order_saga(monkeypatch: pytest.MonkeyPatch, state_machine_arn: str) -> ModuleType:
+def cancellation_arn(aws: None) -> str:
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="OrderCancellation",
+        definition=PASS_ONLY,
+        roleArn="arn:aws:iam::123456789012:role/OrderCancellationRole",
+    )["stateMachineArn"]
+    return arn
+
+
+@pytest.fixture
+def start_order_saga(
+    monkeypatch: pytest.MonkeyPatch, state_machine_arn: str, cancellation_arn: str
+) -> ModuleType:
     return load_handler(
-        monkeypatch, "start_order_saga", ORDER_SAGA_STATE_MACHINE_ARN=state_machine_arn
+        monkeypatch,
+        "start_order_workflows",
+        ORDER_SAGA_STATE_MACHINE_ARN=state_machine_arn,
+        ORDER_CANCELLATION_STATE_MACHINE_ARN=cancellation_arn,
     )
+
+
+def placed_only() -> dict[str, Any]:
+    """The sample batch's OrderPlaced record, alone."""
+    records = sample_event("start_order_workflows")["Records"]
+    return {"Records": [r for r in records if detail_type(r) == "OrderPlaced"]}
+
+
+def detail_type(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["NewImage"]["detailType"]["S"])
 
 
 def executions(arn: str) -> list[dict[str, Any]]:
@@ -85,15 +112,15 @@ def test_a_redelivered_record_starts_nothing_new_while_running_or_after(
     start_order_saga: ModuleType, state_machine_arn: str
 ) -> None:
     # Given the sample record was delivered once and its saga is running
-    deliver(start_order_saga, sample_event("start_order_saga"))
+    deliver(start_order_saga, placed_only())
 
     # When it is delivered again (Step Functions returns the running execution)
-    again = deliver(start_order_saga, sample_event("start_order_saga"))
+    again = deliver(start_order_saga, placed_only())
 
     # And again once that execution has ended (Step Functions: ExecutionAlreadyExists)
     (running,) = executions(state_machine_arn)
     boto3.client("stepfunctions").stop_execution(executionArn=running["executionArn"])
-    after_end = deliver(start_order_saga, sample_event("start_order_saga"))
+    after_end = deliver(start_order_saga, placed_only())
 
     # Then both count as success and there is still exactly one execution
     assert again == after_end == {"batchItemFailures": []}
@@ -106,7 +133,7 @@ def test_a_bad_record_fails_alone_and_the_others_start(
     start_order_saga: ModuleType, state_machine_arn: str
 ) -> None:
     # Given a batch of a good record and one whose image has no payment token
-    good = sample_event("start_order_saga")["Records"][0]
+    (good,) = placed_only()["Records"]
     bad = copy.deepcopy(good)
     bad["dynamodb"]["SequenceNumber"] = "111100000000012345678902"
     del bad["dynamodb"]["NewImage"]["paymentToken"]
@@ -117,3 +144,24 @@ def test_a_bad_record_fails_alone_and_the_others_start(
     # Then only the bad record is reported failed (retried alone), the good one started
     assert response == {"batchItemFailures": [{"itemIdentifier": "111100000000012345678902"}]}
     assert [execution["name"] for execution in executions(state_machine_arn)] == [SAMPLE_ORDER_ID]
+
+
+def test_one_batch_starts_each_workflow_its_record_asks_for(
+    start_order_saga: ModuleType, state_machine_arn: str, cancellation_arn: str
+) -> None:
+    # Given the sample batch: an order placed, and another order's cancellation requested
+    event = sample_event("start_order_workflows")
+    placed, requested = event["Records"]
+    assert (detail_type(placed), detail_type(requested)) == (
+        "OrderPlaced",
+        "OrderCancellationRequested",
+    )
+
+    # When it is delivered, twice (a redelivered batch)
+    first, second = deliver(start_order_saga, event), deliver(start_order_saga, event)
+
+    # Then one saga for the placed order and one cancellation for the other, each once
+    assert first == second == {"batchItemFailures": []}
+    assert [e["name"] for e in executions(state_machine_arn)] == [SAMPLE_ORDER_ID]
+    cancelled = requested["dynamodb"]["Keys"]["pk"]["S"].removeprefix("ORDER#")
+    assert [e["name"] for e in executions(cancellation_arn)] == [f"cancel-{cancelled}"]

@@ -626,3 +626,57 @@ def test_the_operator_queue_and_both_workflows_failing_raise_alarms() -> None:
         assert resource(alarm)["Properties"]["AlarmActions"] == [{"Ref": "OperatorAlertsTopic"}]
     dlq = resource("OperatorQueue")["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
     assert dlq == {"Fn::GetAtt": ["OperatorDeadLetterQueue", "Arn"]}
+
+
+# ---------------------------------------------------------------- who starts the workflows
+
+
+def test_one_starter_reads_the_orders_stream_for_both_workflows_beside_the_relay() -> None:
+    # The orders stream has two readers (AWS advises at most two per shard): the outbox relay
+    # and the one function that starts both workflows
+    stream = {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    readers = {
+        str(properties["FunctionName"]["Ref"]): properties
+        for name, properties in (
+            (name, r["Properties"])
+            for name, r in raw_template()["Resources"].items()
+            if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        )
+        if properties["EventSourceArn"] == stream
+    }
+    sam_readers = [
+        name
+        for name, r in raw_template()["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB" and event["Properties"]["Stream"] == stream
+    ]
+    assert sorted([*readers, *sam_readers]) == [
+        "OrdersEventRelayFunction",
+        "StartOrderWorkflowsFunction",
+    ]
+    # It hears only the two events that start a workflow
+    patterns = [
+        json.loads(f["Pattern"])
+        for f in readers["StartOrderWorkflowsFunction"]["FilterCriteria"]["Filters"]
+    ]
+    assert {p["dynamodb"]["NewImage"]["detailType"]["S"][0] for p in patterns} == {
+        "OrderPlaced",
+        "OrderCancellationRequested",
+    }
+    assert all(p["eventName"] == ["INSERT"] for p in patterns)
+    # and may start exactly those two state machines
+    starter = resource("StartOrderWorkflowsFunction")["Properties"]
+    assert starter["Handler"] == "start_order_workflows.handler"
+    assert starter["Environment"]["Variables"]["ORDER_SAGA_STATE_MACHINE_ARN"] == {"Ref": SAGA}
+    assert starter["Environment"]["Variables"]["ORDER_CANCELLATION_STATE_MACHINE_ARN"] == {
+        "Ref": CANCELLATION
+    }
+    started = [
+        p["StepFunctionsExecutionPolicy"]["StateMachineName"]
+        for p in starter["Policies"]
+        if "StepFunctionsExecutionPolicy" in p
+    ]
+    assert started == [{"Fn::GetAtt": [SAGA, "Name"]}, {"Fn::GetAtt": [CANCELLATION, "Name"]}]
+    assert "StartOrderSagaFunction" not in raw_template()["Resources"]
+    assert "StartOrderCancellationFunction" not in raw_template()["Resources"]
