@@ -9,6 +9,7 @@ issuer, ``https://cognito-idp.<region>.amazonaws.com/<user pool id>``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,6 +27,7 @@ EXPIRED_MESSAGE = "The incoming token has expired"
 DEFAULT_PASSWORD = "Localcloud-passw0rd!"  # meets the template's 12-character policy
 ADMIN_GROUP = "admin"
 _BEARER_PREFIX = "bearer "
+LATEST_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class Unauthorized(Exception):
@@ -124,15 +126,26 @@ class CognitoVerifier:
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock()
-        try:
-            expires_at = float(claims["exp"])
-            not_before = float(claims.get("nbf", 0))
-        except (TypeError, ValueError):
-            self._reject("exp or nbf is not a number")
+        expires_at = self._numeric_date(claims, "exp")
+        for optional in ("iat", "nbf", "auth_time"):
+            if optional in claims:
+                self._numeric_date(claims, optional)
         if now >= expires_at:
             raise Unauthorized(EXPIRED_MESSAGE)
-        if now < not_before:
+        if now < claims.get("nbf", 0):
             self._reject("not valid yet")
+
+    def _numeric_date(self, claims: dict[str, Any], name: str) -> float:
+        """RFC 7519's NumericDate: a JSON number of seconds, finite, in a range a date has. Not a
+        string ("4102444799"), a boolean, NaN or Infinity (`1e400` parses as Infinity)."""
+        value = claims.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._reject(f"{name} is not a number")
+        if not (isinstance(value, int) or math.isfinite(value)):
+            self._reject(f"{name} is not a finite number")
+        if not 0 <= value <= LATEST_NUMERIC_DATE:
+            self._reject(f"{name} is out of range")
+        return float(value)
 
     def _reject(self, reason: str) -> NoReturn:
         logger.info("token rejected", extra={"user_pool_id": self.user_pool_id, "reason": reason})

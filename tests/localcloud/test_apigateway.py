@@ -8,6 +8,8 @@ canned proxy response: what is under test here is the gateway.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -21,6 +23,7 @@ import boto3
 import jwt
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import load_resource
@@ -640,3 +643,222 @@ def test_serves_on_a_free_port(invoker: FakeInvoker, verifier: CognitoVerifier) 
 def test_route_with_unknown_authorizer_fails_at_start(invoker: FakeInvoker) -> None:
     with pytest.raises(ValueError, match="CognitoAuthorizer"):
         ApiGateway(api_spec(), invoker, {})
+
+
+# ---------------------------------------------------------------- forged tokens (issue 11)
+#
+# Each token below is what an attacker can make: moto's pool signs with one RSA key whose
+# public half anyone can fetch (the JWKS), and a token's header and claims are theirs to write.
+# Every one must be refused with the gateway's 401 before any function is called.
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """header.payload. with the JSON exactly as given (json.dumps writes NaN and Infinity)."""
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+
+
+def hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    signing_input = unsigned({**header, "alg": "HS256"}, claims)
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def moto_public_jwk() -> dict[str, Any]:
+    jwk: dict[str, Any] = load_resource("cognitoidp/resources/jwks-public.json")["keys"][0]
+    return jwk
+
+
+def attacker_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def valid_claims(pool: UserPool, username: str) -> dict[str, Any]:
+    """The claims of a real ID token of `username`, fresh for another hour."""
+    claims = claims_of(token_for(pool, username))
+    claims.update(iat=int(time.time()), exp=int(time.time()) + 3600)
+    return claims
+
+
+def forged_tokens(pool: UserPool) -> dict[str, str]:
+    claims = valid_claims(pool, "mallory")
+    moto_key = moto_signing_key()
+    public_pem = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(moto_public_jwk())).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    mine = attacker_key()
+    my_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(mine.public_key()))
+    moto_kid = moto_public_jwk()["kid"]
+
+    def signed(changes: dict[str, Any], key: Any = moto_key, **headers: Any) -> str:
+        return jwt.encode(
+            {**claims, **changes}, key, algorithm="RS256", headers={"kid": moto_kid, **headers}
+        )
+
+    return {
+        "alg none": unsigned({"alg": "none", "kid": moto_kid}, claims) + ".",
+        "alg None, signature kept": unsigned({"alg": "None", "kid": moto_kid}, claims)
+        + "."
+        + signed({}).split(".")[2],
+        "HS256 keyed with the pool's public key (PEM)": hs256(
+            {"kid": moto_kid}, claims, public_pem
+        ),
+        "HS256 keyed with the public JWK's modulus": hs256(
+            {"kid": moto_kid}, claims, moto_public_jwk()["n"].encode()
+        ),
+        "unknown kid": signed({}, kid="not-a-key-of-the-pool"),
+        "no kid": jwt.encode(claims, moto_key, algorithm="RS256"),
+        "kid of the pool, signed with another key": signed({}, key=mine),
+        "kid as a path": signed({}, kid="../../../../etc/passwd"),
+        "embedded jwk of the signer": signed({}, key=mine, jwk=my_jwk),
+        "embedded jwk, kid of the signer": signed(
+            {}, key=mine, jwk={**my_jwk, "kid": "mine"}, kid="mine"
+        ),
+        "jku pointing elsewhere": signed(
+            {}, key=mine, jku="http://127.0.0.1:9/jwks.json", kid="mine"
+        ),
+        "x5c of the signer": signed({}, key=mine, x5c=["MIIB"]),
+        "signature stripped": signed({}).rsplit(".", 1)[0] + ".",
+        "expired an hour ago": signed(
+            {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}
+        ),
+        "exp as a date string": signed({"exp": "Wed Dec 31 23:59:59 UTC 2099"}),
+        "exp as a numeric string": signed({"exp": "4102444799"}),
+        "exp true": signed({"exp": True}),
+        "exp null": signed({"exp": None}),
+        "exp a list": signed({"exp": [4102444799]}),
+        "exp NaN": signed({"exp": float("nan")}),
+        "exp Infinity": signed({"exp": float("inf")}),
+        "exp -Infinity": signed({"exp": float("-inf")}),
+        "exp 1e400 (Infinity once parsed)": jwt.api_jws.PyJWS().encode(
+            json.dumps({**claims, "exp": 0}).replace('"exp": 0', '"exp": 1e400').encode(),
+            moto_key,
+            algorithm="RS256",
+            headers={"kid": moto_kid},
+        ),
+        "no exp": jwt.encode(
+            {k: v for k, v in claims.items() if k != "exp"},
+            moto_key,
+            algorithm="RS256",
+            headers={"kid": moto_kid},
+        ),
+        "nbf in the future": signed({"nbf": int(time.time()) + 3600}),
+        "issuer of another pool": signed(
+            {"iss": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Attacker1"}
+        ),
+        "issuer over http": signed({"iss": claims["iss"].replace("https://", "http://")}),
+        "audience of another client": signed({"aud": pool.other_client_id}),
+        "audience missing": jwt.encode(
+            {k: v for k, v in claims.items() if k != "aud"},
+            moto_key,
+            algorithm="RS256",
+            headers={"kid": moto_kid},
+        ),
+        "token_use access": signed({"token_use": "access"}),
+        "token_use missing": jwt.encode(
+            {k: v for k, v in claims.items() if k != "token_use"},
+            moto_key,
+            algorithm="RS256",
+            headers={"kid": moto_kid},
+        ),
+        "no sub": jwt.encode(
+            {k: v for k, v in claims.items() if k != "sub"},
+            moto_key,
+            algorithm="RS256",
+            headers={"kid": moto_kid},
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def forged(pool: UserPool) -> dict[str, str]:
+    return forged_tokens(pool)
+
+
+FORGERIES = [
+    "alg none",
+    "alg None, signature kept",
+    "HS256 keyed with the pool's public key (PEM)",
+    "HS256 keyed with the public JWK's modulus",
+    "unknown kid",
+    "no kid",
+    "kid of the pool, signed with another key",
+    "kid as a path",
+    "embedded jwk of the signer",
+    "embedded jwk, kid of the signer",
+    "jku pointing elsewhere",
+    "x5c of the signer",
+    "signature stripped",
+    "exp as a date string",
+    "exp as a numeric string",
+    "exp true",
+    "exp null",
+    "exp a list",
+    "exp NaN",
+    "exp Infinity",
+    "exp -Infinity",
+    "exp 1e400 (Infinity once parsed)",
+    "no exp",
+    "nbf in the future",
+    "issuer of another pool",
+    "issuer over http",
+    "audience of another client",
+    "audience missing",
+    "token_use access",
+    "token_use missing",
+    "no sub",
+]
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+@pytest.mark.parametrize("prefix", ["", "Bearer "])
+def test_a_forged_token_is_401_and_calls_nothing(
+    http: Client, invoker: FakeInvoker, forged: dict[str, str], forgery: str, prefix: str
+) -> None:
+    # Given a token an attacker made
+    # When it is sent to an owner route and to the admin route
+    mine = http.get("/v1/orders/o-1", headers={"Authorization": prefix + forged[forgery]})
+    admin = http.put(
+        "/v1/products/SKU-1", json={}, headers={"Authorization": prefix + forged[forgery]}
+    )
+
+    # Then both are the gateway's 401 and no function ran
+    assert_error(mine, 401, "UNAUTHORIZED", "Unauthorized")
+    assert_error(admin, 401, "UNAUTHORIZED", "Unauthorized")
+    assert invoker.calls == []
+
+
+def test_every_forgery_is_tried(forged: dict[str, str]) -> None:
+    assert sorted(FORGERIES) == sorted(set(forged) - {"expired an hour ago"})
+
+
+def test_the_forgeries_differ_from_a_valid_token_only_in_what_they_name(
+    http: Client, invoker: FakeInvoker, pool: UserPool
+) -> None:
+    # The claims every forgery starts from, signed as the pool signs them, pass: so each 401
+    # above is the forged part's doing
+    token = jwt.encode(
+        valid_claims(pool, "mallory"),
+        moto_signing_key(),
+        algorithm="RS256",
+        headers={"kid": moto_public_jwk()["kid"]},
+    )
+
+    response = http.get("/v1/orders/o-1", headers={"Authorization": token})
+
+    assert response.status_code == 200
+    assert invoker.last_event["requestContext"]["authorizer"]["claims"]["cognito:username"] == (
+        "mallory"
+    )
+
+
+def test_an_expired_forgery_says_it_expired(
+    http: Client, invoker: FakeInvoker, forged: dict[str, str]
+) -> None:
+    response = http.get("/v1/orders/o-1", headers={"Authorization": forged["expired an hour ago"]})
+
+    assert_error(response, 401, "UNAUTHORIZED", "The incoming token has expired")
+    assert invoker.calls == []
