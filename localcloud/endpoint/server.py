@@ -180,7 +180,10 @@ class AwsEndpoint:
             return Response(status=204)
         try:
             result = runtime.invoke(
-                name, payload, client_context=request.headers.get("X-Amz-Client-Context")
+                name,
+                payload,
+                client_context=request.headers.get("X-Amz-Client-Context"),
+                nested=_from_a_function(request),
             )
         except TooManyRequestsException as throttled:  # Invoke's 429, before the function ran
             return _json_response(
@@ -208,6 +211,12 @@ class AwsEndpoint:
         if path == "/_localcloud/sns/messages":  # emails and HTTP deliveries of SNS topics
             return _json_response(200, {"messages": delivered_messages()})
         return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
+
+
+def _from_a_function(request: Request) -> bool:
+    """Sent by a Lambda function's SDK (botocore puts AWS_EXECUTION_ENV in the User-Agent):
+    its caller waits for it (see localcloud.lambda_.concurrency)."""
+    return "exec-env/AWS_Lambda_" in request.headers.get("User-Agent", "")
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

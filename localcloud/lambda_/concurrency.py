@@ -17,14 +17,22 @@ machine can hold (`ConcurrencySettings`):
   time and the 10 s init limit (counted from the worker's start) keeps its meaning. An
   invocation that needs a new worker while the init slots are taken waits for a slot, or
   for a worker of its function to come free, whichever is first.
-- `warm_wait_seconds`: the one place localcloud departs from Lambda on purpose. When the
-  machine is saturated (`busy_slots` invocations or inits already running) and the function
-  has a busy worker, an invocation waits up to this long for that worker to come free
-  before it starts a cold one. Lambda would start a new environment at once (its CPU is
-  free); here a cold start costs ~0.5-1 s of a shared core, far more than the wait for a
-  warm worker, so a burst is served by a few warm workers instead of dozens of cold starts.
-  The wait shows in the invocation's latency, not in its timeout (which starts when the
-  worker takes the invocation, as on AWS).
+- `running_limit`: invocations executing at once, the stand-in for "each sandbox has its
+  own CPU". Past it an invocation (its worker ready) waits for a running one to finish
+  before its event is handed over, so its timeout, which starts at the hand-over as on AWS,
+  is not eaten by other sandboxes' CPU. An invocation made from inside a running one (a
+  function calling Invoke and waiting for it) does not wait: its caller's slot is idle
+  while it waits. No invocation waits longer than `run_wait_seconds` for a slot.
+- `warm_wait_seconds`: when the machine is saturated (every running slot or every init
+  slot taken) and the function has a busy worker, an invocation waits up to this long for
+  that worker to come free before it starts a cold one. Lambda would start a new
+  environment at once (its CPU is free); here a cold start costs ~0.5-1 s of a shared core,
+  far more than the wait for a warm worker, so a burst is served by a few warm workers
+  instead of dozens of cold starts.
+
+The waits show in an invocation's latency (and in the runtime's stats), never in its
+timeout. They are localcloud's departures from Lambda, made so that a burst on two cores
+behaves as it would on AWS: served, a little later, instead of timing out.
 """
 
 from __future__ import annotations
@@ -49,22 +57,26 @@ def _cpus() -> int:
 
 
 def default_account_limit() -> int:
-    """8 in flight per core: most of an invocation's time is spent waiting on AWS calls."""
-    return 8 * _cpus()
+    """32 in flight per core. An invocation in flight is mostly waiting (for AWS calls, for a
+    warm worker, for an init slot), and the workers themselves stay few (the warm pool and
+    the init slots bound them), so the limit is about how much a burst may queue before
+    Lambda says no: high enough that a burst a real account absorbs is not throttled here."""
+    return 32 * _cpus()
 
 
 @dataclass(frozen=True)
 class ConcurrencySettings:
     account_limit: int = field(default_factory=default_account_limit)
     concurrent_inits: int = field(default_factory=_cpus)
-    busy_slots: int = field(default_factory=_cpus)
+    running_limit: int = field(default_factory=lambda: 3 * _cpus())
+    run_wait_seconds: float = 10.0
     warm_wait_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.account_limit < 1 or self.concurrent_inits < 1 or self.busy_slots < 1:
-            raise ValueError("account_limit, concurrent_inits and busy_slots must be >= 1")
-        if self.warm_wait_seconds < 0:
-            raise ValueError("warm_wait_seconds must be >= 0")
+        if min(self.account_limit, self.concurrent_inits, self.running_limit) < 1:
+            raise ValueError("account_limit, concurrent_inits and running_limit must be >= 1")
+        if min(self.warm_wait_seconds, self.run_wait_seconds) < 0:
+            raise ValueError("warm_wait_seconds and run_wait_seconds must be >= 0")
 
 
 class TooManyRequestsException(Exception):
@@ -113,6 +125,8 @@ class Concurrency:
         self._max_in_flight = 0
         self._inits = 0
         self._running = 0  # invocations a worker is executing (handed over, not finished)
+        self._max_running = 0
+        self._run_wait_expired = 0  # ran past the running limit after run_wait_seconds
 
     # -- admission ------------------------------------------------------------------------
     def admit(self, function: str) -> None:
@@ -146,7 +160,8 @@ class Concurrency:
         return self._inits < self.settings.concurrent_inits
 
     def saturated(self) -> bool:
-        return self._running + self._inits >= self.settings.busy_slots
+        """Every running slot or every init slot is taken (call with `lock` held)."""
+        return self._running >= self.settings.running_limit or not self.can_init()
 
     def start_init(self) -> None:
         """Take an init slot (call with `lock` held, after `can_init`)."""
@@ -157,13 +172,24 @@ class Concurrency:
             self._inits -= 1
             self.lock.notify_all()
 
-    def start_running(self) -> None:
+    def start_running(self, *, nested: bool) -> None:
+        """Take a running slot: wait for one unless `nested` (made from inside a running
+        invocation), at most `run_wait_seconds`."""
         with self.lock:
+            if not nested:
+                until = time.monotonic() + self.settings.run_wait_seconds
+                while self._running >= self.settings.running_limit:
+                    if time.monotonic() >= until:
+                        self._run_wait_expired += 1
+                        break
+                    self.wait(until)
             self._running += 1
+            self._max_running = max(self._max_running, self._running)
 
     def end_running(self) -> None:
         with self.lock:
             self._running -= 1
+            self.lock.notify_all()
 
     def wake(self) -> None:
         """A worker came free (call with `lock` held)."""
@@ -186,4 +212,7 @@ class Concurrency:
                 "maxInFlight": self._max_in_flight,
                 "initsInProgress": self._inits,
                 "running": self._running,
+                "runningLimit": self.settings.running_limit,
+                "maxRunning": self._max_running,
+                "runWaitsExpired": self._run_wait_expired,
             }

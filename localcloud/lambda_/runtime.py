@@ -145,7 +145,8 @@ class _FunctionPool:
             "init_timeouts": 0,
             "throttles": 0,
             "warm_waits": 0,
-            "duration_ms_total": 0,
+            "duration_ms_total": 0,  # admitted -> result, waits and init included
+            "wait_ms_total": 0,  # admitted -> handed over, but for the init: the queueing
             "init_ms_total": 0,
         }
 
@@ -252,7 +253,9 @@ class _FunctionPool:
             with self._lock:
                 self._concurrency.wake()  # a waiter for a warm worker should now go cold
 
-    def count(self, outcome: _Outcome, cold_start: bool, duration_ms: float) -> None:
+    def count(
+        self, outcome: _Outcome, cold_start: bool, duration_ms: float, waited_ms: float
+    ) -> None:
         with self._lock:
             self._counts["invocations"] += 1
             self._counts["cold_starts"] += cold_start
@@ -260,6 +263,7 @@ class _FunctionPool:
             self._counts["timeouts"] += outcome.timed_out
             self._counts["init_timeouts"] += outcome.init_timed_out
             self._counts["duration_ms_total"] += round(duration_ms)
+            self._counts["wait_ms_total"] += round(waited_ms)
 
     def count_throttle(self) -> None:
         with self._lock:
@@ -395,9 +399,16 @@ class LambdaRuntime:
         self.observers.append(observer)
 
     def invoke(
-        self, name_or_arn: str, payload: bytes, *, client_context: str | None = None
+        self,
+        name_or_arn: str,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        nested: bool = False,
     ) -> InvokeResult:
-        """Run one synchronous invocation; TooManyRequestsException when it is throttled."""
+        """Run one synchronous invocation; TooManyRequestsException when it is throttled.
+        `nested`: made by a running invocation that waits for it (no wait for a running
+        slot, see concurrency.py)."""
         started = time.perf_counter()
         pool = self._pool(name_or_arn)
         spec = pool.spec
@@ -419,7 +430,8 @@ class LambdaRuntime:
                 client_context_json(client_context),
             )
             worker, cold_start = pool.acquire()
-            self._concurrency.start_running()
+            self._concurrency.start_running(nested=nested)
+            acquired = time.perf_counter()
             try:
                 outcome = _await_outcome(worker, invocation)
             finally:
@@ -428,7 +440,7 @@ class LambdaRuntime:
         finally:
             self._concurrency.leave(spec.name)
         duration_ms = (time.perf_counter() - started) * 1000
-        pool.count(outcome, cold_start, duration_ms)
+        pool.count(outcome, cold_start, duration_ms, (acquired - started) * 1000)
         if outcome.function_error is not None:
             logger.info(
                 "invocation failed",

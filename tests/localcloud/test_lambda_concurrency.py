@@ -113,7 +113,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
-ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, busy_slots=50)
+ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, running_limit=50)
 
 
 def test_reserved_concurrency_throttles_the_invocation_past_it(
@@ -186,7 +186,7 @@ def test_throttled_invoke_is_a_429_too_many_requests_exception_for_boto3(
 
 def test_account_limit_throttles_across_functions(make_runtime: RuntimeFactory) -> None:
     # Given an account limit of 2 and two functions, each running once
-    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, busy_slots=10)
+    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, running_limit=10)
     runtime = make_runtime(
         {
             "FirstFunction": ("concurrency_handlers.sleep", None),
@@ -214,7 +214,7 @@ def test_reserved_concurrency_is_carved_out_of_the_account_limit(
     make_runtime: RuntimeFactory,
 ) -> None:
     # Given an account limit of 2, one of which is reserved for ReservedFunction
-    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, busy_slots=10)
+    settings = ConcurrencySettings(account_limit=2, concurrent_inits=2, running_limit=10)
     runtime = make_runtime(
         {
             "ReservedFunction": ("concurrency_handlers.sleep", 1),
@@ -239,7 +239,7 @@ def test_saturated_machine_waits_for_the_warm_worker_instead_of_a_cold_start(
 ) -> None:
     # Given a machine that counts as saturated with one invocation running
     settings = ConcurrencySettings(
-        account_limit=10, concurrent_inits=2, busy_slots=1, warm_wait_seconds=5.0
+        account_limit=10, concurrent_inits=2, running_limit=1, warm_wait_seconds=5.0
     )
     runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
     first_pid = _body(_invoke(runtime, "SleepFunction", {}))["pid"]  # one warm worker
@@ -262,7 +262,7 @@ def test_warm_wait_ends_in_a_cold_start_when_the_worker_stays_busy(
 ) -> None:
     # Given a saturated machine, a short warm wait, and the only worker busy for 2 s
     settings = ConcurrencySettings(
-        account_limit=10, concurrent_inits=2, busy_slots=1, warm_wait_seconds=0.2
+        account_limit=10, concurrent_inits=2, running_limit=1, warm_wait_seconds=0.2
     )
     runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
     _invoke(runtime, "SleepFunction", {})
@@ -282,7 +282,7 @@ def test_cold_starts_initialise_a_few_at_a_time(
     # Given one init at a time and three functions whose init takes 0.4 s
     log_dir = tmp_path / "inits"
     log_dir.mkdir()
-    settings = ConcurrencySettings(account_limit=10, concurrent_inits=1, busy_slots=10)
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=1, running_limit=10)
     names = ["AFunction", "BFunction", "CFunction"]
     runtime = make_runtime(
         {name: ("slow_init_probe.handler", None) for name in names},
@@ -306,3 +306,41 @@ def test_cold_starts_initialise_a_few_at_a_time(
     assert len(inits) == 3
     assert all(later["started"] >= earlier["ended"] for earlier, later in pairwise(inits))
     assert runtime.concurrency_stats()["initsInProgress"] == 0
+
+
+def test_past_the_running_limit_an_invocation_waits_for_a_slot_before_its_clock_starts(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given one running slot and a function whose timeout (10 s) is far above its run time
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=2, running_limit=1)
+    runtime = make_runtime(
+        {
+            "FirstFunction": ("concurrency_handlers.sleep", None),
+            "SecondFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(_invoke, runtime, "FirstFunction", {"seconds": 1})
+        assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 1)
+        # When another function is invoked, and a third invocation comes from inside a
+        # running one (nested: its caller waits for it)
+        second = _invoke(runtime, "SecondFunction", {})
+        nested = runtime.invoke("SecondFunction", b"{}", nested=True)
+        first_body = _body(first.result())
+    # Then the second ran only after the first, the nested one did not wait
+    assert _body(second)["started"] >= first_body["ended"]
+    assert _body(nested)["started"] >= first_body["ended"]  # it came after the second
+    stats = runtime.concurrency_stats()
+    assert (stats["maxRunning"], stats["runWaitsExpired"]) == (1, 0)
+
+
+def test_a_nested_invocation_runs_past_the_running_limit(make_runtime: RuntimeFactory) -> None:
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=2, running_limit=1)
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
+    with ThreadPoolExecutor(1) as pool:
+        caller = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 2})
+        assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 1)
+        nested = runtime.invoke("SleepFunction", b"{}", nested=True)
+        assert _body(nested)["started"] < _body(caller.result())["ended"]
+    assert runtime.concurrency_stats()["maxRunning"] == 2

@@ -82,7 +82,7 @@ BROKEN = "import a_module_that_does_not_exist  # noqa\n"
 SLOW_INIT = "import time\n\ntime.sleep(30)\n\n\ndef handler(event, context):\n    return 1\n"
 
 RuntimeFactory = Callable[..., LambdaRuntime]
-_ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, busy_slots=50)
+_ROOMY = ConcurrencySettings(account_limit=50, concurrent_inits=4, running_limit=50)
 
 
 @pytest.fixture
