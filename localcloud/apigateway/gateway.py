@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlsplit
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -305,6 +306,17 @@ def _request_body(request: Request) -> tuple[str | None, bool]:
         return base64.b64encode(data).decode("ascii"), True
 
 
+def raw_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoding and all (werkzeug's `request.path` is
+    decoded). A REST API routes on this and passes it, and each path parameter, still encoded:
+    `/products/a%2Fb` is one segment, and its `sku` is `a%2Fb`."""
+    uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not uri:
+        return quote(request.path, safe="/%")
+    path = urlsplit(uri).path if "://" in uri.split("?", 1)[0] else uri.split("?", 1)[0]
+    return path.split("#", 1)[0] or "/"
+
+
 def build_proxy_event(
     request: Request,
     match: RouteMatch,
@@ -313,7 +325,7 @@ def build_proxy_event(
 ) -> dict[str, Any]:
     """The REST API (payload 1.0) Lambda proxy event API Gateway sends for this request."""
     resource_path = match.route.path
-    path = request.path[len(info.stage) + 1 :] or "/"
+    path = raw_path(request)[len(info.stage) + 1 :] or "/"
     headers, multi_value_headers = _single_and_multi(_request_headers(request))
     query, multi_value_query = _single_and_multi(request.args.items(multi=True))
     body, is_base64 = _request_body(request)
@@ -348,7 +360,7 @@ def _request_context(
         "extendedRequestId": info.request_id,
         "httpMethod": request.method,
         "identity": _identity(request),
-        "path": request.path,
+        "path": raw_path(request),
         "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
         "requestId": info.request_id,
         "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(info.received_at)),
@@ -549,9 +561,10 @@ class ApiGateway:
 
     def _route(self, request: Request) -> RouteMatch:
         prefix = f"/{self.api.stage}"
-        if request.path != prefix and not request.path.startswith(prefix + "/"):
+        path = raw_path(request)
+        if path != prefix and not path.startswith(prefix + "/"):
             raise _missing_route()
-        match = self._router.match(request.method, request.path[len(prefix) :] or "/")
+        match = self._router.match(request.method, path[len(prefix) :] or "/")
         if match is None:
             raise _missing_route()
         return match

@@ -862,3 +862,43 @@ def test_an_expired_forgery_says_it_expired(
 
     assert_error(response, 401, "UNAUTHORIZED", "The incoming token has expired")
     assert invoker.calls == []
+
+
+# ---------------------------------------------------------------- the path, as sent (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("sent", "sku"),
+    [
+        ("KB-001%0A", "KB-001%0A"),  # a trailing newline
+        ("KB%2D001", "KB%2D001"),  # an encoded letter of the SKU
+        ("a%2Fb", "a%2Fb"),  # an encoded slash: still one segment
+        ("a%20b", "a%20b"),
+        ("%00", "%00"),
+        ("Zo%C3%AB", "Zo%C3%AB"),
+    ],
+)
+def test_a_path_parameter_is_passed_percent_encoded_as_sent_like_rest_apis_do(
+    http: Client, invoker: FakeInvoker, sent: str, sku: str
+) -> None:
+    # Given a path whose SKU segment is percent-encoded
+    # When it is requested
+    response = http.get(f"/v1/products/{sent}")
+
+    # Then the route is found as API Gateway's REST API finds it (on the path as sent, an
+    # encoded "/" inside one segment), and the function gets the segment still encoded
+    assert response.status_code == 200
+    function, event = invoker.calls[-1]
+    assert function == "GetProductFunction"
+    assert event["pathParameters"] == {"sku": sku}
+    assert event["path"] == f"/products/{sent}"
+    assert event["requestContext"]["path"] == f"/v1/products/{sent}"
+    assert event["resource"] == "/products/{sku}"
+
+
+def test_an_encoded_slash_does_not_reach_another_route(http: Client, invoker: FakeInvoker) -> None:
+    # /orders/{orderId}/cancel has two segments after /orders; o-1%2Fcancel is one
+    response = http.get("/v1/orders/o-1%2Fcancel", headers={"Authorization": "x"})
+
+    assert response.status_code == 401  # GET /orders/{orderId}, behind the authorizer
+    assert invoker.calls == []
