@@ -30,7 +30,7 @@ class EventSourceSettings:
     clock: Callable[[], float] = field(default=time.time)
     idle_poll_seconds: float = 0.5  # an empty source is asked again after at most this
     busy_poll_seconds: float = 0.02
-    shard_discovery_seconds: float = 1.0  # how often a stream's shard list is read again
+    shard_discovery_seconds: float = 5.0  # how often a stream's shard list is read again
     retry_backoff_seconds: float = 0.1  # a failed stream batch: first retry, doubling ...
     retry_backoff_max_seconds: float = 5.0  # ... up to this
     throttle_backoff_seconds: float = 0.1  # a throttled batch: first retry, doubling ...

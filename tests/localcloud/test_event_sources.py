@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,5 +192,8 @@ def test_a_record_throttled_past_its_maximum_age_goes_to_the_on_failure_queue(
     assert info["startSequenceNumber"] == info["endSequenceNumber"]
     assert info["startSequenceNumber"] == record["dynamodb"]["SequenceNumber"]
     assert_arrival_times(info)
+    discarded_at = datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
+    arrived = datetime.fromisoformat(info["approximateArrivalOfFirstRecord"].replace("Z", "+00:00"))
+    assert (discarded_at - arrived).total_seconds() > 60  # not before it was a minute old
     assert not ledger_items(cloud, f"done#{aged_record}")
     assert cloud.status()["eventSources"]["ThrottledFunctionStream"]["throttles"] > 1
