@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build bench env-vars schemas openapi rebuild-order-summaries clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench env-vars schemas openapi rebuild-order-summaries clean
 
 venv: $(STAMP)
 
@@ -78,6 +78,12 @@ format: $(STAMP)
 
 build: $(STAMP)  ## sam build: python3.13 arm64 artefacts from any local Python (makefile build methods)
 	$(BIN)/sam build --region $(AWS_REGION)
+
+ENV ?= dev
+DEPLOY_SETTINGS ?=
+deploy: build  ## make deploy ENV=dev|prod DEPLOY_SETTINGS="PaymentProviderBaseUrl=https://... NotificationSenderEmail=... OperatorAlertEmail=..."
+	$(BIN)/sam deploy --config-env $(ENV) --parameter-overrides \
+		$$($(BIN)/python -m tools.samconfig_overrides $(ENV)) $(DEPLOY_SETTINGS)
 
 bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
 	$(BIN)/python -m bench.run

@@ -121,3 +121,17 @@ def test_samconfig_carries_what_it_can(environment: str) -> None:
     # The account-specific settings are the operator's, given on the command line (README)
     assert not set(overrides) & set(DEPLOY_SETTINGS)
     assert deploy["capabilities"] == "CAPABILITY_IAM"
+
+
+def test_the_runbook_names_outputs_and_parameters_the_template_has() -> None:
+    readme = (ROOT / "README.md").read_text()
+    runbook = readme[readme.index("## Deploying") :]
+    outputs = set(raw_template()["Outputs"])
+    named = set(re.findall(r"OutputKey=='(\w+)'", runbook)) | set(
+        re.findall(r"\bout (\w+)\)", runbook)
+    )
+    assert {"PaymentProviderApiKeySecretArn", "ApiUrl", "UserPoolId"} <= named
+    assert named <= outputs
+    for name in DEPLOY_SETTINGS:
+        assert f"{name}=" in runbook, name
+    assert "put-secret-value" in runbook
