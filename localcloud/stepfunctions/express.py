@@ -7,13 +7,16 @@
 - An EXPRESS execution runs for at most five minutes: past that it ends TIMED_OUT (and is
   counted in CloudWatch's ExecutionsTimedOut, which localcloud's CloudWatch reads from
   ListExecutions).
+- CreateStateMachine refuses an EXPRESS definition with a Task AWS does not run in Express
+  workflows: an activity, or a `.sync` / `.waitForTaskToken` integration (InvalidDefinition,
+  "SCHEMA_VALIDATION_FAILED: Express state machine does not support ...").
 - As on AWS, DescribeExecution and GetExecutionHistory refuse an Express execution's ARN
   (InvalidArn). localcloud still lists Express executions in ListExecutions (AWS answers
   StateMachineTypeNotSupported there): it is how localcloud's CloudWatch sees their outcomes,
   which AWS reports as metrics and logs.
 
-`install` wraps moto's StepFunctionsParserBackend.start_execution once per process (moto's
-files are not changed); STANDARD machines keep moto's behaviour untouched.
+`install` wraps moto's StepFunctionsParserBackend.start_execution and create_state_machine
+once per process (moto's files are not changed); STANDARD machines keep moto's behaviour.
 """
 
 from __future__ import annotations
@@ -26,11 +29,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from moto.stepfunctions.parser.api import (
-    ExecutionStatus,
-    InvalidExecutionInput,
-    StateMachineType,
-)
+from moto.core.exceptions import AWSError
+from moto.stepfunctions.exceptions import InvalidExecutionInput
+from moto.stepfunctions.parser.api import ExecutionStatus, StateMachineType
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
@@ -51,6 +52,13 @@ class StepFunctionsSettings:
     def __post_init__(self) -> None:
         if self.express_max_duration_seconds <= 0:
             raise ValueError("express_max_duration_seconds must be > 0")
+
+
+class InvalidDefinition(AWSError):
+    """CreateStateMachine's 400 (moto's parser has one, but its code does not reach the wire)."""
+
+    TYPE = "InvalidDefinition"
+    STATUS = 400
 
 
 class _Active:
@@ -105,6 +113,46 @@ class _ExpressCommunication(BaseExecutionWorkerCommunication):
             super().terminated()
 
 
+def express_definition_errors(definition: str) -> list[str]:
+    """What Step Functions refuses in an EXPRESS definition, state by state (nested too)."""
+    try:
+        document = json.loads(definition)
+    except json.JSONDecodeError:
+        return []  # moto's own validation reports it
+    errors: list[str] = []
+    _check_states(document, "", errors)
+    return errors
+
+
+def _check_states(machine: Any, path: str, errors: list[str]) -> None:
+    states = machine.get("States") if isinstance(machine, dict) else None
+    if not isinstance(states, dict):
+        return
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        where = f"{path}/States/{name}"
+        resource = state.get("Resource")
+        if state.get("Type") == "Task" and isinstance(resource, str):
+            problem = _express_problem(resource)
+            if problem:
+                errors.append(f"{problem} at {where}/Resource")
+        for index, branch in enumerate(state.get("Branches") or []):
+            _check_states(branch, f"{where}/Branches[{index}]", errors)
+        for key in ("Iterator", "ItemProcessor"):
+            _check_states(state.get(key), f"{where}/{key}", errors)
+
+
+def _express_problem(resource: str) -> str | None:
+    if resource.startswith("arn:aws:states:") and ":activity:" in resource:
+        return "Express state machine does not support Activity ARN"
+    if resource.startswith("arn:aws:states:::"):
+        for pattern in (".waitForTaskToken", ".sync:2", ".sync"):
+            if resource.endswith(pattern):
+                return f"Express state machine does not support '{pattern}' service integration"
+    return None
+
+
 def start_express_execution(
     backend: StepFunctionsParserBackend,
     state_machine: StateMachine,
@@ -120,7 +168,7 @@ def start_express_execution(
     try:
         json.loads(input_data)
     except json.JSONDecodeError as error:
-        raise InvalidExecutionInput(str(error)) from None
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
     # The definition as it is now: a snapshot that shares the backend and no executions
     # (their worker threads can't be copied), as moto's own start does.
     snapshot = copy.deepcopy(
@@ -180,5 +228,20 @@ def install(settings: StepFunctionsSettings | None = None) -> None:
                 )
             return start_express_execution(self, state_machine, name, execution_input, trace_header)
 
+        moto_create = StepFunctionsParserBackend.create_state_machine
+
+        def create_state_machine(
+            self: StepFunctionsParserBackend, name: str, definition: str, *args: Any, **kwargs: Any
+        ) -> StateMachine:
+            if kwargs.get("sm_type") == EXPRESS:
+                errors = express_definition_errors(definition)
+                if errors:
+                    raise InvalidDefinition(
+                        "Invalid State Machine Definition: "
+                        + ", ".join(f"'SCHEMA_VALIDATION_FAILED: {e}'" for e in errors)
+                    )
+            return moto_create(self, name, definition, *args, **kwargs)
+
         start_execution.localcloud = True  # type: ignore[attr-defined]
         StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+        StepFunctionsParserBackend.create_state_machine = create_state_machine  # type: ignore[method-assign]

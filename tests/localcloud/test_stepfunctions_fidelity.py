@@ -196,3 +196,43 @@ def test_a_lambda_task_its_role_may_not_invoke_is_caught_as_aws_lambda_exception
     error = json.loads(execution["output"])["error"]
     assert error["Error"] == "Lambda.AWSLambdaException"
     assert "Status Code: 403; Error Code: AccessDeniedException;" in error["Cause"]
+
+
+# ---------------------------------------------------------------- what EXPRESS can't run
+def test_an_express_definition_with_a_callback_task_is_refused_and_a_standard_one_is_not(
+    cloud: RunningLocalCloud,
+) -> None:
+    # Given a definition that waits for a task token (a callback)
+    definition = json.dumps(
+        {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": "q", "MessageBody.$": "$$.Task.Token"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    role = "arn:aws:iam::123456789012:role/AnyRole"
+    sfn = cloud.aws.stepfunctions
+    suffix = uuid.uuid4().hex[:8]
+
+    # When it is created as EXPRESS, then as STANDARD
+    with pytest.raises(ClientError) as refused:
+        sfn.create_state_machine(
+            name=f"express-{suffix}", definition=definition, roleArn=role, type="EXPRESS"
+        )
+    created = sfn.create_state_machine(
+        name=f"standard-{suffix}", definition=definition, roleArn=role, type="STANDARD"
+    )
+
+    # Then Step Functions refuses the EXPRESS one, naming the state, and accepts the other
+    assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert (
+        "Express state machine does not support '.waitForTaskToken' service integration "
+        "at /States/Ask/Resource"
+    ) in refused.value.response["Error"]["Message"]
+    assert created["stateMachineArn"].endswith(f":standard-{suffix}")
