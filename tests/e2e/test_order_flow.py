@@ -22,7 +22,12 @@ from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-shop")]
 
-SAGA_OVERRIDES = {"SagaRetryIntervalSeconds": "1", "SagaRetryMaxAttempts": "1"}
+SAGA_OVERRIDES = {
+    "SagaRetryIntervalSeconds": "1",
+    "SagaRetryMaxAttempts": "1",
+    "SagaCompensationRetryIntervalSeconds": "1",
+    "SagaCompensationRetryMaxAttempts": "1",
+}
 _deserialize = TypeDeserializer().deserialize
 
 
