@@ -100,6 +100,11 @@ def mapping_spec(logical_id: str, properties: dict[str, Any]) -> MappingSpec:
             raise refuse(f"Unsupported {', '.join(given)} for an Amazon SQS event source")
     elif "ScalingConfig" in properties:
         raise refuse("ScalingConfig is supported for Amazon SQS event sources only")
+    elif int(properties.get("TumblingWindowInSeconds", 0) or 0) > 0:
+        raise refuse("localcloud does not run tumbling windows (TumblingWindowInSeconds)")
+    unknown = set(properties.get("FunctionResponseTypes", [])) - {"ReportBatchItemFailures"}
+    if unknown:
+        raise refuse(f"FunctionResponseTypes may only hold ReportBatchItemFailures, not {unknown}")
 
     batch_size = _int(properties, "BatchSize", 10 if is_queue else 100)
     window = _int(properties, "MaximumBatchingWindowInSeconds", 0)
