@@ -112,6 +112,7 @@ class LocalCloud:
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.endpoint.serve(s.host, s.aws_port)
+        self.sns.endpoint_url = self.endpoint.url  # SNS SubscribeURLs point here
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()

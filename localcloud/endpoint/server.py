@@ -31,7 +31,7 @@ from localcloud.endpoint.calls import AwsCall, error_response, identify
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
-from localcloud.sns.delivery import delivered_messages
+from localcloud.sns.delivery import CONFIRM_PATH, confirm_from_url, delivered_messages
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
@@ -210,6 +210,10 @@ class AwsEndpoint:
             return _json_response(200, {"messages": sent_emails()})
         if path == "/_localcloud/sns/messages":  # emails and HTTP deliveries of SNS topics
             return _json_response(200, {"messages": delivered_messages()})
+        if path == CONFIRM_PATH:  # an SNS SubscribeURL: confirms the subscription
+            args = request.args
+            status, body = confirm_from_url(args.get("TopicArn", ""), args.get("Token", ""))
+            return _json_response(status, body)
         return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
 
 

@@ -2,9 +2,16 @@
 
 moto delivers to SQS subscriptions itself (the JSON envelope, signed, or raw), which is kept.
 For HTTP/HTTPS it posts synchronously, inside the Publish call, without SNS's headers; email is
-not delivered at all. `SnsDelivery.install()` takes over those protocols in moto's
-`Subscription.publish` (the one place every Publish passes through, whether from the API, Step
-Functions or a CloudWatch alarm), after moto's own filter policy and MessageStructure handling:
+not delivered at all, and every subscription is confirmed at once. `SnsDelivery.install()`
+takes over those protocols in moto's `Subscription.publish` (the one place every Publish passes
+through, whether from the API, Step Functions or a CloudWatch alarm), after moto's own filter
+policy and MessageStructure handling, and models their confirmation:
+
+- Subscribe (http, https, email, email-json) leaves the subscription PendingConfirmation and
+  sends the confirmation: a `SubscriptionConfirmation` POST (Token, SubscribeURL) or an email
+  with the link. Until ConfirmSubscription (TopicArn, Token) is called, or the SubscribeURL
+  visited (`/_localcloud/sns/confirm?...` on the AWS endpoint), nothing is delivered to it, as
+  on AWS. SQS subscriptions in the account need no confirmation.
 
 - http/https: a POST of SNS's JSON envelope (moto builds and signs it) with the
   `x-amz-sns-message-type`, `x-amz-sns-message-id`, `x-amz-sns-topic-arn`,
@@ -12,7 +19,8 @@ Functions or a CloudWatch alarm), after moto's own filter policy and MessageStru
   failed delivery is retried as the default delivery policy says (3 retries, 20 s apart).
 - email / email-json: captured, like SES messages, readable at `/_localcloud/sns/messages`.
 
-Not modelled: the SubscriptionConfirmation handshake (moto confirms every subscription at once),
+Not modelled: valid signatures on confirmation messages (moto signs notifications only), the
+"pending confirmation" SubscriptionArn in Subscribe and List* answers (moto returns the ARN),
 delivery policies other than the default, and SMS, mobile push and Firehose subscriptions.
 """
 
@@ -20,13 +28,19 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from moto.sns.models import Subscription
+from moto.core.responses import ActionResult
+from moto.sns.exceptions import SNSInvalidParameter
+from moto.sns.models import SNSBackend, Subscription
+from moto.sns.responses import SNSResponse
 
 log = logging.getLogger("localcloud.sns")
 
@@ -38,6 +52,9 @@ HTTP_RETRY_DELAY_SECONDS = 20.0  # minDelayTarget = maxDelayTarget = 20 s, linea
 HTTP_TIMEOUT_SECONDS = 15.0  # SNS waits 15 s for an HTTP endpoint's answer
 
 _moto_publish = Subscription.publish
+_moto_subscribe = SNSBackend.subscribe
+_moto_confirm = SNSResponse.confirm_subscription
+CONFIRM_PATH = "/_localcloud/sns/confirm"
 _install_lock = threading.Lock()
 
 
@@ -59,6 +76,11 @@ class SnsDelivery:
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
         self._closed = threading.Event()
+        self._tokens: dict[str, Subscription] = {}  # confirmation token -> its subscription
+        self._pending: set[str] = set()  # ARNs of subscriptions not confirmed yet
+        self.endpoint_url = (
+            "http://127.0.0.1:4566"  # where SubscribeURL points (the facade sets it)
+        )
 
     # ------------------------------------------------------------ lifecycle
     def install(self) -> SnsDelivery:
@@ -67,6 +89,8 @@ class SnsDelivery:
                 raise RuntimeError("another SnsDelivery is installed in this process")
             _Installed.delivery = self
             Subscription.publish = _publish  # type: ignore[method-assign,assignment]
+            SNSBackend.subscribe = _subscribe  # type: ignore[method-assign]
+            SNSResponse.confirm_subscription = _confirm_subscription  # type: ignore[method-assign]
         return self
 
     def uninstall(self) -> None:
@@ -75,6 +99,8 @@ class SnsDelivery:
             if _Installed.delivery is self:
                 _Installed.delivery = None
                 Subscription.publish = _moto_publish  # type: ignore[method-assign]
+                SNSBackend.subscribe = _moto_subscribe  # type: ignore[method-assign]
+                SNSResponse.confirm_subscription = _moto_confirm  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ what was delivered
     def messages(self) -> list[dict[str, Any]]:
@@ -85,6 +111,82 @@ class SnsDelivery:
         with self._lock:
             self._messages.append(entry)
         return entry
+
+    # ------------------------------------------------------------ confirmation
+    def pending(self, subscription: Subscription) -> bool:
+        with self._lock:
+            return subscription.arn in self._pending
+
+    def request_confirmation(self, subscription: Subscription) -> None:
+        """A new HTTP/HTTPS/email subscription: pending, and the confirmation is sent."""
+        token = secrets.token_hex(64)
+        with self._lock:
+            self._tokens[token] = subscription
+            self._pending.add(subscription.arn)
+        subscription.confirmed = False
+        subscription.attributes["PendingConfirmation"] = "true"
+        subscription.attributes["ConfirmationWasAuthenticated"] = "false"
+        topic = subscription.topic
+        query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic.arn, "Token": token})
+        subscribe_url = f"{self.endpoint_url}{CONFIRM_PATH}?{query}"
+        entry: dict[str, Any] = {
+            "messageId": str(uuid.uuid4()),
+            "topicArn": topic.arn,
+            "subscriptionArn": subscription.arn,
+            "protocol": subscription.protocol,
+            "endpoint": subscription.endpoint,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "type": "SubscriptionConfirmation",
+            "subscribeUrl": subscribe_url,
+        }
+        if subscription.protocol in ("email", "email-json"):
+            self._record(
+                {
+                    **entry,
+                    "source": f'"AWS Notifications" <{SENDER}>',
+                    "subject": "AWS Notification - Subscription Confirmation",
+                    "body": (
+                        f"You have chosen to subscribe to the topic: \n{topic.arn}\n\n"
+                        "To confirm this subscription, click or visit the link below (If this"
+                        f" was in error no action is necessary): \n{subscribe_url}\n\nPlease do"
+                        " not reply directly to this email."
+                    ),
+                }
+            )
+            log.info("sns: confirmation mailed to %s for %s", subscription.endpoint, topic.arn)
+            return
+        envelope = {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": entry["messageId"],
+            "Token": token,
+            "TopicArn": topic.arn,
+            "Message": (
+                f"You have chosen to subscribe to the topic {topic.arn}.\nTo confirm the"
+                " subscription, visit the SubscribeURL included in this message."
+            ),
+            "SubscribeURL": subscribe_url,
+            "Timestamp": entry["timestamp"],
+            "SignatureVersion": "2",
+        }
+        record = self._record({**entry, "status": "pending", "attempts": 0})
+        threading.Thread(
+            target=self._post,
+            args=(subscription, envelope, record),
+            name="sns-http-confirmation",
+            daemon=True,
+        ).start()
+
+    def confirm(self, topic_arn: str, token: str) -> str:
+        """ConfirmSubscription: the subscription's ARN; SNSInvalidParameter for a bad token."""
+        with self._lock:
+            subscription = self._tokens.get(token)
+            if subscription is None or subscription.topic.arn != topic_arn:
+                raise SNSInvalidParameter("Invalid token")
+            self._pending.discard(subscription.arn)
+        subscription.confirmed = True
+        subscription.attributes["PendingConfirmation"] = "false"
+        log.info("sns: %s confirmed %s", subscription.endpoint, subscription.arn)
+        return str(subscription.arn)
 
     # ------------------------------------------------------------ delivery
     def deliver(
@@ -144,7 +246,11 @@ class SnsDelivery:
                 "x-amz-sns-message-type": envelope["Type"],
                 "x-amz-sns-message-id": envelope["MessageId"],
                 "x-amz-sns-topic-arn": envelope["TopicArn"],
-                "x-amz-sns-subscription-arn": subscription.arn,
+                **(
+                    {"x-amz-sns-subscription-arn": subscription.arn}
+                    if envelope["Type"] == "Notification"
+                    else {}
+                ),
             },
         )
         for attempt in range(1 + self._http_retries):
@@ -211,6 +317,11 @@ def _publish(
             message_structure=message_structure,
         )
         return
+    if delivery.pending(self):
+        log.info(
+            "sns: not delivered to %s: its subscription is pending confirmation", self.endpoint
+        )
+        return
     matcher = self._filter_policy_matcher
     if matcher is not None and not matcher.matches(message_attributes, message):
         return
@@ -223,3 +334,34 @@ def delivered_messages() -> list[dict[str, Any]]:
     """What the installed delivery sent (emails) and posted (HTTP), for /_localcloud/sns."""
     delivery = _Installed.delivery
     return delivery.messages() if delivery is not None else []
+
+
+def _subscribe(self: SNSBackend, topic_arn: str, endpoint: str, protocol: str) -> Subscription:
+    """moto's subscribe; a new HTTP/HTTPS/email subscription then awaits its confirmation."""
+    existing = self._find_subscription(topic_arn, endpoint, protocol)
+    subscription = _moto_subscribe(self, topic_arn, endpoint, protocol)
+    delivery = _Installed.delivery
+    if delivery is not None and protocol in HANDLED_PROTOCOLS and existing is None:
+        delivery.request_confirmation(subscription)
+    return subscription
+
+
+def _confirm_subscription(self: SNSResponse) -> ActionResult:
+    """ConfirmSubscription with the token SNS sent (moto's own accepts anything)."""
+    delivery = _Installed.delivery
+    if delivery is None:
+        return _moto_confirm(self)
+    topic_arn = self._get_param("TopicArn")
+    arn = delivery.confirm(topic_arn, self._get_param("Token") or "")
+    return ActionResult({"SubscriptionArn": arn})
+
+
+def confirm_from_url(topic_arn: str, token: str) -> tuple[int, dict[str, str]]:
+    """A visit to a SubscribeURL: (status, body) for the AWS endpoint to answer."""
+    delivery = _Installed.delivery
+    if delivery is None:
+        return 404, {"message": "SNS delivery is not running", "code": "NOT_FOUND"}
+    try:
+        return 200, {"SubscriptionArn": delivery.confirm(topic_arn, token)}
+    except SNSInvalidParameter:
+        return 400, {"message": "Invalid token", "code": "InvalidParameter"}

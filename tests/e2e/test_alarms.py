@@ -4,13 +4,15 @@ localcloud runs the template as `make run` does, with CloudWatch periods scaled 
 period lasts 3 s) so the alarms fire within seconds. A compensation fails for good (the refund
 of a `tok_refund_fails` charge, after the shipment to Antarctica failed): the saga execution
 FAILS and the case lands on OperatorQueue; the alarms on both go to ALARM, and the operator's
-topic delivers CloudWatch's notification to its email subscription (captured) and to a queue
-the test subscribes through the AWS endpoint.
+topic delivers CloudWatch's notification to its email subscription (captured; confirmed first
+from the mail SNS sent, as the operator does on AWS) and to a queue the test subscribes through
+the AWS endpoint.
 """
 
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -87,6 +89,14 @@ def test_an_order_that_needs_attention_pages_the_operator(cloud: RunningLocalClo
         for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
         if s["Protocol"] == "email"
     ]
+    # (the operator confirms the email subscription from the mail SNS sent, as on AWS)
+    (confirmation,) = [
+        m
+        for m in cloud.sns_messages()
+        if m.get("type") == "SubscriptionConfirmation" and m["endpoint"] == email
+    ]
+    with urllib.request.urlopen(confirmation["subscribeUrl"], timeout=10) as response:
+        assert response.status == 200
     pager = subscribe_queue(cloud, topic_arn)
     assert eventually(lambda: alarms(cloud)[QUEUE_ALARM]["StateValue"] == "OK")
     admin = Client(cloud, cloud.token("alarms-admin", admin=True))

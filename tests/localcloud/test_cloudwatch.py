@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -32,6 +35,7 @@ def endpoint() -> Iterator[AwsEndpoint]:
     delivery = SnsDelivery(http_retries=0).install()
     served = AwsEndpoint(runtime=None, status=lambda: {"ready": True})
     served.serve("127.0.0.1", 0)
+    delivery.endpoint_url = served.url
     try:
         yield served
     finally:
@@ -98,6 +102,25 @@ def subscribed_queue(aws: AwsClients, topic_arn: str) -> str:
     return url
 
 
+def confirmation(topic_arn: str, endpoint: str) -> dict[str, Any] | None:
+    """The SubscriptionConfirmation SNS sent to an email or HTTP endpoint, once sent."""
+    sent = [
+        m
+        for m in delivered_messages()
+        if m.get("type") == "SubscriptionConfirmation"
+        and (m["topicArn"], m["endpoint"]) == (topic_arn, endpoint)
+    ]
+    return sent[-1] if sent else None
+
+
+def visit(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def notifications(aws: AwsClients, queue_url: str) -> list[dict[str, Any]]:
     messages = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
         "Messages", []
@@ -149,6 +172,15 @@ def test_a_waiting_message_raises_the_alarm_and_pages_every_subscriber(
     url, posts = http_subscriber
     sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=url)
     sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint="ops@example.com")
+    # (the HTTP endpoint follows the SubscribeURL it was posted; the operator clicks the link)
+    assert eventually(lambda: posts)
+    confirmation_headers, confirmation_body = posts.pop()
+    assert confirmation_headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+    assert visit(confirmation_body["SubscribeURL"])[0] == 200
+    mail = confirmation(topic_arn, "ops@example.com")
+    assert mail is not None
+    assert mail["subscribeUrl"] in mail["body"]
+    assert visit(mail["subscribeUrl"])[0] == 200
     name = queue_alarm(aws, queue, topic_arn)
     cloudwatch.start()
     # the alarm starts as CloudWatch's do, then the empty queue is OK
@@ -187,7 +219,11 @@ def test_a_waiting_message_raises_the_alarm_and_pages_every_subscriber(
     assert headers["x-amz-sns-message-id"] == envelope["MessageId"]
     assert json.loads(envelope["Message"])["NewStateValue"] == "ALARM"
     # and the email subscriber got the readable text, captured at /_localcloud/sns/messages
-    emails = [m for m in delivered_messages() if m["topicArn"] == topic_arn]
+    emails = [
+        m
+        for m in delivered_messages()
+        if m["topicArn"] == topic_arn and m.get("type") != "SubscriptionConfirmation"
+    ]
     assert [m["endpoint"] for m in emails if m["protocol"] == "email"] == ["ops@example.com"] * 2
     assert emails[-1]["subject"] == f'ALARM: "{name}" in US East (N. Virginia)'
     assert emails[-1]["source"] == '"Ops" <no-reply@sns.amazonaws.com>'
@@ -359,7 +395,7 @@ def test_an_alarm_on_metric_math_is_evaluated(aws: AwsClients, cloudwatch: Cloud
             "Id": query_id,
             "MetricStat": {
                 "Metric": watched,
-                "Period": 60,
+                "Period": 300,  # 6 s here: time for the flush and a tick on a busy machine
                 "Stat": "Sum",
             },
             "ReturnData": False,
@@ -397,3 +433,42 @@ def test_datums_are_put_in_batches_cloudwatch_accepts(aws: AwsClients) -> None:
     publisher.put(*(Datum.of("Test", name, 1) for _ in range(2500)))
     publisher.flush()
     assert publisher.put_count == 2500
+
+
+def test_nothing_is_delivered_to_a_subscription_until_it_is_confirmed(aws: AwsClients) -> None:
+    # Given an email subscription its owner has not confirmed
+    sns = aws.client("sns")
+    topic_arn = sns.create_topic(Name=unique("unconfirmed"))["TopicArn"]
+    address = f"{unique('someone')}@example.com"
+    arn = sns.subscribe(
+        TopicArn=topic_arn, Protocol="email", Endpoint=address, ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert attributes["PendingConfirmation"] == "true"
+
+    def mailed() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in delivered_messages()
+            if m["endpoint"] == address and m.get("type") != "SubscriptionConfirmation"
+        ]
+
+    # When a message is published, it is not delivered
+    sns.publish(TopicArn=topic_arn, Message="before", Subject="first")
+    assert mailed() == []
+    # and a wrong token confirms nothing
+    with pytest.raises(sns.exceptions.InvalidParameterException):
+        sns.confirm_subscription(TopicArn=topic_arn, Token="not-the-token")
+
+    # When the owner confirms with the token SNS mailed
+    mail = confirmation(topic_arn, address)
+    assert mail is not None
+    token = parse_qs(urlsplit(mail["subscribeUrl"]).query)["Token"][0]
+    assert sns.confirm_subscription(TopicArn=topic_arn, Token=token)["SubscriptionArn"] == arn
+
+    # Then the subscription is confirmed and the next message is delivered
+    attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+    assert attributes["PendingConfirmation"] == "false"
+    sns.publish(TopicArn=topic_arn, Message="after", Subject="second")
+    assert [m["subject"] for m in mailed()] == ["second"]
+    assert mailed()[0]["body"].startswith("after")
