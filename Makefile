@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench env-vars schemas openapi rebuild-order-summaries clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -105,6 +105,17 @@ rebuild-order-summaries: $(STAMP)  ## rebuild the orders read model from the eve
 	AWS_ENDPOINT_URL=$(LOCALCLOUD_AWS_URL) AWS_ACCESS_KEY_ID=localcloud AWS_SECRET_ACCESS_KEY=localcloud \
 	PYTHONPATH=layers/shared:functions/orders $(BIN)/python -m rebuild_order_summaries \
 		--orders-table OrdersTable --summaries-table OrderSummariesTable
+
+# The operator's tools (ops/): against the localcloud of `make run` by default; `AWS_URL=` (empty)
+# for the stack on AWS (credentials and AWS_ENDPOINT_URL from the environment). README, "Operating it".
+AWS_URL ?= $(LOCALCLOUD_AWS_URL)
+OPS := PYTHONPATH=$(PROJECT_PYTHONPATH) $(BIN)/python -m
+
+invariants: $(STAMP)  ## judge the invariants of a running shop: make invariants ARGS="--json"
+	$(OPS) ops.invariants $(if $(AWS_URL),--aws-url $(AWS_URL)) $(ARGS)
+
+operator: $(STAMP)  ## the operator's tools: make operator ARGS="attention"
+	$(OPS) ops.operator $(if $(AWS_URL),--aws-url $(AWS_URL)) $(ARGS)
 
 env-vars: $(STAMP)  ## env.json for `sam local invoke --env-vars` against a running localcloud
 	$(BIN)/localcloud env-vars > env.json

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +40,7 @@ from ops.deployment import (
 from orders.models import OrderEventItem, order_pk
 from orders.read_model.models import OrderSummaryItem
 
+_DESERIALIZE = TypeDeserializer().deserialize
 PEEK_HIDE_SECONDS = 30  # how long a peeked message stays hidden while the rest are read
 PEEK_MAX_MESSAGES = 5000
 PROVIDER_TIMEOUT_SECONDS = 10.0
@@ -75,6 +77,17 @@ class ExecutionFact(BaseModel):
     didWork: bool | None = None  # read from the history only when an order has more than one
 
 
+class StreamRecord(BaseModel):
+    """A DynamoDB stream record an on-failure message points at, as far as the tools care."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # the item's pk
+    orderId: str | None = None
+    eventId: str | None = None
+    detailType: str | None = None
+
+
 class QueueMessage(BaseModel):
     """A message waiting in a queue, read without consuming it."""
 
@@ -84,6 +97,9 @@ class QueueMessage(BaseModel):
     messageId: str
     body: Any  # parsed JSON, or the raw text
     receiveCount: int = 0
+    # A stream batch's on-failure record: the records it names, read back from the stream
+    # (None: not readable any more, e.g. past the stream's 24 hours)
+    records: list[StreamRecord] | None = None
 
 
 class Email(BaseModel):
@@ -140,7 +156,9 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
     )
     dead_letters: list[QueueMessage] = []
     for logical_id, url in failure_queues.items():
-        messages = peek(deployment, logical_id, url)
+        messages = [
+            _with_records(deployment, message) for message in peek(deployment, logical_id, url)
+        ]
         if logical_id in operator_dlq:
             operator_cases.extend(messages)  # cases an operator has looked at too often
         dead_letters.extend(messages)
@@ -261,11 +279,18 @@ def _emails(deployment: Deployment) -> list[Email] | None:
     return [
         Email(
             messageId=message["id"],
-            destinations=list(message.get("destinations") or []),
+            destinations=_addresses(message.get("destinations")),
             subject=message.get("subject"),
         )
         for message in messages
     ]
+
+
+def _addresses(destinations: Any) -> list[str]:
+    """SendEmail's Destination ({ToAddresses, CcAddresses, BccAddresses}) as one list."""
+    if isinstance(destinations, dict):
+        return [str(a) for addresses in destinations.values() for a in addresses or []]
+    return [str(address) for address in destinations or []]
 
 
 # ---------------------------------------------------------------- Step Functions
@@ -424,6 +449,56 @@ def peek(deployment: Deployment, logical_id: str, url: str) -> list[QueueMessage
             ],
         )
     return list(seen.values())
+
+
+def _with_records(deployment: Deployment, message: QueueMessage) -> QueueMessage:
+    """An on-failure record of a stream batch, with the records it names read from the stream."""
+    batch = message.body.get("DDBStreamBatchInfo") if isinstance(message.body, dict) else None
+    if not isinstance(batch, dict):
+        return message
+    try:
+        records = list(_stream_records(deployment, batch))
+    except (ClientError, KeyError, ValueError):
+        records = None
+    return message.model_copy(update={"records": records})
+
+
+def _stream_records(deployment: Deployment, batch: dict[str, Any]) -> Iterator[StreamRecord]:
+    streams = deployment.client("dynamodbstreams")
+    first, last = int(batch["startSequenceNumber"]), int(batch["endSequenceNumber"])
+    iterator = streams.get_shard_iterator(
+        StreamArn=batch["streamArn"],
+        ShardId=batch["shardId"],
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=batch["startSequenceNumber"],
+    ).get("ShardIterator")
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=100)
+        for record in page.get("Records", []):
+            number = int(record["dynamodb"]["SequenceNumber"])
+            if number > last:
+                return
+            if number >= first:
+                yield _stream_record(record["dynamodb"])
+        if not page.get("Records"):
+            return
+        iterator = page.get("NextShardIterator")
+
+
+def _stream_record(change: dict[str, Any]) -> StreamRecord:
+    image = {
+        name: _DESERIALIZE(value)
+        for name, value in (change.get("NewImage") or change.get("Keys") or {}).items()
+    }
+    detail = _json_or_text(str(image.get("detail", "")))
+    data = detail.get("data") if isinstance(detail, dict) else None
+    order_id = data.get("orderId") if isinstance(data, dict) else None
+    return StreamRecord(
+        key=str(image.get("pk", "")),
+        orderId=order_id,
+        eventId=image.get("eventId"),
+        detailType=image.get("detailType"),
+    )
 
 
 def _json_or_text(body: str) -> Any:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -63,6 +64,7 @@ from orders.read_model.logic import rebuild_summaries
 from orders.read_model.models import HeldSummary, OrderSummaryItem, SummaryPage
 from orders.read_model.repository import OrderSummaryStore
 from orders.repository import OrderEventStore
+from shop_shared.observability import logger as service_logger
 
 FINAL_STATUSES = frozenset({"CONFIRMED", "REJECTED", "CANCELLED", "NEEDS_ATTENTION"})
 MOVING_STATUSES = frozenset({"PENDING", "CANCELLING"})
@@ -662,84 +664,137 @@ def _summary_differences(live: OrderSummaryItem, rebuilt: OrderSummaryItem) -> l
 def judge_dead_letters(evidence: Evidence, orders: dict[str, Order]) -> InvariantResult:
     result = InvariantResult(held=True)
     for message in evidence.deadLetters:
-        accounted, violation = classify_dead_letter(message, evidence, orders)
-        if accounted is not None:
-            result.accounted.append(accounted)
-        if violation is not None:
-            result.violations.append(violation)
+        accounted, violations = classify_dead_letter(message, evidence, orders)
+        result.accounted.extend(accounted)
+        result.violations.extend(violations)
     return _result(result)
 
 
 def classify_dead_letter(
     message: QueueMessage, evidence: Evidence, orders: dict[str, Order]
-) -> tuple[Accounted | None, Violation | None]:
-    """What a dead letter is about, and whether it is an expected case."""
+) -> tuple[list[Accounted], list[Violation]]:
+    """What a dead letter is about (its order, its event), and whether it is an expected case."""
     body = message.body if isinstance(message.body, dict) else {}
-    if "workflow" in body and isinstance(body.get("orderId"), str):  # an operator case
-        order_id = body["orderId"]
-        status = orders[order_id].status if order_id in orders else "unknown"
-        if status == "NEEDS_ATTENTION":
-            return (
-                Accounted(
-                    queue=message.queue,
-                    messageId=message.messageId,
-                    orderId=order_id,
-                    reason=(
-                        f"operator case of a NEEDS_ATTENTION order, moved here after "
-                        f"{message.receiveCount} receives (redrive it to OperatorQueue)"
-                    ),
-                ),
-                None,
+    if "workflow" in body and isinstance(body.get("orderId"), str):
+        return _operator_case_letter(message, body["orderId"], orders)
+    detail = body.get("detail")
+    if "detail-type" in body and isinstance(detail, dict):
+        return _bus_event_letter(message, body, detail, evidence)
+    if isinstance(body.get("DDBStreamBatchInfo"), dict):
+        return _stream_batch_letter(message, body["DDBStreamBatchInfo"], evidence, orders)
+    return [], [
+        Violation(queue=message.queue, message=f"an unrecognised message {message.messageId}")
+    ]
+
+
+def _operator_case_letter(
+    message: QueueMessage, order_id: str, orders: dict[str, Order]
+) -> tuple[list[Accounted], list[Violation]]:
+    status = orders[order_id].status if order_id in orders else "unknown"
+    if status == "NEEDS_ATTENTION":
+        reason = (
+            f"operator case of a NEEDS_ATTENTION order, moved here after {message.receiveCount} "
+            "receives (redrive it to OperatorQueue)"
+        )
+        return [
+            Accounted(
+                queue=message.queue, messageId=message.messageId, orderId=order_id, reason=reason
             )
-        return None, Violation(
+        ], []
+    return [], [
+        Violation(
             queue=message.queue,
             orderId=order_id,
             message=f"an operator case for an order that is {status}",
         )
-    detail = body.get("detail")
-    if "detail-type" in body and isinstance(detail, dict):  # a bus event a consumer gave up on
-        metadata = detail.get("metadata") or {}
-        data = detail.get("data") or {}
-        event_id = metadata.get("eventId")
-        order_id = data.get("orderId")
-        detail_type = body["detail-type"]
-        customer_id = data.get("customerId")
-        if (
-            is_handled(detail_type)
-            and isinstance(order_id, str)
-            and customer_id not in evidence.contacts
-        ):
-            return (
-                Accounted(
-                    queue=message.queue,
-                    messageId=message.messageId,
-                    orderId=order_id,
-                    eventId=event_id,
-                    reason=(
-                        f"{detail_type} for a customer who never registered: notifications "
-                        "has no address to mail"
-                    ),
-                ),
-                None,
+    ]
+
+
+def _bus_event_letter(
+    message: QueueMessage, body: dict[str, Any], detail: dict[str, Any], evidence: Evidence
+) -> tuple[list[Accounted], list[Violation]]:
+    """A bus event a consumer gave up on."""
+    metadata, data = detail.get("metadata") or {}, detail.get("data") or {}
+    event_id, order_id, detail_type = (
+        metadata.get("eventId"),
+        data.get("orderId"),
+        body["detail-type"],
+    )
+    if (
+        is_handled(detail_type)
+        and isinstance(order_id, str)
+        and data.get("customerId") not in evidence.contacts
+    ):
+        reason = f"{detail_type} for a customer who never registered: notifications has no address"
+        return [
+            Accounted(
+                queue=message.queue,
+                messageId=message.messageId,
+                orderId=order_id,
+                eventId=event_id,
+                reason=reason,
             )
-        return None, Violation(
+        ], []
+    return [], [
+        Violation(
             queue=message.queue,
             orderId=order_id,
             eventId=event_id,
             message=f"{detail_type} from {body.get('source')} was never handled",
         )
-    batch = body.get("DDBStreamBatchInfo")
-    if isinstance(batch, dict):  # a stream batch a function gave up on (its on-failure record)
-        return None, Violation(
-            queue=message.queue,
-            message=(
-                f"stream records {batch.get('startSequenceNumber')}.."
-                f"{batch.get('endSequenceNumber')} of {batch.get('streamArn')} were never handled"
-            ),
-        )
-    return None, Violation(
-        queue=message.queue, message=f"an unrecognised message {message.messageId}"
+    ]
+
+
+def _stream_batch_letter(
+    message: QueueMessage, batch: dict[str, Any], evidence: Evidence, orders: dict[str, Order]
+) -> tuple[list[Accounted], list[Violation]]:
+    """A stream batch a function gave up on (Lambda's on-failure record): each of its records,
+    read back from the stream, is accounted for when the workflow it should have started ran
+    since (the sweeper or an operator started it), else a violation naming its order and event."""
+    span = (
+        f"records {batch.get('startSequenceNumber')}..{batch.get('endSequenceNumber')} of "
+        f"{batch.get('streamArn')}"
     )
+    if message.records is None:
+        return [], [
+            Violation(queue=message.queue, message=f"{span} were never handled (not readable)")
+        ]
+    started = {(e.workflow, e.name) for e in evidence.executions or []}
+    accounted: list[Accounted] = []
+    violations: list[Violation] = []
+    for record in message.records:
+        order = orders.get(record.orderId or "")
+        ran = {
+            "OrderPlaced": (SAGA_WORKFLOW, record.orderId),
+            "OrderCancellationRequested": (
+                CANCELLATION_WORKFLOW,
+                f"{CANCELLATION_PREFIX}{record.orderId}",
+            ),
+        }.get(record.detailType or "")
+        if ran in started and order is not None and order.status in FINAL_STATUSES:
+            accounted.append(
+                Accounted(
+                    queue=message.queue,
+                    messageId=message.messageId,
+                    orderId=record.orderId,
+                    eventId=record.eventId,
+                    reason=f"{record.detailType} was given up on, but its {ran[0]} ran since",
+                )
+            )
+        else:
+            violations.append(
+                Violation(
+                    queue=message.queue,
+                    orderId=record.orderId,
+                    eventId=record.eventId,
+                    message=f"{record.detailType or record.key} in {span} was never handled",
+                )
+            )
+    if not message.records:
+        violations.append(
+            Violation(queue=message.queue, message=f"{span} were never handled (trimmed)")
+        )
+    return accounted, violations
 
 
 # ---------------------------------------------------------------- the command line
@@ -817,6 +872,12 @@ def _describe(violation: Violation) -> str:
     return f"{subject}: {violation.message}" if subject else violation.message
 
 
+def quiet_service_logs() -> None:
+    """The services' code the tools reuse (the rebuild, the fold) logs on stdout as a function
+    does; on the command line that would mix with the report."""
+    service_logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.invariants", description=__doc__)
     add_deployment_arguments(parser)
@@ -839,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--output", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    quiet_service_logs()
 
     baseline = json.loads(args.baseline.read_text()) if args.baseline else None
     options = CheckOptions(

@@ -53,6 +53,7 @@ from ops.invariants import (
     classify_dead_letter,
     deployment_from,
     fold_orders,
+    quiet_service_logs,
     render,
 )
 from orders.logic import fold
@@ -302,20 +303,20 @@ def _dead_letters(deployment: Deployment, args: argparse.Namespace) -> int:
     orders, _ = fold_orders(evidence)
     rows = []
     for message in evidence.deadLetters:
-        accounted, violation = classify_dead_letter(message, evidence, orders)
+        accounted, violations = classify_dead_letter(message, evidence, orders)
         rows.append(
             {
                 "queue": message.queue,
                 "messageId": message.messageId,
-                "accounted": accounted.model_dump() if accounted else None,
-                "violation": violation.model_dump(exclude_none=True) if violation else None,
+                "accounted": [case.model_dump() for case in accounted],
+                "violations": [violation.model_dump() for violation in violations],
             }
         )
     if args.json:
         _print_json(rows)
     else:
         for row in rows:
-            what = row["accounted"] or row["violation"]
+            what = row["accounted"] or row["violations"]
             sys.stdout.write(f"{row['queue']} {row['messageId']}: {json.dumps(what)}\n")
         sys.stdout.write(f"{len(rows)} messages in dead-letter and on-failure queues\n")
     return 0
@@ -369,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     one = commands.add_parser("check", help="the invariants of one order")
     one.add_argument("--order", required=True)
     args = parser.parse_args(argv)
+    quiet_service_logs()
 
     handlers = {
         "attention": _attention,

@@ -11,7 +11,7 @@ import pytest
 from inventory.models import ReservationItem, ReservedLineItem
 from notifications.logic import is_handled
 from notifications.models import SentItem
-from ops.evidence import ChargeFact, Email, Evidence, ExecutionFact, QueueMessage
+from ops.evidence import ChargeFact, Email, Evidence, ExecutionFact, QueueMessage, StreamRecord
 from ops.invariants import INVARIANTS, CheckOptions, Report, judge
 from orders.logic import fold
 from orders.models import (
@@ -393,3 +393,31 @@ def test_dead_letters_are_violations_unless_an_expected_case() -> None:
     (accounted,) = result.accounted
     assert (accounted.queue, accounted.orderId) == ("NotificationsDeadLetterQueue", OTHER)
     assert "never registered" in accounted.reason
+
+
+def test_a_stream_batch_given_up_on_is_accounted_for_only_where_its_workflow_ran_since() -> None:
+    # Given the saga starter gave up on two records: this order's OrderPlaced (its saga ran
+    # since: the sweeper started it) and another's (no saga ever ran)
+    batch = {
+        "DDBStreamBatchInfo": {
+            "streamArn": "arn:stream",
+            "shardId": "shard-1",
+            "startSequenceNumber": "100",
+            "endSequenceNumber": "101",
+        }
+    }
+    records = [
+        StreamRecord(key=f"ORDER#{o}", orderId=o, eventId=f"placed-{o}", detailType="OrderPlaced")
+        for o in (ORDER, OTHER)
+    ]
+    letter = QueueMessage(
+        queue="OrdersStreamFailureQueue", messageId="m", body=batch, records=records
+    )
+    result = check(snapshot(deadLetters=[letter])).invariants["dead_letters_accounted_for"]
+
+    (accounted,) = result.accounted
+    assert (accounted.orderId, accounted.eventId) == (ORDER, f"placed-{ORDER}")
+    assert accounted.reason == "OrderPlaced was given up on, but its OrderSaga ran since"
+    (violation,) = result.violations
+    assert (violation.orderId, violation.eventId) == (OTHER, f"placed-{OTHER}")
+    assert violation.message == "OrderPlaced in records 100..101 of arn:stream was never handled"
