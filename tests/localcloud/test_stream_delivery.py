@@ -8,6 +8,7 @@ destination. The whole path, with moto and real workers, is in test_event_source
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -258,3 +259,115 @@ def test_the_invocation_record_has_the_shape_aws_documents() -> None:
             "streamArn": STREAM,
         },
     }
+
+
+# ---------------------------------------------------------------- shards
+class FakeStreams:
+    """DynamoDB Streams with a closed parent shard and its open child, one shard per page."""
+
+    def __init__(self, shards: dict[str, tuple[str | None, list[str], bool]]) -> None:
+        self.shards = shards  # id -> (parent id, keys, closed)
+
+    def describe_stream(self, StreamArn: str, **page: str) -> dict[str, Any]:
+        ids = list(self.shards)
+        start = ids.index(page["ExclusiveStartShardId"]) + 1 if page else 0
+        shard_id = ids[start]
+        parent, _, _ = self.shards[shard_id]
+        shard: dict[str, Any] = {"ShardId": shard_id}
+        if parent:
+            shard["ParentShardId"] = parent
+        description: dict[str, Any] = {"Shards": [shard]}
+        if start + 1 < len(ids):
+            description["LastEvaluatedShardId"] = shard_id
+        return {"StreamDescription": description}
+
+    def get_shard_iterator(
+        self, StreamArn: str, ShardId: str, ShardIteratorType: str, **at: str
+    ) -> dict[str, str]:
+        keys = self.shards[ShardId][1]
+        position = 0 if ShardIteratorType == "TRIM_HORIZON" else len(keys)
+        if "SequenceNumber" in at:
+            position = [self._sequence(ShardId, n) for n in range(len(keys))].index(
+                at["SequenceNumber"]
+            ) + 1
+        return {"ShardIterator": f"{ShardId}|{position}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        shard_id, at = ShardIterator.split("|")
+        position = int(at)
+        _, keys, closed = self.shards[shard_id]
+        batch = keys[position : position + Limit]
+        response: dict[str, Any] = {
+            "Records": [
+                {
+                    "eventName": "INSERT",
+                    "dynamodb": {
+                        "Keys": {"pk": {"S": key}},
+                        "SequenceNumber": self._sequence(shard_id, position + n),
+                        "ApproximateCreationDateTime": WRITTEN_AT,
+                    },
+                }
+                for n, key in enumerate(batch)
+            ]
+        }
+        end = position + len(batch)
+        if not (closed and end >= len(keys)):
+            response["NextShardIterator"] = f"{shard_id}|{end}"
+        return response
+
+    @staticmethod
+    def _sequence(shard_id: str, n: int) -> str:
+        return str((2000 if shard_id.endswith("child") else 1000) + n)
+
+
+def test_every_shard_is_read_and_a_child_only_after_its_parent_is_read_to_its_end() -> None:
+    # Given a closed parent shard with two records and its child with one, listed on two pages
+    streams = FakeStreams(
+        {
+            "shardId-parent": (None, ["p1", "p2"], True),
+            "shardId-child": ("shardId-parent", ["c1"], False),
+        }
+    )
+    parent_done_when_child_delivered: list[bool] = []
+    seen: list[str] = []
+
+    def answer(keys: list[str]) -> InvokeResult:
+        if "c1" in keys:
+            parent_done_when_child_delivered.append(poller.readers["shardId-parent"].done)
+        seen.extend(keys)
+        return ok()
+
+    spec = mapping_spec(
+        "Mapping",
+        {
+            "EventSourceArn": STREAM,
+            "FunctionName": "F",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1,
+        },
+    )
+    settings = EventSourceSettings(
+        clock=lambda: WRITTEN_AT, shard_discovery_seconds=0.05, idle_poll_seconds=0.02
+    )
+    clients = type("Clients", (), {"streams": streams})()
+    poller = StreamPoller(
+        spec,
+        cast("LambdaRuntime", ScriptedFunction(answer)),
+        cast("AwsClients", clients),
+        settings,
+        destination=cast("OnFailureDestination", CapturingDestination()),
+        function_arn=FUNCTION_ARN,
+    )
+
+    # When the mapping runs until the child's record is delivered
+    poller.start()
+    deadline = time.monotonic() + 10
+    while "c1" not in seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    poller.stop()
+    poller.join(timeout=5)
+
+    # Then the records came in shard order, the child's after its parent had been read out
+    assert seen == ["p1", "p2", "c1"]
+    assert parent_done_when_child_delivered == [True]
+    assert poller.readers["shardId-parent"].checkpoint == "1001"
