@@ -14,10 +14,13 @@ it then
    does), and asks the module's resolver for its OpenAPI schema (`get_openapi_schema`);
 2. keeps exactly the operations the template routes to that function: a route the template has
    and the resolver lacks, or the reverse, is an error, so the document can't drift from the API;
-3. documents the API's errors instead of Powertools' 422: the `Error` body {message, code} that
-   shop_shared.http and the gateway answer, with 400 (invalid request), 415 (a body not sent as
-   JSON), 401 (behind the Cognito authorizer), 429 (stage throttling) and 500; sets each
-   operation's security from the template and tags it with its service.
+3. documents the API's errors instead of Powertools' 422, each with the `Error` body
+   {message, code} that shop_shared.http and the gateway answer: what the route itself declares
+   (`shop_shared.http.operation`: the domain errors it may raise, 403 for admin-only routes),
+   and what every route of its kind may answer: 400 (invalid request) for one with input, 415
+   (a body not sent as JSON) for one with a body, the gateway's 401 and 403 (no valid token,
+   access denied) for one behind the Cognito authorizer, 429 (throttled) and 500 for all; sets
+   each operation's security from the template and tags it with its service.
 
 Paths and component schemas are merged with Powertools' OpenAPIMerge (a method and path defined
 twice is an error). Two different schemas under one name keep it for the first function and get
@@ -217,9 +220,12 @@ def _document_operation(operation: dict[str, Any], function: ApiFunction, route:
     if operation.get("parameters") or operation.get("requestBody"):
         responses.setdefault("400", _error("Invalid request (VALIDATION_ERROR)"))
     if operation.get("requestBody"):
-        responses.setdefault("415", _error("The body was not JSON (UNSUPPORTED_MEDIA_TYPE)"))
+        responses.setdefault(
+            "415", _error("The body was not sent as JSON in UTF-8 (UNSUPPORTED_MEDIA_TYPE)")
+        )
     if route.authorizer:
         responses.setdefault("401", _error("No valid token in Authorization (UNAUTHORIZED)"))
+        _add_error(responses, "403", "Access denied (FORBIDDEN)")
     responses.setdefault("429", _error("Too many requests (THROTTLED)"))
     responses.setdefault("500", _error("Something failed on our side (INTERNAL_ERROR)"))
     operation["responses"] = dict(sorted(responses.items()))
@@ -227,6 +233,14 @@ def _document_operation(operation: dict[str, Any], function: ApiFunction, route:
     operation["tags"] = [function.service]
     if function.description and not operation.get("description"):
         operation["description"] = function.description
+
+
+def _add_error(responses: dict[str, Any], status: str, description: str) -> None:
+    """Document an error the gateway answers; beside the route's own, when it declares one."""
+    if status in responses:
+        responses[status]["description"] += f"; or {description}"
+    else:
+        responses[status] = _error(description)
 
 
 def _is_powertools_validation_error(response: Any) -> bool:

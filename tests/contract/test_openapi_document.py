@@ -184,3 +184,80 @@ def _apis() -> list[Any]:
     template = Template.load(TEMPLATE)
     template.register_function_identities()
     return template.apis()
+
+
+# ---------------------------------------------------------------- issue 11, finding 9
+
+
+def responses_of(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    responses: dict[str, Any] = document["paths"][path][method.lower()]["responses"]
+    return responses
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "statuses"),
+    [
+        ("POST", "/orders/{orderId}/cancel", {"202", "404", "409", "503"}),
+        ("POST", "/customers", {"201", "403", "409", "422"}),
+        ("GET", "/customers/me", {"200", "404"}),
+        ("GET", "/orders/{orderId}", {"200", "404"}),
+        ("GET", "/orders/{orderId}/details", {"200", "404"}),
+        ("GET", "/products/{sku}", {"200", "404"}),
+        ("PUT", "/products/{sku}", {"200", "201", "403", "503"}),
+        ("POST", "/orders", {"202", "409", "422"}),
+    ],
+)
+def test_what_the_handlers_answer_is_documented(
+    document: dict[str, Any], method: str, path: str, statuses: set[str]
+) -> None:
+    documented = responses_of(document, method, path)
+
+    assert statuses <= set(documented), sorted(statuses - set(documented))
+
+
+def test_cancel_documents_202_and_not_200(document: dict[str, Any]) -> None:
+    documented = responses_of(document, "POST", "/orders/{orderId}/cancel")
+
+    assert "202" in documented
+    assert "200" not in documented
+    assert documented["202"]["content"]["application/json"]["schema"]
+
+
+def test_the_gateways_answers_are_documented_on_every_route_behind_the_authorizer(
+    document: dict[str, Any],
+) -> None:
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        assert "429" in responses, (method, path)
+        assert "500" in responses, (method, path)
+        if operation["security"]:
+            assert {"401", "403"} <= set(responses), (method, path)
+        if operation.get("requestBody"):
+            assert "415" in responses, (method, path)
+
+
+def test_the_admin_only_route_says_so(document: dict[str, Any]) -> None:
+    upsert = document["paths"]["/products/{sku}"]["put"]
+
+    assert upsert["x-admin-only"] is True
+    assert "FORBIDDEN" in upsert["responses"]["403"]["description"]
+    assert all(
+        "x-admin-only" not in operation
+        for method, path, operation in operations(document)
+        if (method, path) != ("PUT", "/products/{sku}")
+    )
+
+
+def test_the_address_country_is_documented_as_the_server_checks_it(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    register = document["paths"]["/customers"]["post"]["requestBody"]["content"]
+    body = schemas[register["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    address = schemas[body["properties"]["address"]["$ref"].rsplit("/", 1)[1]]
+    country = address["properties"]["country"]
+
+    assert country["pattern"] == "^[A-Z]{2}$"
+    assert "DE" in country["enum"]
+    assert "XX" not in country["enum"]
+    assert len(country["enum"]) == 249

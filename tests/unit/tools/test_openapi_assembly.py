@@ -92,7 +92,7 @@ def test_operations_get_the_apis_errors_and_security_instead_of_the_422() -> Non
     # Then each answers the API's Error instead of the 422, secured as the template says
     item = document["paths"]["/products/{sku}"]
     assert sorted(item["get"]["responses"]) == ["200", "429", "500"]
-    assert sorted(item["put"]["responses"]) == ["200", "400", "401", "415", "429", "500"]
+    assert sorted(item["put"]["responses"]) == ["200", "400", "401", "403", "415", "429", "500"]
     assert item["put"]["responses"]["401"]["content"]["application/json"]["schema"] == ERROR_REF
     assert (item["get"]["security"], item["put"]["security"]) == ([], [{"Cognito": []}])
     assert item["get"]["tags"] == ["inventory"]
