@@ -41,6 +41,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +70,7 @@ class ConcurrencySettings:
     account_limit: int = field(default_factory=default_account_limit)
     concurrent_inits: int = field(default_factory=_cpus)
     running_limit: int = field(default_factory=lambda: 3 * _cpus())
-    run_wait_seconds: float = 10.0
+    run_wait_seconds: float = 60.0  # a safety net only: nested calls never wait
     warm_wait_seconds: float = 1.0
 
     def __post_init__(self) -> None:
@@ -126,6 +127,7 @@ class Concurrency:
         self._inits = 0
         self._running = 0  # invocations a worker is executing (handed over, not finished)
         self._max_running = 0
+        self._run_queue: deque[threading.Event] = deque()  # waiting for a running slot
         self._run_wait_expired = 0  # ran past the running limit after run_wait_seconds
 
     # -- admission ------------------------------------------------------------------------
@@ -161,7 +163,8 @@ class Concurrency:
 
     def saturated(self) -> bool:
         """Every running slot or every init slot is taken (call with `lock` held)."""
-        return self._running >= self.settings.running_limit or not self.can_init()
+        full = self._running >= self.settings.running_limit or bool(self._run_queue)
+        return full or not self.can_init()
 
     def start_init(self) -> None:
         """Take an init slot (call with `lock` held, after `can_init`)."""
@@ -173,22 +176,32 @@ class Concurrency:
             self.lock.notify_all()
 
     def start_running(self, *, nested: bool) -> None:
-        """Take a running slot: wait for one unless `nested` (made from inside a running
-        invocation), at most `run_wait_seconds`."""
+        """Take a running slot, first come first served: wait for one unless `nested` (made
+        from inside a running invocation), at most `run_wait_seconds`."""
         with self.lock:
-            if not nested:
-                until = time.monotonic() + self.settings.run_wait_seconds
-                while self._running >= self.settings.running_limit:
-                    if time.monotonic() >= until:
-                        self._run_wait_expired += 1
-                        break
-                    self.wait(until)
-            self._running += 1
-            self._max_running = max(self._max_running, self._running)
+            if nested or (self._running < self.settings.running_limit and not self._run_queue):
+                self._take_running()
+                return
+            ticket = threading.Event()
+            self._run_queue.append(ticket)
+        ticket.wait(self.settings.run_wait_seconds)
+        with self.lock:
+            if ticket.is_set():  # end_running handed its slot over
+                return
+            self._run_queue.remove(ticket)
+            self._run_wait_expired += 1
+            self._take_running()
+
+    def _take_running(self) -> None:
+        self._running += 1
+        self._max_running = max(self._max_running, self._running)
 
     def end_running(self) -> None:
         with self.lock:
             self._running -= 1
+            while self._run_queue and self._running < self.settings.running_limit:
+                self._take_running()
+                self._run_queue.popleft().set()
             self.lock.notify_all()
 
     def wake(self) -> None:
@@ -215,4 +228,5 @@ class Concurrency:
                 "runningLimit": self.settings.running_limit,
                 "maxRunning": self._max_running,
                 "runWaitsExpired": self._run_wait_expired,
+                "waitingToRun": len(self._run_queue),
             }
