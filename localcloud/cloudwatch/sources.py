@@ -190,18 +190,13 @@ class ExecutionWatcher(_Poller):
             for machine in page["stateMachines"]
         ]
         for machine in machines:
-            for status, metric in _EXECUTION_METRICS.items():
-                for execution in self._executions(machine, status):
-                    if execution["executionArn"] in self._counted:
-                        continue
-                    self._counted.add(execution["executionArn"])
-                    self._publish(machine, metric, execution)
-
-    def _executions(self, machine: str, status: str) -> list[dict[str, Any]]:
-        pages = self._sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=machine, statusFilter=status
-        )
-        return [execution for page in pages for execution in page["executions"]]
+            pages = self._sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+            for execution in (e for page in pages for e in page["executions"]):
+                metric = _EXECUTION_METRICS.get(execution["status"])
+                if metric is None or execution["executionArn"] in self._counted:
+                    continue
+                self._counted.add(execution["executionArn"])
+                self._publish(machine, metric, execution)
 
     def _publish(self, machine: str, metric: str, execution: dict[str, Any]) -> None:
         stopped: datetime = execution.get("stopDate") or datetime.now(UTC)

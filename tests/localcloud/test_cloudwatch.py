@@ -472,3 +472,52 @@ def test_nothing_is_delivered_to_a_subscription_until_it_is_confirmed(aws: AwsCl
     sns.publish(TopicArn=topic_arn, Message="after", Subject="second")
     assert [m["subject"] for m in mailed()] == ["second"]
     assert mailed()[0]["body"].startswith("after")
+
+
+def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: AwsEndpoint) -> None:
+    from localcloud.cloudwatch.metrics import MetricsPublisher
+    from localcloud.cloudwatch.sources import ExecutionWatcher
+
+    # Given a state machine that fails, run twice by moto's interpreter
+    config = urllib.request.Request(
+        f"{endpoint.url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(config, timeout=10).close()
+    sfn = aws.stepfunctions
+    definition = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom"}}}
+    machine = sfn.create_state_machine(
+        name=unique("failing"),
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    for _ in range(2):
+        sfn.start_execution(stateMachineArn=machine, name=unique("run"))
+
+    def failed() -> bool:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        return [e["status"] for e in executions] == ["FAILED", "FAILED"]
+
+    assert eventually(failed)
+
+    # When the watcher scans twice
+    publisher = MetricsPublisher(aws)
+    watcher = ExecutionWatcher(aws, publisher, interval=1)
+    watcher.scan()
+    watcher.scan()
+    publisher.flush()
+
+    # Then AWS/States ExecutionsFailed counts each execution once
+    now = datetime.now(UTC)
+    points = aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/States",
+        MetricName="ExecutionsFailed",
+        Dimensions=[{"Name": "StateMachineArn", "Value": machine}],
+        StartTime=now - timedelta(minutes=5),
+        EndTime=now + timedelta(minutes=1),
+        Period=600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in points) == 2
