@@ -63,7 +63,7 @@ def trigger(alarm: MetricAlarm) -> dict[str, Any]:
     rule = alarm.rule
     described = alarm.described
     base: dict[str, Any] = {
-        "Period": described.get("Period"),
+        "Period": alarm.period,
         "EvaluationPeriods": rule.evaluation_periods,
         "DatapointsToAlarm": rule.datapoints_to_alarm,
         "ComparisonOperator": rule.comparison_operator,
@@ -139,13 +139,13 @@ def email_text(alarm: MetricAlarm, old_state: str, decision: Decision, at: datet
         f"- The alarm is in the ALARM state when the metric is"
         f" {alarm.rule.comparison_operator} {alarm.rule.threshold} for at least"
         f" {alarm.rule.datapoints_to_alarm} of the last {alarm.rule.evaluation_periods}"
-        f" period(s) of {described.get('Period')} seconds.",
+        f" period(s) of {alarm.period} seconds.",
         "",
         "Monitored Metric:",
         f"- MetricNamespace:                     {described.get('Namespace', '')}",
         f"- MetricName:                          {described.get('MetricName', '')}",
         f"- Dimensions:                          [{dimensions}]",
-        f"- Period:                              {described.get('Period')} seconds",
+        f"- Period:                              {alarm.period} seconds",
         f"- Statistic:                           {alarm.statistic}",
         f"- Unit:                                {described.get('Unit') or 'not specified'}",
         f"- TreatMissingData:                    {alarm.rule.treat_missing_data}",
