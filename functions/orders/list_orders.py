@@ -11,17 +11,19 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.read_model.logic import list_orders
 from orders.read_model.models import CURSOR_PATTERN, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderList
 from orders.read_model.repository import DynamoDBOrderSummaryStore
-from orders.read_model.settings import OrderSummariesSettings
+from orders.read_model.settings import ListOrdersSettings
 from shop_shared.http import create_resolver, current_caller
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
-settings = load_settings(OrderSummariesSettings)
+settings = load_settings(ListOrdersSettings)
+CURSOR_KEY_MAX_AGE_SECONDS = 300  # a rotated key is used within five minutes
 summaries = DynamoDBOrderSummaryStore(settings.order_summaries_table_name)
 app = create_resolver()
 
@@ -38,7 +40,19 @@ def list_my_orders(
     ] = None,
 ) -> OrderList:
     caller = current_caller(app)
-    return list_orders(caller.customer_id, limit=limit, cursor=cursor, summaries=summaries)
+    return list_orders(
+        caller.customer_id,
+        limit=limit,
+        cursor=cursor,
+        summaries=summaries,
+        cursor_key=cursor_key(),
+    )
+
+
+def cursor_key() -> bytes:
+    """The key that signs page cursors, from Secrets Manager (Powertools caches it)."""
+    key = get_secret(settings.cursor_key_secret_arn, max_age=CURSOR_KEY_MAX_AGE_SECONDS)
+    return key.encode() if isinstance(key, str) else bytes(key)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

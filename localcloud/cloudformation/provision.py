@@ -35,6 +35,19 @@ _NOTHING_TO_CREATE = {
 }
 
 
+# AWS::SecretsManager::Secret's GenerateSecretString keys that GetRandomPassword takes.
+_RANDOM_PASSWORD_OPTIONS = (
+    "PasswordLength",
+    "ExcludeCharacters",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "ExcludeLowercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
+
+
 class UnsupportedResource(Exception):
     """The template uses a resource type localcloud has no creator for."""
 
@@ -216,8 +229,21 @@ class Provisioner:
         for key in ("Description", "SecretString", "KmsKeyId"):
             if key in properties:
                 kwargs[key] = properties[key]
+        if "GenerateSecretString" in properties:
+            kwargs["SecretString"] = self._generated_secret(properties["GenerateSecretString"])
         arn = self.clients.secretsmanager.create_secret(**kwargs)["ARN"]
         self._set(logical_id, arn, Id=arn)
+
+    def _generated_secret(self, spec: dict[str, Any]) -> str:
+        """GenerateSecretString as CloudFormation does it: Secrets Manager's GetRandomPassword,
+        alone or under GenerateStringKey in SecretStringTemplate's JSON."""
+        options = {key: spec[key] for key in _RANDOM_PASSWORD_OPTIONS if key in spec}
+        password = self.clients.secretsmanager.get_random_password(**options)["RandomPassword"]
+        if "GenerateStringKey" not in spec:
+            return password
+        document = json.loads(spec.get("SecretStringTemplate", "{}"))
+        document[spec["GenerateStringKey"]] = password
+        return json.dumps(document)
 
     def _ssm_parameter(self, logical_id: str, properties: dict[str, Any]) -> None:
         name = properties.get("Name", f"/{self.template.stack_name}/{logical_id}")

@@ -133,8 +133,11 @@ def create_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response[dict]:
         route: Route | None = app.context.get("_route")
-        undeclared = route is not None and error.http_status not in documented_statuses(route)
-        if undeclared and not isinstance(error, NotAuthenticated):
+        if (
+            route is not None
+            and error.http_status not in documented_statuses(route)
+            and not isinstance(error, NotAuthenticated)
+        ):
             logger.error(
                 "a route answered an error it does not declare",
                 extra={"route": f"{route.method} {route.path}", "code": error.code},

@@ -59,6 +59,15 @@ class ReadModel:
         return DynamoDBOrderEventStore("OrdersTable", table=self.orders)
 
 
+def cursor_key_secret() -> str:
+    """OrderListCursorKeySecret as the template declares it: a key Secrets Manager generated."""
+    secrets = boto3.client("secretsmanager")
+    spec = resource("OrderListCursorKeySecret")["Properties"]["GenerateSecretString"]
+    key = secrets.get_random_password(**spec)["RandomPassword"]
+    arn: str = secrets.create_secret(Name=f"cursor-key-{uuid.uuid4()}", SecretString=key)["ARN"]
+    return arn
+
+
 @pytest.fixture
 def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
     orders = make_table("OrdersTable")
@@ -95,7 +104,12 @@ def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
         project=load_handler(
             monkeypatch, "project_order_summary", ORDER_SUMMARIES_TABLE_NAME=SUMMARIES, **tables
         ),
-        list_orders=load_handler(monkeypatch, "list_orders", ORDER_SUMMARIES_TABLE_NAME=SUMMARIES),
+        list_orders=load_handler(
+            monkeypatch,
+            "list_orders",
+            ORDER_SUMMARIES_TABLE_NAME=SUMMARIES,
+            ORDER_LIST_CURSOR_KEY_SECRET_ARN=cursor_key_secret(),
+        ),
     )
 
 

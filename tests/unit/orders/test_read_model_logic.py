@@ -4,6 +4,7 @@ the list's paging and cursor, and the rebuild from the event store."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +36,8 @@ from tests.unit.orders.summaries_fakes import (
 
 ITEMS = [{"sku": "ESPRESSO-250G", "quantity": 2}]
 ORDER_IDS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 6)]
+
+KEY = b"the key from the template's OrderListCursorKeySecret"
 
 
 @pytest.fixture
@@ -297,9 +300,11 @@ def test_the_list_is_newest_first_and_pages_with_the_cursor(
     rebuild_summaries(ORDER_IDS[:4], store=store, summaries=summaries)
 
     # When the customer lists two at a time
-    first = list_orders(CUSTOMER, limit=2, cursor=None, summaries=summaries)
+    first = list_orders(CUSTOMER, limit=2, cursor=None, summaries=summaries, cursor_key=KEY)
     assert first.nextCursor is not None
-    second = list_orders(CUSTOMER, limit=2, cursor=first.nextCursor, summaries=summaries)
+    second = list_orders(
+        CUSTOMER, limit=2, cursor=first.nextCursor, summaries=summaries, cursor_key=KEY
+    )
 
     # Then newest first, their own orders only, and the last page says so
     assert [o.orderId for o in first.items] == [ORDER_IDS[2], ORDER_IDS[1]]
@@ -323,7 +328,7 @@ def test_an_exact_last_page_has_no_next_cursor(
         placed(store, clock, order_id)
     rebuild_summaries(ORDER_IDS[:2], store=store, summaries=summaries)
 
-    page = list_orders(CUSTOMER, limit=2, cursor=None, summaries=summaries)
+    page = list_orders(CUSTOMER, limit=2, cursor=None, summaries=summaries, cursor_key=KEY)
 
     assert len(page.items) == 2
     assert page.nextCursor is None
@@ -340,23 +345,38 @@ def _encode(value: object) -> str:
 
 def _tampered_cursors() -> dict[str, str]:
     after = created_key(datetime(2026, 11, 25, 14, tzinfo=UTC), ORDER_IDS[0])
-    genuine = PageCursor.at(CUSTOMER, after).encode()
+    genuine = PageCursor.at(CUSTOMER, after, KEY).encode()
     moved = {**_cursor_json(genuine), "after": created_key(datetime(2030, 1, 1), ORDER_IDS[0])}
     return {
-        "another customer's": PageCursor.at(OTHER_CUSTOMER, after).encode(),
+        "another customer's": PageCursor.at(OTHER_CUSTOMER, after, KEY).encode(),
         "moved": _encode(moved),
         "not base64": "%%%",
         "not JSON": _encode("x")[:-1] + "A",
         "truncated": genuine[:-4],
         "a list": _encode([1, 2]),
         "an extra field": _encode({**_cursor_json(genuine), "customerId": OTHER_CUSTOMER}),
+        # issue 11, finding 7: the check was a bare digest anyone could compute for any position
+        "checked with a bare SHA-256": _encode(
+            {
+                "v": 1,
+                "after": after,
+                "check": hashlib.sha256(f"{CUSTOMER}\n{after}".encode()).hexdigest()[:32],
+            }
+        ),
+        "signed with another key": PageCursor.at(CUSTOMER, after, b"another key" * 3).encode(),
     }
 
 
 @pytest.mark.parametrize("name", list(_tampered_cursors()))
 def test_a_tampered_cursor_is_refused(summaries: InMemoryOrderSummaryStore, name: str) -> None:
     with pytest.raises(InvalidCursor) as refused:
-        list_orders(CUSTOMER, limit=20, cursor=_tampered_cursors()[name], summaries=summaries)
+        list_orders(
+            CUSTOMER,
+            limit=20,
+            cursor=_tampered_cursors()[name],
+            summaries=summaries,
+            cursor_key=KEY,
+        )
 
     assert (refused.value.code, refused.value.http_status) == ("INVALID_CURSOR", 400)
 
@@ -364,12 +384,12 @@ def test_a_tampered_cursor_is_refused(summaries: InMemoryOrderSummaryStore, name
 def test_a_cursor_round_trips_for_its_customer_only() -> None:
     after = created_key(datetime(2026, 11, 25, 14, 0, 0, 123, tzinfo=UTC), ORDER_IDS[0])
 
-    cursor = PageCursor.at(CUSTOMER, after).encode()
+    cursor = PageCursor.at(CUSTOMER, after, KEY).encode()
 
-    assert PageCursor.decode(cursor, CUSTOMER).after == after
+    assert PageCursor.decode(cursor, CUSTOMER, KEY).after == after
     assert set(cursor) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     with pytest.raises(InvalidCursor):
-        PageCursor.decode(cursor, OTHER_CUSTOMER)
+        PageCursor.decode(cursor, OTHER_CUSTOMER, KEY)
 
 
 def test_created_keys_sort_as_their_times_whatever_the_precision_or_zone() -> None:

@@ -117,12 +117,22 @@ def _stale(order_id: str, held_version: int, detail_type: str) -> ProjectionOutc
 
 
 def list_orders(
-    customer_id: str, *, limit: int, cursor: str | None, summaries: OrderSummaryStore
+    customer_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    summaries: OrderSummaryStore,
+    cursor_key: bytes,
 ) -> OrderList:
-    """The customer's orders, newest first, `limit` at a time from where `cursor` points."""
-    after = PageCursor.decode(cursor, customer_id).after if cursor else None
+    """The customer's orders, newest first, `limit` at a time from where `cursor` points (a
+    cursor this function signed with `cursor_key` for this customer, else InvalidCursor)."""
+    after = PageCursor.decode(cursor, customer_id, cursor_key).after if cursor else None
     page = summaries.page(customer_id, limit=limit, after=after)
-    next_cursor = PageCursor.at(customer_id, page.next_after).encode() if page.next_after else None
+    next_cursor = (
+        PageCursor.at(customer_id, page.next_after, cursor_key).encode()
+        if page.next_after
+        else None
+    )
     return OrderList(
         items=[OrderSummaryView.of(summary) for summary in page.summaries], nextCursor=next_cursor
     )

@@ -215,10 +215,10 @@ class OrderList(BaseModel):
 
 class PageCursor(BaseModel):
     """`?cursor=`: where the next page starts, for one customer. Opaque to clients: base64url of
-    this model's JSON. `check` is a digest of the customer and the position, so a cursor that was
-    edited, cut short or handed to another customer is refused (400) rather than paging from an
-    odd place. It is not a secret: whatever a cursor says, the query only ever reads the caller's
-    own orders."""
+    this model's JSON. `check` is an HMAC-SHA256 of the customer and the position under a key
+    only list_orders has (the template's OrderListCursorKeySecret), so a cursor that was edited,
+    made up, cut short or handed to another customer is refused (400) rather than paging from an
+    odd place. (Whatever a cursor says, the query only ever reads the caller's own orders.)"""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -227,24 +227,25 @@ class PageCursor(BaseModel):
     check: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
     @classmethod
-    def at(cls, customer_id: str, after: str) -> PageCursor:
-        return cls(after=after, check=_check(customer_id, after))
+    def at(cls, customer_id: str, after: str, key: bytes) -> PageCursor:
+        return cls(after=after, check=_check(customer_id, after, key))
 
     def encode(self) -> str:
         raw = self.model_dump_json().encode()
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, customer_id: str) -> PageCursor:
+    def decode(cls, text: str, customer_id: str, key: bytes) -> PageCursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             cursor = cls.model_validate(json.loads(raw))
         except (binascii.Error, ValueError, ValidationError) as error:
             raise InvalidCursor("The cursor is not valid; start again without one") from error
-        if not hmac.compare_digest(cursor.check, _check(customer_id, cursor.after)):
+        if not hmac.compare_digest(cursor.check, _check(customer_id, cursor.after, key)):
             raise InvalidCursor("The cursor is not valid; start again without one")
         return cursor
 
 
-def _check(customer_id: str, after: str) -> str:
-    return hashlib.sha256(f"{customer_id}\n{after}".encode()).hexdigest()[:32]
+def _check(customer_id: str, after: str, key: bytes) -> str:
+    signed = f"{customer_id}\n{after}".encode()
+    return hmac.new(key, signed, hashlib.sha256).hexdigest()[:32]  # a 128-bit tag

@@ -13,6 +13,12 @@ class OrderSummariesSettings(EnvSettings):
     order_summaries_table_name: str = Field(alias="ORDER_SUMMARIES_TABLE_NAME", min_length=1)
 
 
+class ListOrdersSettings(OrderSummariesSettings):
+    """list_orders: the key that signs its page cursors is a secret of the template's."""
+
+    cursor_key_secret_arn: str = Field(alias="ORDER_LIST_CURSOR_KEY_SECRET_ARN", min_length=1)
+
+
 class ProjectionSettings(OrderSummariesSettings):
     """project_order_summary: writes summaries, reads the event store to fill a gap."""
 
