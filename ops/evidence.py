@@ -49,6 +49,8 @@ CANCELLATION_WORKFLOW = "OrderCancellation"
 CANCELLATION_PREFIX = "cancel-"
 # History events that show an execution did work: it called one of the saga's functions.
 WORK_EVENTS = frozenset({"LambdaFunctionScheduled"})
+UNREADABLE_HISTORY = frozenset({"InvalidArn", "ExecutionDoesNotExist"})
+CLAIM_WORKFLOWS = {"SAGA": SAGA_WORKFLOW, "CANCELLATION": CANCELLATION_WORKFLOW}
 
 
 class ChargeFact(BaseModel):
@@ -74,7 +76,9 @@ class ExecutionFact(BaseModel):
     executionArn: str
     status: str
     startDate: datetime | None = None
-    didWork: bool | None = None  # read from the history only when an order has more than one
+    # From the history, read only when an order has more than one; None: not read or not
+    # readable (Express)
+    didWork: bool | None = None
 
 
 class StreamRecord(BaseModel):
@@ -128,6 +132,9 @@ class Evidence(BaseModel):
     sent: list[SentItem]
     emails: list[Email] | None
     executions: list[ExecutionFact] | None
+    # workflow -> order id -> the execution that claimed it (ClaimOrder), where the workflow
+    # has the claim guard
+    claims: dict[str, dict[str, str]] = {}
     operatorCases: list[QueueMessage]
     deadLetters: list[QueueMessage]
     notes: list[str] = []
@@ -179,6 +186,7 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
         sent=_sent(deployment, order_id),
         emails=emails,
         executions=executions,
+        claims=_claims(deployment, order_id),
         operatorCases=_for_order(operator_cases, order_id),
         deadLetters=_for_order(dead_letters, order_id),
         notes=notes,
@@ -343,14 +351,40 @@ def _executions(
     return found
 
 
-def _did_work(sfn: Any, execution_arn: str) -> bool:
+def _did_work(sfn: Any, execution_arn: str) -> bool | None:
     """Whether the execution called any of the workflow's functions (a duplicate start that the
-    saga's claim guard ended calls none)."""
+    workflow's claim guard ended calls none); None when its history is not readable (Step
+    Functions refuses an Express execution's ARN)."""
     paginator = sfn.get_paginator("get_execution_history")
-    for page in paginator.paginate(executionArn=execution_arn):
-        if any(event["type"] in WORK_EVENTS for event in page["events"]):
-            return True
+    try:
+        for page in paginator.paginate(executionArn=execution_arn):
+            if any(event["type"] in WORK_EVENTS for event in page["events"]):
+                return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] in UNREADABLE_HISTORY:
+            return None
+        raise
     return False
+
+
+def _claims(deployment: Deployment, order_id: str | None) -> dict[str, dict[str, str]]:
+    """Which execution claimed each order's workflow (the ClaimOrder step's conditional put of
+    WORKFLOW#<orderId> / SAGA or CANCELLATION in OrdersTable): workflow -> order id -> ARN."""
+    table = deployment.table(ORDERS_TABLE)
+    if order_id is not None:
+        items: Iterable[dict[str, Any]] = _query(
+            table, KeyConditionExpression=Key("pk").eq(f"WORKFLOW#{order_id}"), ConsistentRead=True
+        )
+    else:
+        items = _scan(
+            table, FilterExpression=Attr("itemType").eq("WORKFLOW_CLAIM"), ConsistentRead=True
+        )
+    claims: dict[str, dict[str, str]] = defaultdict(dict)
+    for item in items:
+        workflow = CLAIM_WORKFLOWS.get(str(item.get("sk")))
+        if workflow and item.get("executionId"):
+            claims[workflow][str(item["orderId"])] = str(item["executionId"])
+    return dict(claims)
 
 
 # ---------------------------------------------------------------- the payment provider

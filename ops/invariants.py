@@ -18,7 +18,9 @@ Each invariant reports `held` and its violations, each naming the order (or SKU,
   (its CONSUMED_EVENTS: OrderConfirmed, OrderRejected; a CANCELLED order had its confirmation),
   none twice, none missing; a customer who never registered has no contact and gets none.
 - `one_saga_execution_per_order`: at most one saga (and one cancellation) execution per order
-  that did work (called a function); a duplicate start the claim guard ended does none.
+  that did work (called a function, by its history; for Express executions, whose history is
+  not readable, the one that claimed the order at ClaimOrder); a duplicate start the claim
+  guard ended does none.
 - `read_model_matches_event_store`: every summary equals the one the rebuild
   (`orders.read_model.logic.rebuild_summaries`) makes from the event store.
 - `dead_letters_accounted_for`: every message in a dead-letter or on-failure queue is a case
@@ -54,6 +56,7 @@ from ops.evidence import (
     SAGA_WORKFLOW,
     Email,
     Evidence,
+    ExecutionFact,
     QueueMessage,
     gather,
 )
@@ -543,7 +546,7 @@ def judge_executions(evidence: Evidence, final: dict[str, Order]) -> InvariantRe
             held=True, observed=False, notes=["executions not observable (EXPRESS workflows)"]
         )
     result = InvariantResult(held=True)
-    by_name: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    by_name: dict[tuple[str, str], list[ExecutionFact]] = defaultdict(list)
     for execution in evidence.executions:
         by_name[(execution.workflow, execution.name)].append(execution)
     for (workflow, name), executions in sorted(by_name.items()):
@@ -552,7 +555,8 @@ def judge_executions(evidence: Evidence, final: dict[str, Order]) -> InvariantRe
         )
         if order_id not in final or len(executions) < 2:
             continue
-        working = [e for e in executions if e.didWork is not False]
+        claimant = evidence.claims.get(workflow, {}).get(order_id)
+        working = [e for e in executions if _did_work(e, claimant)]
         if len(working) > 1:
             result.violations.append(
                 Violation(
@@ -575,6 +579,17 @@ def judge_executions(evidence: Evidence, final: dict[str, Order]) -> InvariantRe
     if missing:
         result.notes.append(f"{len(missing)} final orders without a listed saga execution")
     return _result(result)
+
+
+def _did_work(execution: ExecutionFact, claimant: str | None) -> bool:
+    """Whether an execution did work: from its history when readable; else (Express) from the
+    claim record: only the execution that claimed the order's workflow passes ClaimOrder, any
+    other ends at AlreadyClaimed; with neither, it is counted as working."""
+    if execution.didWork is not None:
+        return execution.didWork
+    if claimant is not None:
+        return execution.executionArn == claimant
+    return True
 
 
 # ---------------------------------------------------------------- the read model

@@ -421,3 +421,22 @@ def test_a_stream_batch_given_up_on_is_accounted_for_only_where_its_workflow_ran
     (violation,) = result.violations
     assert (violation.orderId, violation.eventId) == (OTHER, f"placed-{OTHER}")
     assert violation.message == "OrderPlaced in records 100..101 of arn:stream was never handled"
+
+
+@pytest.mark.parametrize(
+    ("claimant", "held"), [("arn:1", True), (None, False)], ids=["claimed by one", "no claim"]
+)
+def test_express_duplicates_without_a_readable_history_are_judged_by_the_claim(
+    claimant: str | None, held: bool
+) -> None:
+    # Given two Express executions of the order's saga, whose histories Step Functions refuses
+    executions = [
+        ExecutionFact(workflow="OrderSaga", name=ORDER, executionArn=arn, status="SUCCEEDED")
+        for arn in ("arn:1", "arn:2")
+    ]
+    claims = {"OrderSaga": {ORDER: claimant}} if claimant else {}
+
+    # Then the one that claimed the order did work and the other ended at AlreadyClaimed;
+    # without a claim record both count as working
+    report = check(snapshot(executions=executions, claims=claims))
+    assert report.invariants["one_saga_execution_per_order"].held is held
