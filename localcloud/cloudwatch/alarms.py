@@ -309,11 +309,14 @@ class AlarmService:
         window = self._store.window(now - timedelta(seconds=widest), now + timedelta(seconds=1))
         changed = []
         for described, alarm in alarms:
+            current = described["StateValue"]
+            if described["StateReason"] == INITIAL_REASON:
+                current = INSUFFICIENT_DATA  # put after start-up (moto creates alarms in OK)
             slots = evaluation_range(alarm, window, now, self.period_scale)
-            decision = evaluate(alarm.rule, slots, described["StateValue"], now)
-            if decision is None or decision.state == described["StateValue"]:
+            decision = evaluate(alarm.rule, slots, current, now)
+            if decision is None or (decision.state == current == described["StateValue"]):
                 continue
-            changed.append(self._change(alarm, described["StateValue"], decision, now))
+            changed.append(self._change(alarm, current, decision, now))
         return changed
 
     def _change(
