@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.iam")
 
 
+class RoleNotAssumable(ValueError):
+    """A function's or state machine's role does not trust its service (AWS refuses to create
+    the function or the state machine)."""
+
+
 class IamAccount:
     def __init__(self, template: Template) -> None:
         self.template = template
@@ -40,6 +45,19 @@ class IamAccount:
             logical_id: self.roles.for_resource(template, logical_id, "Role")
             for logical_id, _ in template.of_type("AWS::Lambda::Function")
         }
+        for logical_id, role in self._function_roles.items():
+            if not role.trusts("lambda.amazonaws.com"):  # CreateFunction's refusal
+                raise RoleNotAssumable(
+                    f"{logical_id}: The role defined for the function cannot be assumed by "
+                    f"Lambda ({role.name}'s trust policy does not allow lambda.amazonaws.com)"
+                )
+        for logical_id, _ in template.of_type("AWS::StepFunctions::StateMachine"):
+            role = self.roles.for_resource(template, logical_id, "RoleArn")
+            if not role.trusts("states.amazonaws.com"):  # CreateStateMachine's refusal
+                raise RoleNotAssumable(
+                    f"{logical_id}: Neither the global service principal states.amazonaws.com, "
+                    f"nor the regional one is authorized to assume the provided role {role.name}"
+                )
         self._undelivered: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self.undelivered_events = 0

@@ -18,7 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from localcloud.awsclients import LOCAL_CREDENTIALS
-from localcloud.iam.policy import Policy, PolicyError
+from localcloud.iam.policy import Decision, Policy, PolicyError, Principal, Request, evaluate
 from localcloud.spec import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -64,6 +64,14 @@ class Role:
     name: str  # the logical id, which is also its name in localcloud
     policies: tuple[Policy, ...]
     credentials: Credentials
+    trust: Policy | None = None  # AssumeRolePolicyDocument
+
+    def trusts(self, service: str) -> bool:
+        """May this AWS service (`lambda.amazonaws.com`) assume the role?"""
+        if self.trust is None:
+            return False
+        request = Request("sts:AssumeRole", self.arn, {}, Principal("Service", service))
+        return evaluate([self.trust], request) is Decision.ALLOWED
 
     @property
     def arn(self) -> str:
@@ -120,7 +128,13 @@ class Roles:
                 policies.append(aws_managed_policy(arn))
             if "PermissionsBoundary" in properties:
                 raise PolicyError(f"{logical_id}: permissions boundaries are not modelled")
-            roles[logical_id] = Role(logical_id, tuple(policies), Credentials.new())
+            trust = properties.get("AssumeRolePolicyDocument")
+            roles[logical_id] = Role(
+                logical_id,
+                tuple(policies),
+                Credentials.new(),
+                Policy.parse(f"{logical_id}/trust", trust) if trust else None,
+            )
         return cls(roles)
 
     def __iter__(self) -> Iterator[Role]:

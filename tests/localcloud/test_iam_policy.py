@@ -18,7 +18,7 @@ from localcloud.iam.policy import (
     glob_match,
 )
 from localcloud.iam.requests import function_arn, lambda_requests, requests_for
-from localcloud.iam.roles import aws_managed_policy
+from localcloud.iam.roles import Credentials, Role, aws_managed_policy
 from localcloud.iam.service_roles import queue_policy_allows
 
 ACCOUNT = "123456789012"
@@ -359,3 +359,37 @@ def test_step_functions_and_lambda_and_ses_resources() -> None:
     )
     assert email.resource == f"arn:aws:ses:us-east-1:{ACCOUNT}:identity/orders@shop.example.com"
     assert function_arn(f"{ACCOUNT}:function:F", "live").endswith(":function:F:live")
+
+
+# ---------------------------------------------------------------- roles
+def test_a_role_is_assumable_only_by_the_services_its_trust_policy_names() -> None:
+    trust = Policy.parse(
+        "trust",
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com"]},
+                    "Action": ["sts:AssumeRole"],
+                }
+            ]
+        },
+    )
+    role = Role("ChargePaymentFunctionRole", (), Credentials.new(), trust)
+
+    assert role.trusts("lambda.amazonaws.com")
+    assert not role.trusts("states.amazonaws.com")
+    assert not Role("NoTrust", (), Credentials.new()).trusts("lambda.amazonaws.com")
+
+
+def test_each_role_gets_its_own_credentials() -> None:
+    first, second = Credentials.new(), Credentials.new()
+
+    assert first.access_key_id.startswith("ASIA")
+    assert len({first.access_key_id, second.access_key_id}) == 2
+    assert first.session_token != second.session_token
+    assert set(first.environment()) == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    }
