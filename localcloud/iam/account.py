@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from localcloud.awsclients import AwsClients
 from localcloud.iam.enforcer import Authorizer
-from localcloud.iam.policy import Decision
+from localcloud.iam.policy import Decision, Request
 from localcloud.iam.roles import Role, Roles
 from localcloud.iam.service_roles import (
     check_event_deliveries_against_queue_policies,
@@ -83,6 +83,26 @@ class IamAccount:
         """Clients acting as the function's execution role (event source mappings do)."""
         credentials = self.function_role(function).credentials.client_kwargs()
         return AwsClients(endpoint_url, credentials=credentials)
+
+    def allows(self, role_arn: str, action: str, resource: str) -> bool:
+        """For a service localcloud runs itself that acts with a role (EventBridge Scheduler
+        invoking its target with the schedule's RoleArn): may the role do it? A refusal is
+        logged like the endpoint's."""
+        role = self.roles.by_arn(role_arn)
+        if role is None:
+            log.warning(
+                "IAM refused %s on %s: %s is not a role of this template",
+                action,
+                resource,
+                role_arn,
+            )
+            return False
+        request = Request(action, resource)
+        decision = self.authorizer.decide(role, request)
+        if decision is not Decision.ALLOWED:
+            self.authorizer.log_refusal(role, request, decision)
+            return False
+        return True
 
     def install_service_roles(self) -> None:
         sign_state_machine_calls_with_their_role(self.roles)

@@ -3,10 +3,13 @@ requests as the endpoint derives them from AWS calls, roles as the template decl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localcloud.cloudformation.template import Template
+from localcloud.iam.account import IamAccount
 from localcloud.iam.policy import (
     Decision,
     Policy,
@@ -393,3 +396,55 @@ def test_each_role_gets_its_own_credentials() -> None:
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
     }
+
+
+SMALL_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+  Writer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: writer.handler
+      CodeUri: src/
+      Policies:
+        - DynamoDBCrudPolicy: {TableName: !Ref Table}
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: reader.handler
+      CodeUri: src/
+      Policies:
+        - DynamoDBReadPolicy: {TableName: !Ref Table}
+"""
+
+
+def test_roles_come_from_the_translated_template_with_sam_policies_expanded(
+    tmp_path: Path,
+) -> None:
+    # Given a template whose two functions have SAM policy templates on one table
+    (tmp_path / "template.yaml").write_text(SMALL_TEMPLATE)
+    template = Template.load(tmp_path / "template.yaml")
+    template.register_function_identities()
+    template.refs["Table"] = "Table"  # what provisioning learns
+
+    # When localcloud builds the account's IAM
+    iam = IamAccount(template)
+
+    # Then each function has its own role with its own credentials in its environment
+    writer, reader = iam.function_role("Writer"), iam.function_role("Reader")
+    assert (writer.name, reader.name) == ("WriterRole", "ReaderRole")
+    assert writer.credentials != reader.credentials
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Table"
+    assert iam.allows(writer.arn, "dynamodb:PutItem", table)
+    assert not iam.allows(reader.arn, "dynamodb:PutItem", table)
+    assert iam.allows(reader.arn, "dynamodb:GetItem", table)
+    # AWSLambdaBasicExecutionRole (SAM adds it) lets both write their logs
+    assert iam.allows(reader.arn, "logs:PutLogEvents", "*")
+    assert not iam.allows(f"arn:aws:iam::{ACCOUNT}:role/Nobody", "dynamodb:GetItem", table)
