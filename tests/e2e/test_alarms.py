@@ -15,6 +15,8 @@ import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,12 @@ from tests.e2e.test_order_flow import (
 )
 from tests.e2e.test_order_lifecycle import POLE, place, settled
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.mutations import (
+    MutationNotApplicable,
+    Template,
+    mutated_template,
+    resource,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-alarms")]
 
@@ -42,12 +50,29 @@ QUEUE_ALARM = "shop-OperatorQueueAlarm"
 SAGA_ALARM = "shop-OrderSagaFailedAlarm"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
     with localcloud_process(
         tmp_path_factory.mktemp("alarms"),
         overrides=OVERRIDES,
         alarm_period_scale=PERIOD_SCALE,
+    ) as running:
+        yield running
+
+
+def under_the_aws_managed_key(template: Template) -> None:
+    """The template before its fix: the alerts topic under SNS's AWS-managed key."""
+    properties = resource(template, "OperatorAlertsTopic")["Properties"]
+    if "KmsMasterKeyId" not in properties:
+        raise MutationNotApplicable("OperatorAlertsTopic has no KmsMasterKeyId")
+    properties["KmsMasterKeyId"] = "alias/aws/sns"
+
+
+@pytest.fixture
+def managed_key_cloud(tmp_path: Path) -> Iterator[RunningLocalCloud]:
+    template = mutated_template(tmp_path, under_the_aws_managed_key)
+    with localcloud_process(
+        tmp_path, template=template, overrides=OVERRIDES, alarm_period_scale=PERIOD_SCALE
     ) as running:
         yield running
 
@@ -118,8 +143,21 @@ def test_an_order_that_needs_attention_pages_the_operator(cloud: RunningLocalClo
     assert fired, {name: a["StateValue"] for name, a in alarms(cloud).items()}
     assert fired[QUEUE_ALARM]["StateReason"].startswith("Threshold Crossed: 1 out of the last 1")
     assert "greater than or equal to the threshold (1.0)" in fired[QUEUE_ALARM]["StateReason"]
-    # and alarms on healthy parts stayed quiet
-    assert fired["shop-ApiServerErrorsAlarm"]["StateValue"] == "OK"
+    # and alarms on healthy parts stayed quiet, though they see their metrics: the API's
+    # requests are counted under the dimensions its 5xx alarm watches
+    api_alarm = fired["shop-ApiServerErrorsAlarm"]
+    assert api_alarm["StateValue"] == "OK"
+    now = datetime.now(UTC)
+    requests = cloud.aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/ApiGateway",
+        MetricName="Count",
+        Dimensions=api_alarm["Dimensions"],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in requests) >= 3  # product, customer, order, and the polls
 
     # and the page reached the queue subscriber, in CloudWatch's words
     def alarm_pages() -> dict[str, dict[str, Any]] | None:
@@ -148,3 +186,39 @@ def test_an_order_that_needs_attention_pages_the_operator(cloud: RunningLocalClo
     assert any("An order NEEDS_ATTENTION" in m["body"] for m in mails)
     # and localcloud's log has one line per change of state
     assert f"alarm {QUEUE_ALARM} OK -> ALARM: Threshold Crossed" in cloud.log()
+
+
+def test_an_alarm_cannot_page_through_a_topic_under_the_aws_managed_key(
+    managed_key_cloud: RunningLocalCloud,
+) -> None:
+    # Given the template with its alerts topic under alias/aws/sns, the operator's email
+    # subscription confirmed, and a queue subscribed too
+    cloud = managed_key_cloud
+    topic_arn = operator_topic(cloud)
+    for mail in cloud.sns_messages():
+        if mail.get("type") == "SubscriptionConfirmation":
+            with urllib.request.urlopen(mail["subscribeUrl"], timeout=10) as response:
+                assert response.status == 200
+    pager = subscribe_queue(cloud, topic_arn)
+    assert eventually(lambda: alarms(cloud)[QUEUE_ALARM]["StateValue"] == "OK")
+
+    # When a case lands on the operator queue
+    queue_url = cloud.aws.sqs.get_queue_url(QueueName="OperatorQueue")["QueueUrl"]
+    cloud.aws.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"orderId": "x"}))
+
+    # Then the alarm goes to ALARM, but its action fails as it does on AWS
+    assert eventually(lambda: alarms(cloud)[QUEUE_ALARM]["StateValue"] == "ALARM")
+
+    def failed_actions() -> list[str]:
+        status = cloud.status()["cloudwatch"]["alarms"]
+        (alarm,) = [a for a in status if a["name"] == QUEUE_ALARM]
+        return list(alarm["failedActions"])
+
+    failures = eventually(failed_actions)
+    assert failures, "the alarm's action did not fail"
+    assert f"Failed to execute action {topic_arn}" in failures[0]
+    assert "does not have authorization to access the SNS topic encryption key" in failures[0]
+    assert "Failed to execute action" in cloud.log()
+    # and nobody is paged
+    assert pages(cloud, pager) == []
+    assert [m for m in cloud.sns_messages() if m.get("type") != "SubscriptionConfirmation"] == []
