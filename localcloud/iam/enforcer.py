@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.endpoint.calls import AwsCall, error_response, identify
 from localcloud.iam.policy import Decision, Principal, Request, evaluate
-from localcloud.iam.requests import lambda_requests, parse_params, requests_for
+from localcloud.iam.requests import (
+    lambda_requests,
+    parse_params,
+    requests_for,
+    rest_operation,
+)
 from localcloud.iam.roles import ADMIN_ACCESS_KEY_ID, Role, Roles
 from localcloud.spec import ACCOUNT_ID
 
@@ -120,8 +125,12 @@ class Authorizer:
                 environ.get("QUERY_STRING", ""),
                 environ.get("REQUEST_METHOD", "GET"),
             )
+        operation = call.operation
+        if operation is None and call.protocol == "rest":
+            method = environ.get("REQUEST_METHOD", "GET")
+            operation = rest_operation(call.service, method, environ.get("PATH_INFO", ""))
         params = parse_params(call.protocol, _body(environ))
-        return list(requests_for(call.service, call.operation, params))
+        return list(requests_for(call.service, operation, params))
 
     def _refuse(self, call: AwsCall, role: Role, request: Request, decision: Decision) -> Response:
         self.log_refusal(role, request, decision)

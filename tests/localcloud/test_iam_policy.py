@@ -20,7 +20,7 @@ from localcloud.iam.policy import (
     evaluate,
     glob_match,
 )
-from localcloud.iam.requests import function_arn, lambda_requests, requests_for
+from localcloud.iam.requests import function_arn, lambda_requests, requests_for, rest_operation
 from localcloud.iam.roles import Credentials, Role, aws_managed_policy
 from localcloud.iam.service_roles import queue_policy_allows
 
@@ -448,3 +448,19 @@ def test_roles_come_from_the_translated_template_with_sam_policies_expanded(
     # AWSLambdaBasicExecutionRole (SAM adds it) lets both write their logs
     assert iam.allows(reader.arn, "logs:PutLogEvents", "*")
     assert not iam.allows(f"arn:aws:iam::{ACCOUNT}:role/Nobody", "dynamodb:GetItem", table)
+
+
+def test_a_rest_call_is_named_by_botocores_own_routes() -> None:
+    assert rest_operation("xray", "POST", "/TraceSegments") == "PutTraceSegments"
+    assert rest_operation("lambda", "GET", "/2015-03-31/functions/F/configuration") == (
+        "GetFunctionConfiguration"
+    )
+    (get,) = lambda_requests("/2015-03-31/functions/F", "Qualifier=live", "GET")
+    assert (get.action, get.resource) == (
+        "lambda:GetFunction",
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:F:live",
+    )
+    # An operation localcloud can't name is asked as a wildcard only a wildcard grant allows.
+    (unknown,) = requests_for("xray", None, {})
+    xray = aws_managed_policy("arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess")
+    assert decide(xray, unknown.action, unknown.resource) is Decision.IMPLICIT_DENY
