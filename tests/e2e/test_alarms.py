@@ -158,6 +158,19 @@ def test_an_order_that_needs_attention_pages_the_operator(cloud: RunningLocalClo
         Statistics=["Sum"],
     )["Datapoints"]
     assert sum(p["Sum"] for p in requests) >= 3  # product, customer, order, and the polls
+    # and the functions' own EMF metrics (Powertools Metrics) are there too
+    cloudwatch = cloud.aws.client("cloudwatch")
+    (placed,) = cloudwatch.list_metrics(Namespace="Shop", MetricName="OrderPlaced")["Metrics"]
+    orders_placed = cloudwatch.get_metric_statistics(
+        Namespace="Shop",
+        MetricName="OrderPlaced",
+        Dimensions=placed["Dimensions"],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(p["Sum"] for p in orders_placed) == 1
 
     # and the page reached the queue subscriber, in CloudWatch's words
     def alarm_pages() -> dict[str, dict[str, Any]] | None:
