@@ -319,6 +319,46 @@ def test_the_operator_lists_attention_and_redrives_a_dead_letter(
     }
 
 
+def test_the_operator_redrives_no_execution_that_a_redrive_cannot_help(
+    cloud: RunningLocalCloud, shop: Shop
+) -> None:
+    # When the operator asks to redrive the NEEDS_ATTENTION order's saga, and a confirmed one's
+    attention = cli(
+        *("ops.operator", "--aws-url", cloud.aws_url),
+        *("redrive-execution", "--order", shop.attention),
+    )
+    confirmed = cli(
+        *("ops.operator", "--aws-url", cloud.aws_url),
+        *("redrive-execution", "--order", shop.confirmed, "--dry-run"),
+    )
+
+    # Then both are refused, each with its reason, and nothing was started
+    assert attention.returncode == 1, attention.stderr
+    refused = json.loads(attention.stdout)
+    assert refused["action"] == "refuse"
+    assert refused["executionArn"].endswith(f":{shop.attention}")
+    assert "NeedsAttention Fail state" in refused["reason"]
+    assert confirmed.returncode == 1, confirmed.stderr
+    assert (
+        json.loads(confirmed.stdout)["reason"] == "the execution is SUCCEEDED: nothing to redrive"
+    )
+    arn = cloud.status()["resources"]["OrderSagaStateMachine"]["physicalId"]
+    names = [
+        e["name"]
+        for e in cloud.aws.stepfunctions.list_executions(stateMachineArn=arn)["executions"]
+    ]
+    assert sorted(names) == sorted(
+        [
+            shop.confirmed,
+            shop.declined,
+            shop.out_of_stock,
+            shop.cancelled,
+            shop.attention,
+            shop.unregistered,
+        ]
+    )
+
+
 # ---------------------------------------------------------------- broken on purpose
 def test_the_checker_names_each_invariant_broken_on_purpose(
     cloud: RunningLocalCloud, deployment: Deployment, shop: Shop

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from inventory.models import ReservationItem, ReservedLineItem
+from inventory.models import ReservationItem, ReservationStatus, ReservedLineItem
 from notifications.logic import is_handled
 from notifications.models import SentItem
 from ops.evidence import ChargeFact, Email, Evidence, ExecutionFact, QueueMessage, StreamRecord
@@ -77,7 +77,7 @@ def reservation(order_id: str, status: str, quantity: int = 2) -> ReservationIte
     return ReservationItem(
         pk=f"RESERVATION#{order_id}",
         orderId=order_id,
-        status=status,  # type: ignore[arg-type]
+        status=ReservationStatus(status),
         lines=[ReservedLineItem(sku=SKU, quantity=quantity, unitPriceCents=PRICE)],
         totalCents=quantity * PRICE,
         currency="EUR",
