@@ -20,6 +20,7 @@ from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito.tokens import CognitoVerifier
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
+from localcloud.events.scheduler import Scheduler
 from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.iam.account import IamAccount
@@ -79,6 +80,7 @@ class LocalCloud:
         self.endpoint: AwsEndpoint | None = None
         self.gateways: list[ApiGateway] = []
         self.event_sources: EventSources | None = None
+        self.scheduler: Scheduler | None = None
         self.provider: PaymentProviderSimulator | None = None
         self._simulator_key: str | None = None
         self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
@@ -148,6 +150,8 @@ class LocalCloud:
             template, self.runtime, clients, clients_for=self._function_clients
         )
         self.event_sources.start()
+        runtime = self.runtime
+        self.scheduler = Scheduler(Scheduler.specs(template), invoke=runtime.invoke_async).start()
         cloudwatch.start()
         self.ready_after = time.monotonic() - self.started_at
 
@@ -177,6 +181,7 @@ class LocalCloud:
         for closer in (
             *(g.close for g in self.gateways),
             self.event_sources.close if self.event_sources else None,
+            self.scheduler.close if self.scheduler else None,
             self.runtime.close if self.runtime else None,
             self.cloudwatch.close if self.cloudwatch else None,
             self.endpoint.close if self.endpoint else None,
@@ -270,9 +275,10 @@ class LocalCloud:
                     name: spec.environment for name, spec in self.template.functions().items()
                 },
                 "eventSources": self.event_sources.status(),
-                "resources": self.stack_resources(),
+                "schedules": self.scheduler.status() if self.scheduler else {},
                 "iam": self.iam.status() if self.iam else None,
                 "cloudwatch": self.cloudwatch.status() if self.cloudwatch else None,
+                "resources": self.stack_resources(),
             }
         )
         return body

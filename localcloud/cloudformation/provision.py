@@ -71,6 +71,7 @@ class Provisioner:
             "AWS::SES::EmailIdentity": self._email_identity,
             "AWS::SNS::Topic": self._topic,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::Scheduler::Schedule": self._schedule,
             "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::KMS::Key": self._kms_key,
             "AWS::KMS::Alias": self._kms_alias,
@@ -161,11 +162,14 @@ class Provisioner:
     def _rule(self, logical_id: str, properties: dict[str, Any]) -> None:
         name = properties.get("Name", logical_id)
         bus = properties.get("EventBusName", "default")
+        # a pattern, or a schedule (fired by localcloud.events.scheduler), or both
+        matching: dict[str, Any] = {}
+        if "EventPattern" in properties:
+            matching["EventPattern"] = json.dumps(properties["EventPattern"])
+        if "ScheduleExpression" in properties:
+            matching["ScheduleExpression"] = properties["ScheduleExpression"]
         arn = self.clients.events.put_rule(
-            Name=name,
-            EventBusName=bus,
-            EventPattern=json.dumps(properties["EventPattern"]),
-            State=properties.get("State", "ENABLED"),
+            Name=name, EventBusName=bus, State=properties.get("State", "ENABLED"), **matching
         )["RuleArn"]
         targets: list[Any] = [
             {key: target[key] for key in ("Id", "Arn", "Input", "InputPath") if key in target}
@@ -173,6 +177,34 @@ class Provisioner:
         ]
         if targets:
             self.clients.events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        self._set(logical_id, name, Arn=arn)
+
+    def _schedule(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """An EventBridge Scheduler schedule (SAM ScheduleV2), kept by moto; localcloud's
+        events.scheduler fires it."""
+        name = properties.get("Name", logical_id)
+        kwargs: dict[str, Any] = {
+            key: properties[key]
+            for key in (
+                "ScheduleExpression",
+                "ScheduleExpressionTimezone",
+                "Description",
+                "State",
+                "GroupName",
+            )
+            if key in properties
+        }
+        target = {
+            key: properties["Target"][key]
+            for key in ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")
+            if key in properties["Target"]
+        }
+        arn = self.clients.client("scheduler").create_schedule(
+            Name=name,
+            FlexibleTimeWindow=properties.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            Target=target,
+            **kwargs,
+        )["ScheduleArn"]
         self._set(logical_id, name, Arn=arn)
 
     def _user_pool(self, logical_id: str, properties: dict[str, Any]) -> None:

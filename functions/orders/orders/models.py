@@ -6,7 +6,7 @@ events fold into an `Order`, and an `Order` becomes an `OrderView` for the API.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
@@ -274,6 +274,14 @@ def order_pk(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
+PLACED_BY_HOUR_INDEX = "OrdersPlacedByHour"
+
+
+def placed_hour(at: datetime) -> str:
+    """The OrdersPlacedByHour index's key of an order placed at `at`: its UTC hour."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
 def _at_version(event: DomainEvent[Any], version: int) -> DomainEvent[Any]:
     """The event with its version in the envelope (`metadata.aggregateVersion`), so consumers
     of the bus (the read model) can tell a stale or duplicate event from a newer one."""
@@ -302,6 +310,8 @@ class OrderEventItem(BaseModel):
     version: int = Field(ge=1)
     customerId: CustomerId
     paymentToken: PaymentToken | None = None
+    # OrderPlaced only: the UTC hour it was placed in (the sparse OrdersPlacedByHour index)
+    placedHour: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d$")] | None = None
 
     @classmethod
     def of(
@@ -315,8 +325,15 @@ class OrderEventItem(BaseModel):
     ) -> OrderEventItem:
         key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
         item = event_item(_at_version(event, version), key=key, expires=False)
+        placed = event.detail_type == "OrderPlaced"
         return cls.model_validate(
-            {**item, "version": version, "customerId": customer_id, "paymentToken": payment_token}
+            {
+                **item,
+                "version": version,
+                "customerId": customer_id,
+                "paymentToken": payment_token,
+                "placedHour": placed_hour(event.detail.metadata.occurredAt) if placed else None,
+            }
         )
 
     @property

@@ -6,6 +6,7 @@ The logic sees only the abstract classes, so unit tests use small in-memory fake
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -13,10 +14,20 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from orders.errors import VersionTaken
-from orders.models import CancellationInput, OrderEventItem, SagaInput, order_pk
+from orders.models import (
+    PLACED_BY_HOUR_INDEX,
+    CancellationInput,
+    OrderEventItem,
+    SagaInput,
+    order_pk,
+    placed_hour,
+)
 from shop_shared.observability import logger
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_stepfunctions import SFNClient
     from pydantic import BaseModel
@@ -60,6 +71,51 @@ class DynamoDBOrderEventStore(OrderEventStore):
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise VersionTaken(item.order_id, item.version) from error
             raise
+
+
+class PlacedOrders(ABC):
+    """Which orders were placed when, and whether a saga claimed them (the sweeper's view)."""
+
+    @abstractmethod
+    def placed_between(self, start: datetime, end: datetime) -> Iterator[str]:
+        """The ids of the orders placed from `start` to `end`, oldest first."""
+
+    @abstractmethod
+    def saga_claimed(self, order_id: str) -> bool:
+        """Whether a saga execution claimed the order (its ClaimOrder state ran)."""
+
+
+class DynamoDBPlacedOrders(PlacedOrders):
+    """OrdersTable's sparse OrdersPlacedByHour index (one partition per UTC hour) and the
+    sagas' claims (`WORKFLOW#<orderId>` / `SAGA`)."""
+
+    def __init__(self, table_name: str, table: Table | None = None) -> None:
+        self._table = table or boto3.resource("dynamodb").Table(table_name)
+
+    def placed_between(self, start: datetime, end: datetime) -> Iterator[str]:
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        while hour <= end:
+            query: dict[str, Any] = {
+                "IndexName": PLACED_BY_HOUR_INDEX,
+                "KeyConditionExpression": Key("placedHour").eq(placed_hour(hour))
+                & Key("occurredAt").between(start.isoformat(), end.isoformat()),
+            }
+            while True:
+                page = self._table.query(**query)
+                for item in page.get("Items", []):
+                    yield str(item["pk"]).removeprefix("ORDER#")
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            hour += timedelta(hours=1)
+
+    def saga_claimed(self, order_id: str) -> bool:
+        found = self._table.get_item(
+            Key={"pk": f"WORKFLOW#{order_id}", "sk": "SAGA"},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in found
 
 
 class SagaStarter(ABC):

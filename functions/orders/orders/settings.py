@@ -17,6 +17,17 @@ class PlaceOrderSettings(OrdersTableSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
 
 
+class PendingOrderSweeperSettings(OrdersTableSettings):
+    """sweep_pending_orders: where orders are, which saga to start, and when an order counts
+    as forgotten."""
+
+    order_saga_state_machine_arn: str = Field(
+        alias="ORDER_SAGA_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
+    )
+    sweep_after_seconds: int = Field(alias="PENDING_ORDER_SWEEP_AFTER_SECONDS", ge=60)
+    lookback_hours: int = Field(alias="PENDING_ORDER_SWEEP_LOOKBACK_HOURS", ge=1, le=24 * 14)
+
+
 class WorkflowStarterSettings(EnvSettings):
     """start_order_workflows: the two state machines it may start, and nothing else."""
 
