@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "--lambda-concurrency",
         type=int,
         metavar="N",
-        help="Lambda's account concurrency limit (default: 8 per CPU core); past it an "
+        help="Lambda's account concurrency limit (default: 100 per CPU core); past it an "
         "invocation is throttled (429 TooManyRequestsException)",
     )
     run.add_argument(

@@ -18,11 +18,12 @@ machine can hold (`ConcurrencySettings`):
   invocation that needs a new worker while the init slots are taken waits for a slot, or
   for a worker of its function to come free, whichever is first.
 - `running_limit`: invocations executing at once, the stand-in for "each sandbox has its
-  own CPU". Past it an invocation (its worker ready) waits for a running one to finish
-  before its event is handed over, so its timeout, which starts at the hand-over as on AWS,
-  is not eaten by other sandboxes' CPU. An invocation made from inside a running one (a
-  function calling Invoke and waiting for it) does not wait: its caller's slot is idle
-  while it waits. No invocation waits longer than `run_wait_seconds` for a slot.
+  own CPU". An invocation takes a running slot (first come, first served) before it takes
+  a worker, so its timeout, which starts when the worker takes its event as on AWS, is
+  not eaten by other sandboxes' CPU, and a worker is held only while its invocation can
+  run. An invocation made from inside a running one (a function calling Invoke and
+  waiting for it) does not wait: its caller's slot is idle meanwhile. No invocation waits
+  longer than `run_wait_seconds` for a slot.
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
@@ -30,9 +31,11 @@ machine can hold (`ConcurrencySettings`):
   far more than the wait for a warm worker, so a burst is served by a few warm workers
   instead of dozens of cold starts.
 
-The waits show in an invocation's latency (and in the runtime's stats), never in its
-timeout. They are localcloud's departures from Lambda, made so that a burst on two cores
-behaves as it would on AWS: served, a little later, instead of timing out.
+The waits show in an invocation's latency (and in the runtime's stats, `wait_ms_total`),
+never in its timeout. They are localcloud's departures from Lambda, made so that a burst
+on two cores behaves as it would on AWS: served, later, instead of timing out. Queued
+invocations count as in flight (the caller is waiting on them), so the account limit also
+bounds how much may queue.
 """
 
 from __future__ import annotations
@@ -58,11 +61,12 @@ def _cpus() -> int:
 
 
 def default_account_limit() -> int:
-    """32 in flight per core. An invocation in flight is mostly waiting (for AWS calls, for a
-    warm worker, for an init slot), and the workers themselves stay few (the warm pool and
-    the init slots bound them), so the limit is about how much a burst may queue before
-    Lambda says no: high enough that a burst a real account absorbs is not throttled here."""
-    return 32 * _cpus()
+    """100 in flight per core. An invocation in flight here is mostly queued for a running
+    slot (the CPU) and holds no process, only a waiting thread; the workers stay few (the
+    running limit bounds them). So the limit bounds how much a burst may queue before
+    Lambda says no: high enough that a burst a real account (1,000) absorbs is not
+    throttled here merely because two cores serve it more slowly."""
+    return 100 * _cpus()
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class ConcurrencySettings:
     concurrent_inits: int = field(default_factory=_cpus)
     running_limit: int = field(default_factory=lambda: 3 * _cpus())
     run_wait_seconds: float = 60.0  # a safety net only: nested calls never wait
-    warm_wait_seconds: float = 1.0
+    warm_wait_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if min(self.account_limit, self.concurrent_inits, self.running_limit) < 1:

@@ -150,10 +150,10 @@ class _FunctionPool:
             "init_ms_total": 0,
         }
 
-    def acquire(self) -> tuple[Worker, bool]:
+    def acquire(self, *, nested: bool = False) -> tuple[Worker, bool]:
         """An idle live worker (warm); else, while the machine is saturated and a worker of
-        this function is busy, wait briefly for it; else a new worker (cold) once an init
-        slot is free."""
+        this function is busy, wait briefly for it (not when `nested`: the busy worker may
+        be its caller's); else a new worker (cold) once an init slot is free."""
         concurrency = self._concurrency
         warm_until: float | None = None
         with self._lock:
@@ -164,7 +164,7 @@ class _FunctionPool:
                     self._busy += 1
                     return worker, False
                 now = time.monotonic()
-                if warm_until is None and self._busy and concurrency.saturated():
+                if warm_until is None and self._busy and not nested and concurrency.saturated():
                     warm_until = now + concurrency.settings.warm_wait_seconds
                     self._counts["warm_waits"] += 1
                 waiting_for_warm = warm_until is not None and now < warm_until
@@ -429,10 +429,12 @@ class LambdaRuntime:
                 spec.timeout_seconds,
                 client_context_json(client_context),
             )
-            worker, cold_start = pool.acquire()
+            # A running slot first (the CPU), then a worker: a worker is held only while
+            # its invocation can run, so a function's few warm workers serve its burst.
             self._concurrency.start_running(nested=nested)
-            acquired = time.perf_counter()
             try:
+                worker, cold_start = pool.acquire(nested=nested)
+                acquired = time.perf_counter()
                 outcome = _await_outcome(worker, invocation)
             finally:
                 self._concurrency.end_running()

@@ -234,25 +234,48 @@ def test_reserved_concurrency_is_carved_out_of_the_account_limit(
     assert runtime.concurrency_stats()["unreservedLimit"] == 1
 
 
+def _saturate(
+    runtime: LambdaRuntime, pool: ThreadPoolExecutor, busy_seconds: float
+) -> Future[InvokeResult]:
+    """Both running slots taken: SleepFunction's only (warm) worker for `busy_seconds`,
+    OtherFunction for 0.3 s."""
+    _invoke(runtime, "SleepFunction", {})  # one warm worker
+    busy = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": busy_seconds})
+    pool.submit(_invoke, runtime, "OtherFunction", {"seconds": 0.3})
+    assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 2)
+    return busy
+
+
+def _two_functions(make_runtime: RuntimeFactory, warm_wait_seconds: float) -> LambdaRuntime:
+    settings = ConcurrencySettings(
+        account_limit=10,
+        concurrent_inits=2,
+        running_limit=2,
+        warm_wait_seconds=warm_wait_seconds,
+    )
+    return make_runtime(
+        {
+            "SleepFunction": ("concurrency_handlers.sleep", None),
+            "OtherFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+
+
 def test_saturated_machine_waits_for_the_warm_worker_instead_of_a_cold_start(
     make_runtime: RuntimeFactory,
 ) -> None:
-    # Given a machine that counts as saturated with one invocation running
-    settings = ConcurrencySettings(
-        account_limit=10, concurrent_inits=2, running_limit=1, warm_wait_seconds=5.0
-    )
-    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
-    first_pid = _body(_invoke(runtime, "SleepFunction", {}))["pid"]  # one warm worker
+    # Given every running slot taken, one by SleepFunction's only worker (busy for 1 s)
+    runtime = _two_functions(make_runtime, warm_wait_seconds=5.0)
     with ThreadPoolExecutor(2) as pool:
-        busy = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 0.5})
-        assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 1)
-        # When a second invocation comes while the warm worker is busy
-        second: Future[InvokeResult] = pool.submit(_invoke, runtime, "SleepFunction", {})
-        results = [busy.result(), second.result()]
-    # Then it waited for that worker rather than starting a cold one
-    assert [r.cold_start for r in results] == [False, False]
-    assert {_body(r)["pid"] for r in results} == {first_pid}
-    assert _body(results[1])["started"] >= _body(results[0])["ended"]
+        busy = _saturate(runtime, pool, busy_seconds=1.0)
+        # When SleepFunction is invoked again (it gets OtherFunction's slot after 0.3 s)
+        second = _invoke(runtime, "SleepFunction", {})
+        first = busy.result()
+    # Then it waited for the warm worker rather than starting a cold one
+    assert (first.cold_start, second.cold_start) == (False, False)
+    assert _body(second)["pid"] == _body(first)["pid"]
+    assert _body(second)["started"] >= _body(first)["ended"]
     stats = runtime.stats()["SleepFunction"]
     assert (stats["cold_starts"], stats["warm_waits"], stats["live_workers"]) == (1, 1, 1)
 
@@ -260,20 +283,17 @@ def test_saturated_machine_waits_for_the_warm_worker_instead_of_a_cold_start(
 def test_warm_wait_ends_in_a_cold_start_when_the_worker_stays_busy(
     make_runtime: RuntimeFactory,
 ) -> None:
-    # Given a saturated machine, a short warm wait, and the only worker busy for 2 s
-    settings = ConcurrencySettings(
-        account_limit=10, concurrent_inits=2, running_limit=1, warm_wait_seconds=0.2
-    )
-    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
-    _invoke(runtime, "SleepFunction", {})
-    with ThreadPoolExecutor(1) as pool:
-        busy = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 2})
-        assert _wait_until(lambda: runtime.stats()["SleepFunction"]["busy_workers"] == 1)
-        # When a second invocation comes
+    # Given every running slot taken, one by SleepFunction's only worker (busy for 2 s)
+    runtime = _two_functions(make_runtime, warm_wait_seconds=0.2)
+    with ThreadPoolExecutor(2) as pool:
+        busy = _saturate(runtime, pool, busy_seconds=2.0)
+        # When SleepFunction is invoked again
         second = _invoke(runtime, "SleepFunction", {})
-        # Then after the wait it gets a worker of its own
+        # Then after the short wait it gets a worker of its own, before the first is done
         assert second.cold_start is True
-        assert _body(second)["pid"] != _body(busy.result())["pid"]
+        first = busy.result()
+    assert _body(second)["pid"] != _body(first)["pid"]
+    assert _body(second)["ended"] < _body(first)["ended"]
 
 
 def test_cold_starts_initialise_a_few_at_a_time(
