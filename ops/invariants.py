@@ -38,7 +38,7 @@ import argparse
 import json
 import logging
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -463,25 +463,61 @@ def operator_case(message: QueueMessage) -> OperatorCase:
 
 
 def judge_emails(evidence: Evidence, settled: dict[str, Order]) -> InvariantResult:
+    """Per order, the emails owed (one per event notifications mails, none without a contact)
+    against the emails sent: SES's sent mail where it is observable (each email is the order's
+    by its SENT record, or, sent without one, by the order id in its subject), else the SENT
+    records notifications keeps."""
     result = InvariantResult(held=True)
-    sent_by_event: dict[str, list[SentItem]] = defaultdict(list)
-    for record in evidence.sent:
-        sent_by_event[record.eventId].append(record)
+    records = {record.eventId: record for record in evidence.sent}
+    unrecorded = _unrecorded_emails(evidence, settled)
     unregistered = 0
     for order_id, order in sorted(settled.items()):
         contact = evidence.contacts.get(order.customerId)
         unregistered += contact is None
-        for event in evidence.orderEvents[order_id]:
-            if not is_handled(event.detailType):
-                continue
-            problem = _email_problem(event, contact, sent_by_event, evidence.emails)
-            if problem:
-                result.violations.append(
-                    Violation(orderId=order_id, eventId=_event_id(event), message=problem)
+        owed = [e for e in evidence.orderEvents[order_id] if is_handled(e.detailType)]
+        if contact is None:
+            owed_none = [e for e in owed if _event_id(e) in records]
+            result.violations.extend(
+                Violation(
+                    orderId=order_id,
+                    eventId=_event_id(event),
+                    message=f"{event.detailType} mailed to a customer with no contact",
                 )
-    if evidence.emails is not None:
-        result.violations.extend(_unrecorded_emails(evidence, settled))
-    else:
+                for event in owed_none
+            )
+            continue
+        missing, misaddressed = _unsent(owed, contact, records, evidence.emails)
+        result.violations.extend(
+            Violation(orderId=order_id, eventId=_event_id(event), message=message)
+            for event, message in misaddressed
+        )
+        if evidence.emails is None:
+            result.violations.extend(
+                Violation(
+                    orderId=order_id, eventId=_event_id(e), message=f"no email for {e.detailType}"
+                )
+                for e in missing
+            )
+            continue
+        without_record = unrecorded.get(order_id, [])
+        sent = len(owed) - len(missing) + len(without_record)
+        if sent < len(owed):
+            result.violations.extend(
+                Violation(
+                    orderId=order_id, eventId=_event_id(e), message=f"no email for {e.detailType}"
+                )
+                for e in missing[len(without_record) :]
+            )
+        elif sent > len(owed):
+            result.violations.append(
+                Violation(
+                    orderId=order_id,
+                    message=f"{sent} emails sent for {len(owed)} owed: the same sent again",
+                )
+            )
+        elif missing:
+            result.notes.append(f"{order_id}: {len(missing)} email(s) sent without a SENT record")
+    if evidence.emails is None:
         result.notes.append("SES's sent mail not observable: judged by the SENT records only")
     if unregistered:
         result.notes.append(
@@ -491,46 +527,42 @@ def judge_emails(evidence: Evidence, settled: dict[str, Order]) -> InvariantResu
     return _result(result)
 
 
-def _email_problem(
-    event: OrderEventItem,
-    contact: str | None,
-    sent_by_event: dict[str, list[SentItem]],
+def _unsent(
+    owed: list[OrderEventItem],
+    contact: str,
+    records: dict[str, SentItem],
     emails: list[Email] | None,
-) -> str | None:
-    """What is wrong with the email of one order event notifications mails, if anything."""
-    records = sent_by_event.get(_event_id(event), [])
-    if contact is None:
-        return f"{event.detailType} mailed to a customer with no contact" if records else None
-    if not records:
-        return f"no email for {event.detailType}"
-    if emails is None:
-        return None
-    email = next((e for e in emails if e.messageId == records[0].messageId), None)
-    if email is None:
-        return f"{event.detailType} recorded as sent, but SES sent no such message"
-    if email.destinations != [contact]:
-        return f"{event.detailType} mailed to {email.destinations}, not to the contact"
-    return None
+) -> tuple[list[OrderEventItem], list[tuple[OrderEventItem, str]]]:
+    """The owed events with no recorded email (or, where SES is observable, whose recorded
+    email SES did not send), and those mailed to another address than the contact."""
+    sent = {email.messageId: email for email in emails or []}
+    missing: list[OrderEventItem] = []
+    misaddressed: list[tuple[OrderEventItem, str]] = []
+    for event in owed:
+        record = records.get(_event_id(event))
+        email = sent.get(record.messageId) if record else None
+        if record is None or (emails is not None and email is None):
+            missing.append(event)
+        elif email is not None and email.destinations != [contact]:
+            misaddressed.append(
+                (event, f"{event.detailType} mailed to {email.destinations}, not the contact")
+            )
+    return missing, misaddressed
 
 
-def _unrecorded_emails(evidence: Evidence, settled: dict[str, Order]) -> list[Violation]:
-    """Emails SES sent that notifications has no record of, by the order their subject names:
-    a second send of one event (the record is written after the send)."""
+def _unrecorded_emails(evidence: Evidence, settled: dict[str, Order]) -> dict[str, list[Email]]:
+    """Emails SES sent that notifications has no SENT record of, by the order their subject
+    names (notifications writes the record after the send: a crash between them, then a
+    redelivery, sends again)."""
     recorded = {record.messageId for record in evidence.sent}
-    per_order: Counter[str] = Counter()
+    about: dict[str, list[Email]] = defaultdict(list)
     for email in evidence.emails or []:
-        if email.messageId not in recorded:
-            per_order.update(order_id for order_id in settled if order_id in (email.subject or ""))
-    return [
-        Violation(
-            orderId=order_id,
-            message=(
-                f"{count} email(s) about the order that notifications has no record of "
-                "(sent again after a failure?)"
-            ),
-        )
-        for order_id, count in sorted(per_order.items())
-    ]
+        if email.messageId in recorded:
+            continue
+        for order_id in settled:
+            if order_id in (email.subject or ""):
+                about[order_id].append(email)
+    return about
 
 
 def _event_id(event: OrderEventItem) -> str:

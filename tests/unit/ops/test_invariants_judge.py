@@ -285,8 +285,22 @@ def test_a_missing_email_and_a_second_unrecorded_one_are_named() -> None:
     _, email = mailed(history(ORDER, confirmed(ORDER)), "msg-2")
     twice = check(snapshot(emails=[*(snapshot().emails or []), email]))
     (violation,) = twice.invariants["one_email_per_final_status"].violations
-    assert violation.orderId == ORDER
-    assert violation.message.startswith("1 email(s) about the order that notifications has no")
+    assert (violation.orderId, violation.message) == (
+        ORDER,
+        "2 emails sent for 1 owed: the same sent again",
+    )
+
+
+def test_an_email_sent_but_not_recorded_is_no_missing_email() -> None:
+    # Given SES sent the confirmation, but notifications did not write its SENT record (a
+    # crash between the two)
+    report = check(snapshot(sent=[]))
+
+    # Then the customer has their one email: it holds, with a note
+    assert report.invariants["one_email_per_final_status"].held
+    assert report.invariants["one_email_per_final_status"].notes == [
+        f"{ORDER}: 1 email(s) sent without a SENT record"
+    ]
 
 
 def test_a_customer_who_never_registered_gets_no_email_and_that_holds() -> None:
