@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from localcloud.endpoint.calls import AwsCall, error_response, identify
 from localcloud.iam.policy import Decision, Principal, Request, evaluate
@@ -54,6 +55,9 @@ _COGNITO_PUBLIC = {
     "GetId",
     "GetCredentialsForIdentity",
 }
+
+# Query-protocol actions AWS serves unsigned: the links in SNS's messages.
+_PUBLIC_QUERY_ACTIONS = {"ConfirmSubscription", "Unsubscribe"}
 
 # How each protocol's service names "not allowed" (HTTP status, code).
 _ACCESS_DENIED: dict[str, tuple[int, str]] = {
@@ -93,8 +97,12 @@ class Authorizer:
         call = identify(environ)
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         match = _ACCESS_KEY.search(authorization)
-        if call is None:  # unsigned and not an AWS API call: Cognito's JWKS, say
-            return None
+        if call is None:  # unsigned, and no JSON target: a query-protocol call, or not AWS's
+            action = _query_action(environ)
+            if action is None or action in _PUBLIC_QUERY_ACTIONS:
+                return None  # Cognito's JWKS, an SNS confirmation link, ...
+            query_call = AwsCall("unknown", action, "query")
+            return error_response(query_call, *_authentication_error(query_call, missing=True))
         if match is None:
             if call.service == "cognito-idp" and call.operation in _COGNITO_PUBLIC:
                 return None
@@ -164,6 +172,15 @@ def denial_message(role: Role, request: Request, decision: Decision) -> str:
         f"User: {role.session_arn} is not authorized to perform: {request.action} "
         f"on resource: {request.resource} {why}"
     )
+
+
+def _query_action(environ: dict[str, Any]) -> str | None:
+    """The `Action` of a query-protocol call, in the query string or the form body."""
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    content_type = environ.get("CONTENT_TYPE", "")
+    if action is None and content_type.startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(_body(environ).decode("utf-8", "replace")).get("Action")
+    return action[0] if action else None
 
 
 def _body(environ: dict[str, Any]) -> bytes:

@@ -3,6 +3,7 @@ requests as the endpoint derives them from AWS calls, roles as the template decl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from localcloud.cloudformation.template import Template
 from localcloud.iam.account import IamAccount
+from localcloud.iam.enforcer import Authorizer
 from localcloud.iam.policy import (
     Decision,
     Policy,
@@ -21,7 +23,7 @@ from localcloud.iam.policy import (
     glob_match,
 )
 from localcloud.iam.requests import function_arn, lambda_requests, requests_for, rest_operation
-from localcloud.iam.roles import Credentials, Role, aws_managed_policy
+from localcloud.iam.roles import Credentials, Role, Roles, aws_managed_policy
 from localcloud.iam.service_roles import queue_policy_allows
 
 ACCOUNT = "123456789012"
@@ -464,3 +466,91 @@ def test_a_rest_call_is_named_by_botocores_own_routes() -> None:
     (unknown,) = requests_for("xray", None, {})
     xray = aws_managed_policy("arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess")
     assert decide(xray, unknown.action, unknown.resource) is Decision.IMPLICIT_DENY
+
+
+# ---------------------------------------------------------------- the endpoint's gate
+def _environ(
+    target: str | None = None,
+    *,
+    body: bytes = b"",
+    key: str | None = None,
+    token: str | None = None,
+    path: str = "/",
+    query: str = "",
+    content_type: str = "application/x-amz-json-1.0",
+) -> dict[str, Any]:
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Content-Type": content_type}
+    if target:
+        headers["X-Amz-Target"] = target
+    if key:
+        headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={key}/20261201/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=00"
+        )
+    if token:
+        headers["X-Amz-Security-Token"] = token
+    builder = EnvironBuilder(
+        path=path, method="POST", data=body, headers=list(headers.items()), query_string=query
+    )
+    return builder.get_environ()
+
+
+def _gate() -> tuple[Authorizer, Role]:
+    role = Role("WriterRole", (CRUD_ON_ORDERS,), Credentials.new())
+    return Authorizer(Roles({"WriterRole": role})), role
+
+
+def test_the_gate_lets_the_admin_and_an_allowed_role_through() -> None:
+    gate, role = _gate()
+    put = json.dumps({"TableName": "OrdersTable", "Item": {"pk": {"S": "ORDER#1"}}}).encode()
+    c = role.credentials
+
+    assert gate.check(_environ("DynamoDB_20120810.PutItem", body=put, key="localcloud")) is None
+    assert (
+        gate.check(
+            _environ(
+                "DynamoDB_20120810.PutItem", body=put, key=c.access_key_id, token=c.session_token
+            )
+        )
+        is None
+    )
+
+
+def test_the_gate_refuses_as_the_service_would() -> None:
+    gate, role = _gate()
+    c = role.credentials
+    put_elsewhere = json.dumps({"TableName": "PaymentsTable", "Item": {}}).encode()
+
+    denied = gate.check(
+        _environ(
+            "DynamoDB_20120810.PutItem",
+            body=put_elsewhere,
+            key=c.access_key_id,
+            token=c.session_token,
+        )
+    )
+    forged = gate.check(
+        _environ("DynamoDB_20120810.GetItem", body=b"{}", key=c.access_key_id, token="x")
+    )
+    unsigned = gate.check(_environ("DynamoDB_20120810.GetItem", body=b"{}"))
+    unsigned_query = gate.check(
+        _environ(body=b"Action=SendEmail", content_type="application/x-www-form-urlencoded")
+    )
+
+    assert denied is not None
+    assert denied.status_code == 400
+    body = json.loads(denied.get_data())
+    assert body["__type"].endswith("#AccessDeniedException")
+    assert "WriterRole" in body["message"]
+    assert "dynamodb:PutItem on resource: arn:aws:dynamodb:" in body["message"]
+    assert forged is not None
+    assert json.loads(forged.get_data())["__type"].endswith("UnrecognizedClientException")
+    assert unsigned is not None
+    assert unsigned_query is not None
+    assert unsigned_query.status_code == 403
+    assert gate.refusals == 1
+    # a public, unsigned GET that is no AWS API call (Cognito's JWKS) goes on
+    jwks = _environ(path="/us-east-1_x/.well-known/jwks.json", content_type="application/json")
+    assert gate.check(jwks) is None
