@@ -49,6 +49,7 @@ FINAL = {"CONFIRMED", "REJECTED", "NEEDS_ATTENTION", "CANCELLED"}
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
 SHIPPING_ADDRESS = {"line1": "Main St 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
 RESULTS = ROOT / "bench" / "results" / "burst.json"
+NAMES = ("Mustermann", "Musterfrau", "Schmidt", "Meyer", "Weber", "Wagner", "Becker", "Hoffmann")
 
 
 @dataclass
@@ -117,12 +118,17 @@ def seed(target: Target, products: int, customers: int) -> tuple[list[str], list
             raise RuntimeError(f"PUT /products/{sku}: {status} {answer}")
     tokens = []
     for n in range(1, customers + 1):
-        token = target.token(f"burst-customer-{n:02d}")
+        username = f"burst-customer-{n:02d}"
+        token = target.token(username)
         status, answer = http(
             "POST",
             f"{target.api_url}/customers",
             token,
-            {"name": f"Customer {n}", "email": f"c{n}@example.com", "address": SHIPPING_ADDRESS},
+            {
+                "name": f"Erika {NAMES[n % len(NAMES)]}",
+                "email": f"{username}@example.com",  # the token's verified email
+                "address": SHIPPING_ADDRESS,
+            },
         )
         if status not in (200, 201, 409):
             raise RuntimeError(f"POST /customers: {status} {answer}")
