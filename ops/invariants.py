@@ -38,6 +38,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -73,7 +74,7 @@ FINAL_STATUSES = frozenset({"CONFIRMED", "REJECTED", "CANCELLED", "NEEDS_ATTENTI
 MOVING_STATUSES = frozenset({"PENDING", "CANCELLING"})
 NOTHING_HELD = frozenset({"REJECTED", "CANCELLED"})
 DEFAULT_BOUND_SECONDS = 300.0
-DEFAULT_SETTLE_SECONDS = 5.0
+DEFAULT_SETTLE_SECONDS = 10.0
 
 FINAL_STATUS = "final_status_within_bound"
 STOCK = "stock_conserved"
@@ -882,6 +883,25 @@ def check(
     return judge(gather(deployment, order_id=order_id), options)
 
 
+def check_when_settled(
+    deployment: Deployment,
+    *,
+    options: CheckOptions | None = None,
+    order_id: str | None = None,
+    wait_seconds: float = 60.0,
+    poll_seconds: float = 2.0,
+) -> Report:
+    """Check again until no order is in flight (every order final, its email and summary given
+    time to follow), for at most `wait_seconds`; the last report either way (what is still in
+    flight then is listed in it). Each check peeks the queues: see `ops.evidence.peek`."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        report = check(deployment, order_id=order_id, options=options)
+        if not report.inFlight or time.monotonic() >= deadline:
+            return report
+        time.sleep(poll_seconds)
+
+
 def render(report: Report) -> str:
     """The report for a human: one line per invariant, then each violation."""
     scope = f" for order {report.scope}" if report.scope else ""
@@ -946,6 +966,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--output", type=Path, help="also write the JSON report here")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="check again until no order is in flight, for at most this long",
+    )
     args = parser.parse_args(argv)
     quiet_service_logs()
 
@@ -953,7 +980,9 @@ def main(argv: list[str] | None = None) -> int:
     options = CheckOptions(
         bound_seconds=args.bound_seconds, settle_seconds=args.settle_seconds, baseline=baseline
     )
-    report = check(deployment_from(args), order_id=args.order, options=options)
+    report = check_when_settled(
+        deployment_from(args), order_id=args.order, options=options, wait_seconds=args.wait
+    )
     as_json = report.model_dump_json(indent=2)
     if args.output:
         args.output.write_text(as_json + "\n")
