@@ -258,3 +258,49 @@ def test_an_unavailable_provider_opens_the_breaker_and_orders_fail_fast_until_it
             f"CHARGE_ATTEMPT#{recovered}",
         ]
     )
+
+
+def test_a_charge_whose_answers_are_lost_while_the_breaker_opens_is_refunded(
+    cloud: RunningLocalCloud, provider: CountingProvider
+) -> None:
+    admin = Client(cloud, cloud.token("breaker-admin-2", admin=True))
+    sku = new_product(admin, stock=4)
+    customer = new_customer(cloud)
+    assert breaker_state(cloud) in (None, "CLOSED")
+
+    # Given a provider that charges the card, then holds the answer past the client's timeout,
+    # every time: each attempt counts as a provider failure, and two of them open the breaker
+    provider.lost_answer_mode = "stall"
+    provider.stall_seconds = 5  # the client gives up after 3 s
+    provider.answers_lost_per_request = 1000
+    try:
+        # When an order is paid with that card
+        order_id = place(customer, sku, "tok_lost_charge_answer")
+        order = final_order(customer, order_id)
+    finally:
+        provider.answers_lost_per_request = 1
+        provider.lost_answer_mode = "drop"
+
+    # Then both charge attempts failed (the second opened the breaker), and the refund, which
+    # met the open breaker, waited out the cool-down, found the charge by reference and gave it
+    # back: the order is REJECTED and the customer keeps no charge
+    assert provider.charge_attempts(order_id) == 1 + RETRY_MAX_ATTEMPTS
+    assert charge_invocations(cloud, order_id) == ["PaymentProviderUnavailable"] * 2
+    assert charge_invocations(cloud, order_id, "RefundPaymentFunction") == [
+        "PaymentProviderCircuitOpen",
+        "succeeded",
+    ]
+    assert provider.lookups(order_id) == 1
+    assert (order["status"], order.get("reason")) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE")
+    (charge,) = [c for c in provider.charges() if c["reference"] == order_id]
+    refunds = [r for r in provider.refunds() if r["chargeId"] == charge["chargeId"]]
+    assert [r["amountCents"] for r in refunds] == [charge["amountCents"]]
+    payment = item(cloud, "PaymentsTable", pk=f"PAYMENT#{order_id}")
+    assert payment is not None
+    assert (payment["status"], payment["paymentId"]) == ("REFUNDED", charge["chargeId"])
+    assert len(outbox(cloud, "PaymentsTable", "PaymentCharged", order_id)) == 1
+    assert len(outbox(cloud, "PaymentsTable", "PaymentRefunded", order_id)) == 1
+    assert reservation_status(cloud, order_id) == "RELEASED"
+    assert stock_of(cloud, sku) == 4
+    assert order_events(cloud, order_id) == ["OrderPlaced", "OrderRejected"]
+    assert breaker_state(cloud) == "CLOSED"

@@ -603,6 +603,49 @@ def test_a_duplicated_start_does_nothing_the_second_time(saga: SagaCloud) -> Non
     assert claim["executionId"] == first["executionArn"]
 
 
+@pytest.mark.parametrize(
+    ("machine", "state"), [(SAGA, "ClaimOrder"), (CANCELLATION, "ClaimCancellation")]
+)
+def test_the_claim_lets_its_own_execution_claim_again_and_no_other(
+    saga: SagaCloud, machine: str, state: str
+) -> None:
+    # Given the claim's put exactly as the definition makes it (its JSONPath filled in)
+    parameters = substituted_definition(machine)["States"][state]["Parameters"]
+    order_id = str(uuid.uuid4())
+
+    def put(execution_id: str) -> None:
+        def filled(value: dict[str, str]) -> dict[str, str]:
+            ((key, path),) = value.items()
+            if not key.endswith(".$"):
+                return value
+            text = {"$.orderId": order_id, "$$.Execution.Id": execution_id}.get(
+                path, f"WORKFLOW#{order_id}" if "Format" in path else "2026-12-01T14:00:00Z"
+            )
+            return {key.removesuffix(".$"): text}
+
+        boto3.client("dynamodb").put_item(
+            TableName=parameters["TableName"],
+            Item={name: filled(value) for name, value in parameters["Item"].items()},
+            ConditionExpression=parameters["ConditionExpression"],
+            ExpressionAttributeValues={
+                name: filled(value)
+                for name, value in parameters["ExpressionAttributeValues"].items()
+            },
+        )
+
+    client = boto3.client("dynamodb")
+    # When the first execution claims, then claims again (its retry), then another tries
+    put("execution-1")
+    put("execution-1")
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        put("execution-2")
+
+    # Then the claim is the first execution's
+    key = {"pk": {"S": f"WORKFLOW#{order_id}"}, "sk": parameters["Item"]["sk"]}
+    claim = client.get_item(TableName="OrdersTable", Key=key)["Item"]
+    assert claim["executionId"] == {"S": "execution-1"}
+
+
 # ---------------------------------------------------------------- the cancellation
 
 

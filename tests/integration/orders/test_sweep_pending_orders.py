@@ -80,15 +80,32 @@ def claim(order_id: str, execution_id: str) -> None:
 
 
 def sweep(module: ModuleType) -> dict[str, Any]:
-    result: dict[str, Any] = module.handler(
-        {"version": "0", "detail-type": "Scheduled Event", "source": "aws.scheduler"},
-        FakeLambdaContext(),
-    )
+    result: dict[str, Any] = module.handler({}, FakeLambdaContext())  # Scheduler's payload
     return result
 
 
+def swept_metrics(output: str) -> list[int]:
+    """The OrdersSwept values of the EMF documents the handler printed."""
+    values = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            if "OrdersSwept" in document:
+                values.append(
+                    int(
+                        document["OrdersSwept"][0]
+                        if isinstance(document["OrdersSwept"], list)
+                        else document["OrdersSwept"]
+                    )
+                )
+    return values
+
+
 def test_a_pending_order_without_a_saga_gets_one_once(
-    sweeper: ModuleType, saga_arn: str, store: DynamoDBOrderEventStore
+    sweeper: ModuleType,
+    saga_arn: str,
+    store: DynamoDBOrderEventStore,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given an order placed an hour ago whose stream record never reached the starter, one
     # placed a minute ago, one a saga claimed, one confirmed, one placed two days ago
@@ -115,6 +132,8 @@ def test_a_pending_order_without_a_saga_gets_one_once(
     claim(LOST, execution["executionArn"])
     assert sweep(sweeper) == {"pending": 2, "started": 0}
     assert len(executions(saga_arn)) == 1
+    # And every run reported how many it started (the alarm's metric, Shop/OrdersSwept)
+    assert swept_metrics(capsys.readouterr().out) == [1, 1, 0]
     # and nothing was written: the order is still PENDING until its saga decides
     assert [i.detailType for i in store.history(LOST)] == ["OrderPlaced"]
 
