@@ -1,6 +1,7 @@
-"""The operator's queue and execution tools on moto in-process (no localcloud): a peek leaves
-every message in its queue; a redrive moves a DLQ back to its source, and again moves nothing;
-an execution that cannot be redriven is restarted fresh only while its order is PENDING."""
+"""The operator's tools on moto in-process (no localcloud): a peek leaves every message in its
+queue; a redrive moves a DLQ back to its source, and again moves nothing; an execution that
+cannot be redriven is restarted fresh only while its order is PENDING; on AWS, the stack tells
+where every resource is."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import boto3
 import pytest
 
 from localcloud.cloudformation.tables import create_table
-from ops.deployment import Deployment, StackResource
+from ops.deployment import Deployment, StackResource, discover
 from ops.evidence import peek
 from ops.operator import redrive_execution, redrive_queue
 from orders.models import (
@@ -194,3 +195,54 @@ def test_an_aborted_saga_of_an_order_that_moved_on_is_not_restarted(
     machine = deployment.physical("OrderSagaStateMachine")
     listed = deployment.client("stepfunctions").list_executions(stateMachineArn=machine)
     assert [e["name"] for e in listed["executions"]] == [ORDER]
+
+
+STACK_TEMPLATE = {
+    "Parameters": {"PaymentProviderBaseUrl": {"Type": "String"}},
+    "Resources": {
+        "OrdersTable": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            },
+        },
+        "NotificationsDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+        "NotificationsQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["NotificationsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": 3,
+                }
+            },
+        },
+    },
+}
+
+
+def test_on_aws_the_stack_tells_where_everything_is(aws: None) -> None:
+    # Given a stack (moto's CloudFormation) with a table, a queue and its DLQ
+    boto3.client("cloudformation").create_stack(
+        StackName="shop-dev",
+        TemplateBody=json.dumps(STACK_TEMPLATE),
+        Parameters=[
+            {"ParameterKey": "PaymentProviderBaseUrl", "ParameterValue": "https://pay.example"}
+        ],
+    )
+
+    # When the tools look for the shop with no endpoint (AWS itself)
+    found = discover(None, stack_name="shop-dev")
+
+    # Then they name every resource by its logical id, with its physical id from the stack
+    assert not found.localcloud
+    assert found.provider_url == "https://pay.example"
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    assert [found.physical("OrdersTable")] == tables
+    assert found.physical("OrdersTable") != "OrdersTable"  # CloudFormation named it
+    # and find the dead-letter queue from the other queue's RedrivePolicy
+    assert list(found.failure_queues()) == ["NotificationsDeadLetterQueue"]
+    assert found.source_queues(found.physical("NotificationsDeadLetterQueue")) == [
+        found.physical("NotificationsQueue")
+    ]
