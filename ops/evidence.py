@@ -147,8 +147,8 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
     """Read the whole shop (or one order of it). Reads queues without consuming their messages;
     every other read is a read."""
     notes: list[str] = []
-    order_events = _order_events(deployment, order_id)
-    orders = sorted(order_events)
+    events = order_events(deployment, order_id)
+    orders = sorted(events)
     failure_queues = deployment.failure_queues()
     operator_dlq = {
         logical_id
@@ -177,7 +177,7 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
     return Evidence(
         takenAt=datetime.now(UTC),
         scope=order_id,
-        orderEvents=order_events,
+        orderEvents=events,
         summaries=_summaries(deployment, order_id),
         products=_products(deployment),
         reservations=_reservations(deployment, order_id),
@@ -211,7 +211,8 @@ def _query(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _order_events(deployment: Deployment, order_id: str | None) -> dict[str, list[OrderEventItem]]:
+def order_events(deployment: Deployment, order_id: str | None) -> dict[str, list[OrderEventItem]]:
+    """Every order's events (or one order's), oldest first, from the event store."""
     table = deployment.table(ORDERS_TABLE)
     if order_id is not None:
         items = _query(

@@ -41,7 +41,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ from ops.evidence import (
     ExecutionFact,
     QueueMessage,
     gather,
+    order_events,
 )
 from orders.errors import CorruptOrderHistory
 from orders.logic import fold
@@ -185,31 +186,8 @@ def judge(evidence: Evidence, options: CheckOptions | None = None) -> Report:
     orders, corrupt = fold_orders(evidence)
     final_status.violations.extend(corrupt)
 
-    in_flight: list[InFlight] = []
-    for order in orders.values():
-        since = order.createdAt if order.status == "PENDING" else order.updatedAt
-        age = (evidence.takenAt - since).total_seconds()
-        if order.status in MOVING_STATUSES:
-            if age > options.bound_seconds:
-                final_status.violations.append(
-                    Violation(
-                        orderId=order.orderId,
-                        message=(
-                            f"{order.status} for {age:.0f} s, longer than the bound of "
-                            f"{options.bound_seconds:.0f} s"
-                        ),
-                    )
-                )
-            else:
-                in_flight.append(
-                    InFlight(
-                        orderId=order.orderId, status=order.status, ageSeconds=age, why="moving"
-                    )
-                )
-        elif age < options.settle_seconds:
-            in_flight.append(
-                InFlight(orderId=order.orderId, status=order.status, ageSeconds=age, why="settling")
-            )
+    in_flight, overdue = orders_in_flight(orders, evidence.takenAt, options)
+    final_status.violations.extend(overdue)
     moving = {flight.orderId for flight in in_flight if flight.why == "moving"}
     settling = {flight.orderId for flight in in_flight}
     final = {i: o for i, o in orders.items() if o.status in FINAL_STATUSES and i not in moving}
@@ -235,6 +213,33 @@ def judge(evidence: Evidence, options: CheckOptions | None = None) -> Report:
         needsAttention=attention_orders(evidence, orders),
         notes=list(evidence.notes),
     )
+
+
+def orders_in_flight(
+    orders: dict[str, Order], now: datetime, options: CheckOptions
+) -> tuple[list[InFlight], list[Violation]]:
+    """The orders still moving within the bound or settling, and those moving past it."""
+    in_flight: list[InFlight] = []
+    overdue: list[Violation] = []
+    for order in orders.values():
+        since = order.createdAt if order.status == "PENDING" else order.updatedAt
+        age = (now - since).total_seconds()
+        if order.status in MOVING_STATUSES and age > options.bound_seconds:
+            overdue.append(
+                Violation(
+                    orderId=order.orderId,
+                    message=(
+                        f"{order.status} for {age:.0f} s, longer than the bound of "
+                        f"{options.bound_seconds:.0f} s"
+                    ),
+                )
+            )
+        elif order.status in MOVING_STATUSES or age < options.settle_seconds:
+            why = "moving" if order.status in MOVING_STATUSES else "settling"
+            in_flight.append(
+                InFlight(orderId=order.orderId, status=order.status, ageSeconds=age, why=why)
+            )
+    return in_flight, overdue
 
 
 def fold_orders(evidence: Evidence) -> tuple[dict[str, Order], list[Violation]]:
@@ -894,12 +899,19 @@ def check_when_settled(
     """Check again until no order is in flight (every order final, its email and summary given
     time to follow), for at most `wait_seconds`; the last report either way (what is still in
     flight then is listed in it). Each check peeks the queues: see `ops.evidence.peek`."""
+    options = options or CheckOptions()
     deadline = time.monotonic() + wait_seconds
-    while True:
-        report = check(deployment, order_id=order_id, options=options)
-        if not report.inFlight or time.monotonic() >= deadline:
-            return report
+    while time.monotonic() < deadline:  # only the orders are read until then: no queue is peeked
+        events = order_events(deployment, order_id)
+        orders = {
+            key: order
+            for key, items in events.items()
+            if (order := fold(item.recorded() for item in items)) is not None
+        }
+        if not orders_in_flight(orders, datetime.now(UTC), options)[0]:
+            break
         time.sleep(poll_seconds)
+    return check(deployment, order_id=order_id, options=options)
 
 
 def render(report: Report) -> str:
