@@ -475,6 +475,11 @@ def judge_emails(evidence: Evidence, settled: dict[str, Order]) -> InvariantResu
     records notifications keeps."""
     result = InvariantResult(held=True)
     records = {record.eventId: record for record in evidence.sent}
+    emails = (
+        {email.messageId: email for email in evidence.emails}
+        if evidence.emails is not None
+        else None
+    )
     unrecorded = _unrecorded_emails(evidence, settled)
     unregistered = 0
     for order_id, order in sorted(settled.items()):
@@ -492,7 +497,7 @@ def judge_emails(evidence: Evidence, settled: dict[str, Order]) -> InvariantResu
                 for event in owed_none
             )
             continue
-        missing, misaddressed = _unsent(owed, contact, records, evidence.emails)
+        missing, misaddressed = _unsent(owed, contact, records, emails)
         result.violations.extend(
             Violation(orderId=order_id, eventId=_event_id(event), message=message)
             for event, message in misaddressed
@@ -537,16 +542,15 @@ def _unsent(
     owed: list[OrderEventItem],
     contact: str,
     records: dict[str, SentItem],
-    emails: list[Email] | None,
+    emails: dict[str, Email] | None,
 ) -> tuple[list[OrderEventItem], list[tuple[OrderEventItem, str]]]:
     """The owed events with no recorded email (or, where SES is observable, whose recorded
     email SES did not send), and those mailed to another address than the contact."""
-    sent = {email.messageId: email for email in emails or []}
     missing: list[OrderEventItem] = []
     misaddressed: list[tuple[OrderEventItem, str]] = []
     for event in owed:
         record = records.get(_event_id(event))
-        email = sent.get(record.messageId) if record else None
+        email = emails.get(record.messageId) if record and emails is not None else None
         if record is None or (emails is not None and email is None):
             missing.append(event)
         elif email is not None and email.destinations != [contact]:
