@@ -31,11 +31,7 @@ def mappings(kind: str) -> list[tuple[str, dict[str, Any]]]:
     found = [
         (name, properties)
         for name, properties in template.of_type("AWS::Lambda::EventSourceMapping")
-        if (
-            ".StreamArn" in json.dumps(properties["EventSourceArn"])
-            or "StreamArn" in str(properties["EventSourceArn"])
-        )
-        == (kind == "stream")
+        if ("StreamArn" in json.dumps(properties["EventSourceArn"])) == (kind == "stream")
     ]
     assert found, kind
     return found
