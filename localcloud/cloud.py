@@ -126,6 +126,8 @@ class LocalCloud:
             self.iam.install_service_roles()
             self.endpoint.authorize = self.iam.authorizer.check
             functions = self.iam.function_specs(functions)
+        else:  # moto is process-wide: drop what an earlier run with IAM installed
+            IamAccount.uninstall_service_roles()
 
         self.runtime = LambdaRuntime(
             functions, self.worker_environment(), concurrency=s.lambda_concurrency

@@ -21,6 +21,7 @@ from localcloud.iam.policy import Decision, Request
 from localcloud.iam.roles import Role, Roles
 from localcloud.iam.service_roles import (
     check_event_deliveries_against_queue_policies,
+    deliver_events_without_queue_policies,
     sign_state_machine_calls_with_their_role,
 )
 
@@ -107,6 +108,12 @@ class IamAccount:
     def install_service_roles(self) -> None:
         sign_state_machine_calls_with_their_role(self.roles)
         check_event_deliveries_against_queue_policies(self._event_not_delivered)
+
+    @staticmethod
+    def uninstall_service_roles() -> None:
+        """moto's backends are process-wide: a later run without IAM must not keep ours."""
+        sign_state_machine_calls_with_their_role(None)
+        deliver_events_without_queue_policies()
 
     def _event_not_delivered(self, rule_arn: str, queue_arn: str, decision: Decision) -> None:
         with self._lock:

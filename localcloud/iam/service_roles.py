@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from localcloud.awsclients import LOCAL_CREDENTIALS
 from localcloud.iam.policy import Decision, Policy, PolicyError, Principal, Request, evaluate
 from localcloud.iam.roles import Credentials, Roles
 from localcloud.spec import ACCOUNT_ID
@@ -49,32 +50,48 @@ _BOTO_CLIENT_USERS = (
 _NO_CREDENTIALS = Credentials("unknown-role", "unknown-role", "unknown-role")
 
 
-def sign_state_machine_calls_with_their_role(roles: Roles) -> None:
-    """Make moto's Step Functions interpreter call AWS as the execution's role."""
+# The roles of the localcloud running in this process (moto's backends are process-wide);
+# None: no IAM, so the interpreter signs as localcloud's admin.
+_roles: Roles | None = None
+
+
+def _state_machine_credentials(role_arn: str) -> dict[str, str]:
+    if _roles is None:
+        return dict(LOCAL_CREDENTIALS)
+    role = _roles.by_arn(role_arn)
+    return (role.credentials if role is not None else _NO_CREDENTIALS).client_kwargs()
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's `boto_client_for`, signed with the execution's role instead of dummy keys."""
     from moto.settings import moto_server_port
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        role = roles.by_arn(getattr(state_credentials, "role_arn", "") or "")
-        credentials = role.credentials if role is not None else _NO_CREDENTIALS
-        return boto3.client(  # as moto's, but signed with the role's credentials
-            service_name=service,  # type: ignore[call-overload]
-            region_name=region,
-            endpoint_url=f"http://localhost:{moto_server_port()}",
-            config=Config(
-                parameter_validation=False,
-                retries={"max_attempts": 0, "total_max_attempts": 1},
-                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-            ),
-            **credentials.client_kwargs(),
-        )
+    role_arn = getattr(state_credentials, "role_arn", "") or ""
+    return boto3.client(
+        service_name=service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=f"http://localhost:{moto_server_port()}",
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+        ),
+        **_state_machine_credentials(role_arn),
+    )
 
+
+def sign_state_machine_calls_with_their_role(roles: Roles | None) -> None:
+    """Make moto's Step Functions interpreter call AWS as the execution's role (None: as
+    localcloud's admin, for a run without IAM in a process that had one with it)."""
+    global _roles  # noqa: PLW0603 - moto's interpreter is process-wide, so is this
+    _roles = roles
     for name in _BOTO_CLIENT_USERS:
         module = importlib.import_module(name)
         if not hasattr(module, "boto_client_for"):
             raise RuntimeError(f"moto changed: {name} no longer uses boto_client_for")
-        module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+        module.boto_client_for = _boto_client_for  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------- EventBridge -> SQS
@@ -119,3 +136,12 @@ def check_event_deliveries_against_queue_policies(on_refusal: Refusal) -> None:
 
     send_if_the_queue_policy_allows.__wrapped__ = deliver  # type: ignore[attr-defined]
     Rule._send_to_sqs_queue = send_if_the_queue_policy_allows  # type: ignore[method-assign,assignment]
+
+
+def deliver_events_without_queue_policies() -> None:
+    """Undo `check_event_deliveries_against_queue_policies` (a run without IAM)."""
+    from moto.events.models import Rule
+
+    wrapped = getattr(Rule._send_to_sqs_queue, "__wrapped__", None)
+    if wrapped is not None:
+        Rule._send_to_sqs_queue = wrapped  # type: ignore[method-assign]
