@@ -397,7 +397,12 @@ def _provider(
     if not deployment.provider_url:
         notes.append("no payment provider URL: money at the provider was not observed")
         return None
-    provider = ProviderLedger(deployment.provider_url, deployment.provider_api_key())
+    try:
+        api_key = deployment.provider_api_key()
+    except ClientError as error:  # no access to the secret, or it was never set
+        notes.append(f"the provider's API key is not readable ({error}): money not observed")
+        return None
+    provider = ProviderLedger(deployment.provider_url, api_key)
     return {order_id: provider.charges(order_id) for order_id in order_ids}
 
 
