@@ -193,12 +193,26 @@ class BreakerGuardedProvider(PaymentProvider):
         idempotency_key: str,
         before_send: Callable[[], None] | None = None,
     ) -> ProviderCharge:
-        # before_send runs inside the guarded call: only when the breaker lets the request go
-        return self._breaker.call(
-            lambda: self._provider.charge(
-                request, idempotency_key=idempotency_key, before_send=before_send
-            )
-        )
+        # before_send runs inside the guarded call (only when the breaker lets the request go),
+        # but its own failure (PaymentsTable's, not the provider's) is raised outside it, so it
+        # never counts against the provider. (Were that call the half-open probe, the breaker
+        # closes without having heard from the provider; the next failures reopen it.)
+        unsent: list[Exception] = []
+
+        def send() -> ProviderCharge | None:
+            if before_send is not None:
+                try:
+                    before_send()
+                except Exception as error:  # re-raised below, as it was
+                    unsent.append(error)
+                    return None
+            return self._provider.charge(request, idempotency_key=idempotency_key)
+
+        charge = self._breaker.call(send)
+        if unsent:
+            raise unsent[0]
+        assert charge is not None  # sent and answered
+        return charge
 
     def refund(self, request: RefundRequest, *, idempotency_key: str) -> ProviderRefund:
         return self._breaker.call(

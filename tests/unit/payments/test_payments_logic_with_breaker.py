@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from payments.errors import PaymentDeclined, PaymentProviderCircuitOpen, PaymentProviderUnavailable
 from payments.logic import charge_payment, refund_payment
@@ -137,3 +138,26 @@ def test_a_refund_while_open_fails_fast_and_succeeds_after_the_cool_down(world: 
     assert world.payments.records[order_id(0)].status == "REFUNDED"
     assert world.payments.detail_types() == ["PaymentCharged", "PaymentRefunded"]
     assert world.breaker_state() is CircuitState.CLOSED
+
+
+def test_a_failing_note_of_the_attempt_is_not_the_providers_failure(world: World) -> None:
+    # Given PaymentsTable failing (500) when the charge attempt is noted
+    def failing(order_id: str, at: datetime) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "InternalServerError", "Message": "DynamoDB is down"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            "PutItem",
+        )
+
+    world.payments.mark_charge_attempt = failing  # type: ignore[method-assign]
+
+    # When three charges fail on it (the breaker opens at three provider failures)
+    for n in range(3):
+        with pytest.raises(ClientError):
+            world.charge(n)
+
+    # Then the request was never sent, and the provider's breaker counted nothing against it
+    assert world.fake.charge_calls == []
+    assert PAYMENT_PROVIDER_BREAKER not in world.store.records  # no failure recorded
