@@ -680,3 +680,42 @@ def test_one_starter_reads_the_orders_stream_for_both_workflows_beside_the_relay
     assert started == [{"Fn::GetAtt": [SAGA, "Name"]}, {"Fn::GetAtt": [CANCELLATION, "Name"]}]
     assert "StartOrderSagaFunction" not in raw_template()["Resources"]
     assert "StartOrderCancellationFunction" not in raw_template()["Resources"]
+
+
+# ---------------------------------------------------------------- the pending-order sweeper
+
+
+def test_the_sweeper_runs_on_a_scheduler_schedule_may_start_only_the_saga_and_alarms() -> None:
+    sweeper = resource("SweepPendingOrdersFunction")["Properties"]
+    assert sweeper["Handler"] == "sweep_pending_orders.handler"
+    # EventBridge Scheduler (not a rule on a bus), on the schedule parameter
+    (event,) = sweeper["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "PendingOrderSweepSchedule"}
+    variables = sweeper["Environment"]["Variables"]
+    assert variables["PENDING_ORDER_SWEEP_AFTER_SECONDS"] == {
+        "Ref": "PendingOrderSweepAfterSeconds"
+    }
+    assert variables["ORDER_SAGA_STATE_MACHINE_ARN"] == {"Ref": SAGA}
+    # it reads the orders table and may start the saga, nothing else
+    assert sweeper["Policies"] == [
+        {"DynamoDBReadPolicy": {"TableName": {"Ref": "OrdersTable"}}},
+        {"StepFunctionsExecutionPolicy": {"StateMachineName": {"Fn::GetAtt": [SAGA, "Name"]}}},
+    ]
+    # and what it reports (orders.sweeper: metric OrdersSwept, Powertools' service dimension)
+    # pages the operator
+    alarm = resource("PendingOrdersSweptAlarm")["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("Shop", "OrdersSwept")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "orders"}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "OperatorAlertsTopic"}]
+    assert (
+        raw_template()["Globals"]["Function"]["Environment"]["Variables"][
+            "POWERTOOLS_METRICS_NAMESPACE"
+        ]
+        == "Shop"
+    )
