@@ -33,8 +33,10 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from ops.deployment import (
@@ -44,7 +46,7 @@ from ops.deployment import (
     Deployment,
     DeploymentNotFound,
 )
-from ops.evidence import CANCELLATION_PREFIX, gather
+from ops.evidence import CANCELLATION_PREFIX, UNREADABLE_HISTORY, gather, order_events
 from ops.invariants import (
     CheckOptions,
     add_deployment_arguments,
@@ -56,8 +58,8 @@ from ops.invariants import (
     quiet_service_logs,
     render,
 )
-from orders.logic import fold
-from orders.models import Order, OrderEventItem, order_pk
+from orders.logic import cancellation_input, fold, saga_input
+from orders.models import Order
 
 MOVE_VISIBILITY_SECONDS = 60
 REDRIVABLE = frozenset({"FAILED", "ABORTED", "TIMED_OUT"})
@@ -65,6 +67,7 @@ REDRIVABLE = frozenset({"FAILED", "ABORTED", "TIMED_OUT"})
 # its last state is a Fail state, so a redrive would only fail there again.
 DESIGNED_FAILURE = "CompensationFailed"
 RESTARTABLE_STATUS = {"saga": "PENDING", "cancellation": "CANCELLING"}
+EXPRESS_MAX_SECONDS = 300  # an Express execution ends within 5 minutes
 
 
 class OperatorError(RuntimeError):
@@ -164,16 +167,27 @@ class ExecutionPlan:
 
 def plan_execution_redrive(
     *,
-    status: str,
+    status: str | None,
     error: str | None,
     workflow_type: str,
     redrive_available: bool,
     order_status: str | None,
     workflow: str,
+    claim_age_seconds: float | None = None,
 ) -> ExecutionPlan:
     """What redriving an execution means here: RedriveExecution, a fresh execution (only where
-    the steps' idempotency makes it safe), or nothing, with the reason. Pure."""
-    if status not in REDRIVABLE:
+    the steps' idempotency makes it safe), or nothing, with the reason. Pure.
+
+    `status` None: Step Functions does not describe the execution (Express); it has ended
+    once the claim it wrote is older than Express's 5-minute limit (or it wrote none)."""
+    if status is None:
+        if claim_age_seconds is not None and claim_age_seconds < EXPRESS_MAX_SECONDS:
+            return ExecutionPlan(
+                "refuse",
+                f"the Express execution that claimed the order {claim_age_seconds:.0f} s ago may "
+                f"still be running (up to {EXPRESS_MAX_SECONDS} s): try again later",
+            )
+    elif status not in REDRIVABLE:
         return ExecutionPlan("refuse", f"the execution is {status}: nothing to redrive")
     if error == DESIGNED_FAILURE:
         return ExecutionPlan(
@@ -182,7 +196,7 @@ def plan_execution_redrive(
             "for good; a redrive would only fail there again. Fix the cause (see the case on "
             "OperatorQueue), then finish the failed steps for the order",
         )
-    if workflow_type == "STANDARD" and redrive_available:
+    if workflow_type == "STANDARD" and redrive_available and status is not None:
         return ExecutionPlan("redrive", "RedriveExecution continues it from the failed step")
     why_not = (
         "EXPRESS workflows cannot be redriven"
@@ -194,8 +208,8 @@ def plan_execution_redrive(
         return ExecutionPlan(
             "fresh",
             f"{why_not}; the order is still {wanted} and every step is idempotent on the order "
-            "id, so a fresh execution with the same input finishes it without doing anything "
-            "twice",
+            "id, so a fresh execution (its input from the event store, the ended execution's "
+            "claim released) finishes it without doing anything twice",
         )
     return ExecutionPlan(
         "refuse",
@@ -205,10 +219,18 @@ def plan_execution_redrive(
 
 
 class ExecutionRedrive(BaseModel):
-    executionArn: str
+    executionArn: str | None
     action: str
     reason: str
     newExecutionArn: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """ClaimOrder's record: which execution runs the order's workflow (WORKFLOW#<orderId>)."""
+
+    execution_arn: str
+    age_seconds: float
 
 
 def redrive_execution(
@@ -222,23 +244,38 @@ def redrive_execution(
     sfn = deployment.client("stepfunctions")
     logical_id = SAGA_STATE_MACHINE if workflow == "saga" else CANCELLATION_STATE_MACHINE
     machine_arn = deployment.physical(logical_id)
+    name_prefix = "" if workflow == "saga" else CANCELLATION_PREFIX
+    if order_id is None and execution_arn is not None:
+        order_id = execution_arn.split(":")[7].removeprefix(name_prefix)
+    if order_id is None:
+        raise OperatorError("name the order (--order) or the execution (--execution-arn)")
+    claim = _claim(deployment, workflow, order_id)
+    workflow_type = sfn.describe_state_machine(stateMachineArn=machine_arn)["type"]
     if execution_arn is None:
-        if order_id is None:
-            raise OperatorError("name the order (--order) or the execution (--execution-arn)")
-        name = order_id if workflow == "saga" else f"{CANCELLATION_PREFIX}{order_id}"
-        execution_arn = f"{machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
-    described = sfn.describe_execution(executionArn=execution_arn)
-    workflow_input = json.loads(described.get("input") or "{}")
-    order_id = order_id or workflow_input.get("orderId")
-    order = _order(deployment, order_id) if order_id else None
-    workflow_type = sfn.describe_state_machine(stateMachineArn=described["stateMachineArn"])["type"]
+        standard_arn = (
+            f"{machine_arn.replace(':stateMachine:', ':execution:')}:{name_prefix}{order_id}"
+        )
+        execution_arn = (
+            claim.execution_arn if claim and workflow_type != "STANDARD" else standard_arn
+        )
+    described = _describe(sfn, execution_arn)
+    if claim is not None and claim.execution_arn != execution_arn:
+        claimant = _describe(sfn, claim.execution_arn)
+        if claimant is not None and claimant["status"] == "RUNNING":
+            return ExecutionRedrive(
+                executionArn=execution_arn,
+                action="refuse",
+                reason=f"{claim.execution_arn} runs the order's {workflow} now: nothing to do",
+            )
+    order = _order(deployment, order_id)
     plan = plan_execution_redrive(
-        status=described["status"],
-        error=described.get("error"),
+        status=described.get("status") if described else None,
+        error=described.get("error") if described else None,
         workflow_type=workflow_type,
         redrive_available=not deployment.localcloud,
         order_status=order.status if order else None,
         workflow=workflow,
+        claim_age_seconds=claim.age_seconds if claim else None,
     )
     result = ExecutionRedrive(executionArn=execution_arn, action=plan.action, reason=plan.reason)
     if dry_run or plan.action == "refuse":
@@ -246,25 +283,77 @@ def redrive_execution(
     if plan.action == "redrive":
         sfn.redrive_execution(executionArn=execution_arn)
         return result
+    payload = _workflow_input(deployment, workflow, order_id)
+    if claim is not None:
+        _release_claim(deployment, workflow, order_id, claim)
     started = sfn.start_execution(
-        stateMachineArn=described["stateMachineArn"],
-        name=f"{described['name']}-rerun-{int(time.time())}",
-        input=described.get("input") or "{}",
+        stateMachineArn=machine_arn,
+        name=f"{name_prefix}{order_id}-rerun-{int(time.time())}",
+        input=payload,
     )
     return result.model_copy(update={"newExecutionArn": started["executionArn"]})
 
 
+def _describe(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
+    """The execution as Step Functions describes it; None for an Express execution (refused)."""
+    try:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in UNREADABLE_HISTORY:
+            return None
+        raise
+    return described
+
+
+def _claim(deployment: Deployment, workflow: str, order_id: str) -> Claim | None:
+    item = (
+        deployment.table(ORDERS_TABLE)
+        .get_item(Key=_claim_key(workflow, order_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if not item or not item.get("executionId"):
+        return None
+    claimed_at = datetime.fromisoformat(str(item.get("claimedAt")).replace("Z", "+00:00"))
+    age = (datetime.now(UTC) - claimed_at).total_seconds()
+    return Claim(execution_arn=str(item["executionId"]), age_seconds=age)
+
+
+def _claim_key(workflow: str, order_id: str) -> dict[str, str]:
+    return {"pk": f"WORKFLOW#{order_id}", "sk": "SAGA" if workflow == "saga" else "CANCELLATION"}
+
+
+def _release_claim(deployment: Deployment, workflow: str, order_id: str, claim: Claim) -> None:
+    """Delete the ended execution's claim, so the fresh one can claim the order; refused when
+    another execution claimed it meanwhile."""
+    try:
+        deployment.table(ORDERS_TABLE).delete_item(
+            Key=_claim_key(workflow, order_id),
+            ConditionExpression="attribute_not_exists(pk) OR executionId = :claimant",
+            ExpressionAttributeValues={":claimant": claim.execution_arn},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise OperatorError(
+                f"another execution claimed order {order_id} meanwhile: nothing started"
+            ) from error
+        raise
+
+
+def _workflow_input(deployment: Deployment, workflow: str, order_id: str) -> str:
+    """The workflow's input as its starter builds it, from the event store (the orders
+    service's own saga_input / cancellation_input)."""
+    events = order_events(deployment, order_id).get(order_id, [])
+    wanted = "OrderPlaced" if workflow == "saga" else "OrderCancellationRequested"
+    item = next((event for event in reversed(events) if event.detailType == wanted), None)
+    if item is None:
+        raise OperatorError(f"order {order_id} has no {wanted} event to start from")
+    model = saga_input(item) if workflow == "saga" else cancellation_input(item)
+    return model.model_dump_json()
+
+
 def _order(deployment: Deployment, order_id: str) -> Order | None:
-    table = deployment.table(ORDERS_TABLE)
-    items = table.query(
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": order_pk(order_id)},
-        ConsistentRead=True,
-    ).get("Items", [])
-    events = [
-        OrderEventItem.model_validate(item) for item in items if item.get("itemType") == "EVENT"
-    ]
-    return fold(event.recorded() for event in sorted(events, key=lambda event: event.version))
+    events = order_events(deployment, order_id).get(order_id, [])
+    return fold(event.recorded() for event in events)
 
 
 # ---------------------------------------------------------------- the command line

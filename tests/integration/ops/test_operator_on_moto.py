@@ -138,7 +138,13 @@ def placed_order(deployment: Deployment, *later: Any) -> None:
             producer=PRODUCER,
             occurred_at=datetime.now(UTC),
         )
-        item = OrderEventItem.of(event, order_id=ORDER, version=version, customer_id="customer-1")
+        item = OrderEventItem.of(
+            event,
+            order_id=ORDER,
+            version=version,
+            customer_id="customer-1",
+            payment_token="tok_visa" if version == 1 else None,
+        )
         table.put_item(Item=item.to_item())
 
 
@@ -152,13 +158,30 @@ def aborted_saga(deployment: Deployment) -> dict[str, Any]:
     return sfn.describe_execution(executionArn=started["executionArn"])
 
 
+CLAIM_KEY = {"pk": f"WORKFLOW#{ORDER}", "sk": "SAGA"}
+
+
+def claim(deployment: Deployment, execution_arn: str) -> None:
+    """ClaimOrder's record, as the saga's first step writes it."""
+    deployment.table("OrdersTable").put_item(
+        Item={
+            **CLAIM_KEY,
+            "itemType": "WORKFLOW_CLAIM",
+            "orderId": ORDER,
+            "executionId": execution_arn,
+            "claimedAt": datetime.now(UTC).isoformat(),
+        }
+    )
+
+
 def test_an_aborted_saga_of_a_pending_order_is_restarted_fresh_with_the_same_input(
     deployment: Deployment,
 ) -> None:
-    # Given an order still PENDING whose saga was aborted
+    # Given an order still PENDING whose saga claimed it and was aborted
     placed_order(deployment)
     aborted = aborted_saga(deployment)
     assert aborted["status"] == "ABORTED"
+    claim(deployment, aborted["executionArn"])
 
     # When the operator redrives it (moto has no RedriveExecution)
     result = redrive_execution(deployment, order_id=ORDER)
@@ -171,7 +194,41 @@ def test_an_aborted_saga_of_a_pending_order_is_restarted_fresh_with_the_same_inp
         executionArn=result.newExecutionArn
     )
     assert fresh["name"].startswith(f"{ORDER}-rerun-")
-    assert json.loads(fresh["input"]) == {"orderId": ORDER}
+    # its input built from the event store as the starter builds it
+    assert json.loads(fresh["input"]) == {
+        "orderId": ORDER,
+        "customerId": "customer-1",
+        "items": [{"sku": "KB-001", "quantity": 1}],
+        "paymentToken": "tok_visa",
+        "shippingAddress": None,
+        "correlationId": ORDER,
+    }
+    # and the aborted execution's claim was released, so the fresh one can claim the order
+    assert "Item" not in deployment.table("OrdersTable").get_item(Key=CLAIM_KEY)
+
+
+def test_the_claim_of_another_running_execution_is_never_released(
+    deployment: Deployment,
+) -> None:
+    # Given the aborted saga of a PENDING order, and another execution running it now
+    placed_order(deployment)
+    aborted_saga(deployment)
+    sfn = deployment.client("stepfunctions")
+    running = sfn.start_execution(
+        stateMachineArn=deployment.physical("OrderSagaStateMachine"),
+        name=f"{ORDER}-rerun-1",
+        input="{}",
+    )["executionArn"]
+    claim(deployment, running)
+
+    # When the operator redrives the aborted one
+    result = redrive_execution(deployment, order_id=ORDER)
+
+    # Then nothing is started and the running execution keeps its claim
+    assert (result.action, result.newExecutionArn) == ("refuse", None)
+    assert running in result.reason
+    item = deployment.table("OrdersTable").get_item(Key=CLAIM_KEY)["Item"]
+    assert item["executionId"] == running
 
 
 def test_an_aborted_saga_of_an_order_that_moved_on_is_not_restarted(

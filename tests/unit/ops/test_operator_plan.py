@@ -61,3 +61,14 @@ def test_without_redrive_a_fresh_execution_only_while_the_order_is_still_moving(
     assert "idempotent on the order id" in reason
     for settled in ("CONFIRMED", "REJECTED", "CANCELLED", "NEEDS_ATTENTION"):
         assert plan(order_status=settled, **common)[0] == "refuse"
+
+
+def test_an_express_execution_is_restarted_only_once_it_has_certainly_ended() -> None:
+    # Step Functions does not describe Express executions: the claim's age tells
+    express = {"status": None, "workflow_type": "EXPRESS", "error": None}
+    young_action, young_reason = plan(claim_age_seconds=60, **express)
+    assert young_action == "refuse"
+    assert "may still be running" in young_reason
+    assert plan(claim_age_seconds=301, **express)[0] == "fresh"
+    assert plan(claim_age_seconds=None, **express)[0] == "fresh"  # it never claimed the order
+    assert plan(claim_age_seconds=301, order_status="CONFIRMED", **express)[0] == "refuse"
