@@ -18,6 +18,7 @@ from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito.tokens import CognitoVerifier
+from localcloud.dynamodb import transactions as dynamodb_transactions
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
 from localcloud.events.scheduler import Scheduler
@@ -110,6 +111,7 @@ class LocalCloud:
             raise ValueError(f"Parameters: {missing} must have values")
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
+        dynamodb_transactions.install()  # no copy of a whole table per TransactWriteItems
         stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
