@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench env-vars schemas openapi rebuild-order-summaries invariants operator clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,9 @@ run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in t
 
 test: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## unit, integration, contract, localcloud and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+fuzz: $(STAMP)  ## Schemathesis on every API operation: 1000 cases per operation and role, a new seed
+	API_FUZZ_CASES=1000 API_FUZZ_SEED=random $(BIN)/pytest -p no:cacheprovider -s tests/e2e/test_api_fuzz.py
 
 test-fast: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## everything except the tests that start a whole localcloud
 	$(BIN)/pytest -m "not e2e and not sam_build"

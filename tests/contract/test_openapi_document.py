@@ -261,3 +261,29 @@ def test_the_address_country_is_documented_as_the_server_checks_it(
     assert "DE" in country["enum"]
     assert "XX" not in country["enum"]
     assert len(country["enum"]) == 249
+
+
+def test_every_schema_speaks_json_schema_not_pydantic(document: dict[str, Any]) -> None:
+    # pydantic writes a constraint it could not place as its own keyword ("gt": 0 instead of
+    # "exclusiveMinimum": 0), which no client reads: Schemathesis found PUT /products'
+    # priceCents documented without its bounds that way
+    pydantic_only = {"gt", "ge", "lt", "le", "strict", "allow_inf_nan", "max_digits"}
+
+    def keys(value: Any, where: str) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in pydantic_only:
+                    yield f"{where}.{key}"
+                if key not in ("properties", "examples", "enum", "const"):
+                    yield from keys(item, f"{where}.{key}")
+                else:
+                    yield from (
+                        found
+                        for name, sub in (item.items() if isinstance(item, dict) else [])
+                        for found in keys(sub, f"{where}.{key}.{name}")
+                    )
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from keys(item, f"{where}[{index}]")
+
+    assert list(keys(document, "#")) == []

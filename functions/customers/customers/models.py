@@ -8,11 +8,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shop_shared.text import OneLine
 
@@ -43,14 +42,15 @@ ISO_3166_ALPHA2 = frozenset(
 # written into emails): words of letters (any script) joined by a space, hyphen, apostrophe,
 # ", " or ". ", and initials like "J.R.R."; so no digits, no markup (<>&), no URL or domain
 # ("://", "evil.example", "www.x"), no "@", no invisible or direction-changing characters.
-_LETTER = r"[^\W\d_]"
+# The letters are spelled out, so the pattern means the same to pydantic (Rust regex), to Python
+# and to a JSON Schema (ECMA-262) reader: Latin with its accents, Greek, Cyrillic, kana, Han and
+# Hangul. Precomposed only ("é" as U+00E9, as keyboards send it).
+_LETTER = (
+    r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff\u0386\u0388-\u03ce"
+    r"\u0400-\u0481\u048a-\u04ff\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff\uac00-\ud7a3]"
+)
 _WORD = rf"(?:(?:{_LETTER}\.)+|{_LETTER}+)"
 PERSON_NAME_PATTERN = rf"^{_WORD}(?:(?:[ '\u2019-]|, |\. ){_WORD})*\.?$"
-
-
-def _composed(value: object) -> object:
-    # "e" + a combining acute accent is the letter "é" (NFC), which the pattern accepts.
-    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 def _known_country(code: str) -> str:
@@ -61,7 +61,6 @@ def _known_country(code: str) -> str:
 
 CustomerName = Annotated[
     str,
-    BeforeValidator(_composed),
     Field(min_length=1, max_length=100, pattern=PERSON_NAME_PATTERN),
     OneLine,
 ]

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shop_shared.numbers import WholeNumber
 from shop_shared.text import OneLine
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
@@ -47,9 +48,9 @@ class UpsertProductRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: ProductName
-    priceCents: Annotated[int, Field(gt=0, le=MAX_PRICE_CENTS, strict=True)]
+    priceCents: Annotated[int, Field(gt=0, le=MAX_PRICE_CENTS, strict=True), WholeNumber]
     currency: Currency
-    stock: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True)]
+    stock: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), WholeNumber]
 
 
 class ProductResponse(BaseModel):

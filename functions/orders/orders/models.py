@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from shop_shared.events import DomainEvent, EventMetadata, event_item, parse_detail
+from shop_shared.numbers import WholeNumber
 from shop_shared.text import OneLine
 
 ORDER_SOURCE = "shop.orders"
@@ -44,7 +45,7 @@ IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 OrderId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
-Quantity = Annotated[StrictInt, Field(ge=1, le=100)]
+Quantity = Annotated[StrictInt, Field(ge=1, le=100), WholeNumber]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Cents = Annotated[int, Field(ge=0)]
