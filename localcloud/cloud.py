@@ -165,6 +165,7 @@ class LocalCloud:
 
         api_key = self._simulator_key = secrets.token_urlsafe(24)
         self.provider = PaymentProviderSimulator(api_key=api_key)
+        self.provider.faults = self.faults
         self.provider.serve(self.settings.host, self.settings.provider_port)
         if PROVIDER_URL_PARAMETER not in self.settings.parameter_overrides:
             template.parameters[PROVIDER_URL_PARAMETER] = self.provider.base_url

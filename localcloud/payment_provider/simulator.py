@@ -31,8 +31,11 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from localcloud.faults.rules import FaultRegistry, FaultRule
 
 DECLINED_TOKEN = "tok_declined"
 UNAVAILABLE_TOKEN = "tok_unavailable"
@@ -51,6 +54,10 @@ Answer = tuple[int, dict[str, Any]]
 
 class AnswerLost(Exception):
     """The request was carried out, and its answer is to be lost on the way back."""
+
+    def __init__(self, path: str, stall_seconds: float | None = None) -> None:
+        super().__init__(path)
+        self.stall_seconds = stall_seconds  # None: as the simulator's lost_answer_mode says
 
 
 def _error(status: HTTPStatus, code: str, message: str) -> Answer:
@@ -80,6 +87,7 @@ class PaymentProviderSimulator:
         self.lost_answer_mode = "drop"  # or "stall": how an answer is lost (see above)
         self.stall_seconds = 10.0  # how long a stalled answer holds the connection
         self.answers_lost_per_request = 1  # lost answers per Idempotency-Key before one arrives
+        self.faults: FaultRegistry | None = None  # localcloud's fault rules for this provider
 
     # ------------------------------------------------------------ lifecycle
 
@@ -145,10 +153,20 @@ class PaymentProviderSimulator:
         """One request -> (status, JSON body). `headers` keys are lower case."""
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
+        url = urlsplit(target)
+        fault = self._draw_fault(method, url.path)
+        if fault is not None and fault.kind_action == "error":
+            error = fault.error
+            status = error.status_code if error else HTTPStatus.SERVICE_UNAVAILABLE
+            return status, {
+                "error": {
+                    "code": error.code if error else "unavailable",
+                    "message": "Injected by localcloud's fault API",
+                }
+            }
         authorization = headers.get("authorization", "")
         if not hmac.compare_digest(authorization.encode(), f"Bearer {self._api_key}".encode()):
             return _error(HTTPStatus.UNAUTHORIZED, "unauthorized", "Invalid API key")
-        url = urlsplit(target)
         if url.path == "/v1/charges" and method == "GET":
             reference = parse_qs(url.query).get("reference", [None])[0]
             with self._lock:
@@ -172,7 +190,26 @@ class PaymentProviderSimulator:
             return _error(HTTPStatus.NOT_FOUND, "not_found", "No such route")
         if method != "POST":
             return _error(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST")
-        return self._post(url.path, operation, body, headers.get("idempotency-key"))
+        lose = fault if fault is not None and fault.kind_action == "lost-response" else None
+        return self._post(url.path, operation, body, headers.get("idempotency-key"), lose)
+
+    def _draw_fault(self, method: str, path: str) -> FaultRule | None:
+        """The fault rule (service `payment-provider`) that fires for this request, if any:
+        operations `Charge` and `Refund` (POST), `ListCharges` and `ListRefunds` (GET). Its
+        latency is applied here; an error or a lost answer is the caller's to apply."""
+        if self.faults is None:
+            return None
+        if method == "POST":
+            operation = {"/v1/charges": "Charge", "/v1/refunds": "Refund"}.get(path)
+        else:
+            operation = "ListCharges" if path == "/v1/charges" else "ListRefunds"
+        actions = (
+            {"error", "latency", "lost-response"} if method == "POST" else {"error", "latency"}
+        )
+        fault = self.faults.draw("payment-provider", operation, actions=actions)
+        if fault is not None and fault.latency and fault.kind_action != "lost-response":
+            time.sleep(fault.latency / 1000)
+        return fault
 
     def _post(
         self,
@@ -180,6 +217,7 @@ class PaymentProviderSimulator:
         operation: Callable[[dict[str, Any]], Answer],
         body: bytes,
         key: str | None,
+        lose: FaultRule | None = None,
     ) -> Answer:
         try:
             payload = json.loads(body or b"null")
@@ -196,6 +234,9 @@ class PaymentProviderSimulator:
                     self._answers[(path, key)] = answer
             if self._loses(path, key, payload, answer):
                 raise AnswerLost(path)
+            if lose is not None:  # a fault rule: this answer, whatever it is, never arrives
+                self._lost_total += 1
+                raise AnswerLost(path, (lose.latency or 0) / 1000)
             return answer
 
     def _loses(self, path: str, key: str | None, payload: dict[str, Any], answer: Answer) -> bool:
@@ -311,8 +352,10 @@ def _handler_for(simulator: PaymentProviderSimulator) -> type[BaseHTTPRequestHan
             headers = {name.lower(): value for name, value in self.headers.items()}
             try:
                 status, payload = simulator.handle(self.command, self.path, headers, body)
-            except AnswerLost:
-                if simulator.lost_answer_mode == "stall":
+            except AnswerLost as lost:
+                if lost.stall_seconds is not None:
+                    time.sleep(lost.stall_seconds)  # a fault rule's stall, then the drop
+                elif simulator.lost_answer_mode == "stall":
                     time.sleep(simulator.stall_seconds)  # past the client's timeout
                 self.close_connection = True  # then the connection goes, without an answer
                 return

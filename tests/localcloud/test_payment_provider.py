@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from localcloud.faults.api import parse_rules
+from localcloud.faults.rules import FaultRegistry
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
 API_KEY = "sk_test_simulator"
@@ -270,3 +272,65 @@ def test_every_answer_can_be_lost_and_a_refund_answer_too(
     assert (again, refunded["chargeId"]) == (201, paid["chargeId"])
     assert [r["chargeId"] for r in provider.refunds()] == [paid["chargeId"]]
     assert provider.answers_lost() == 3
+
+
+# ---------------------------------------------------------------- localcloud's fault rules
+
+
+def with_faults(provider: PaymentProviderSimulator, *rules: dict[str, Any]) -> FaultRegistry:
+    provider.faults = FaultRegistry(parse_rules(json.dumps(list(rules))))
+    return provider.faults
+
+
+def test_a_lost_response_fault_commits_the_charge_and_drops_its_answer(
+    provider: PaymentProviderSimulator,
+) -> None:
+    # Given the next charge's answer is lost
+    faults = with_faults(
+        provider,
+        {
+            "service": "payment-provider",
+            "operation": "Charge",
+            "action": "lost-response",
+            "limit": 1,
+        },
+    )
+
+    # When a charge is sent, and sent again with the same Idempotency-Key
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        call(provider, "POST", "/v1/charges", CHARGE, key="charge-order-1")
+    status, again = call(provider, "POST", "/v1/charges", CHARGE, key="charge-order-1")
+
+    # Then the card was charged once, and the retry got that charge
+    assert status == 201
+    assert [c["chargeId"] for c in provider.charges()] == [again["chargeId"]]
+    assert provider.answers_lost() == 1
+    assert faults.counts() == {"payment-provider.lost-response": 1}
+
+
+def test_an_error_fault_answers_instead_of_the_provider_and_does_nothing(
+    provider: PaymentProviderSimulator,
+) -> None:
+    # Given a charge, and the provider answering 503 to refunds
+    _, charge = call(provider, "POST", "/v1/charges", CHARGE, key="charge-order-1")
+    with_faults(
+        provider,
+        {
+            "service": "payment-provider",
+            "operation": "Refund",
+            "error": {"statusCode": 503, "code": "unavailable"},
+        },
+    )
+
+    # When the charge is refunded
+    status, body = call(
+        provider,
+        "POST",
+        "/v1/refunds",
+        {"chargeId": charge["chargeId"], "amountCents": 3470},
+        key="r-1",
+    )
+
+    # Then the refund was refused as a provider outage, and nothing was refunded
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    assert provider.refunds() == []
