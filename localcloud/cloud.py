@@ -151,7 +151,7 @@ class LocalCloud:
             gateway.serve(s.host, s.api_port + index if s.api_port else 0)
             self.gateways.append(gateway)
         self.event_sources = EventSources(
-            template, self.runtime, clients, clients_for=self._function_clients
+            template, self.runtime, clients, clients_for=self._function_clients, faults=self.faults
         )
         self.event_sources.start()
         runtime = self.runtime

@@ -17,6 +17,7 @@ from localcloud.lambda_.concurrency import TooManyRequestsException
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
     from localcloud.eventsources.mappings import MappingSpec
+    from localcloud.faults.rules import FaultRegistry
     from localcloud.lambda_.runtime import InvokeResult, LambdaRuntime
 
 log = logging.getLogger("localcloud.eventsources")
@@ -106,12 +107,23 @@ class Poller(threading.Thread):
         self.clients = clients
         self.settings = settings
         self.stopping = threading.Event()
+        self.faults: FaultRegistry | None = None  # localcloud's fault rules (duplicates)
         self.batches = 0
         self.throttles = 0
         self._counts = threading.Lock()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def _duplicate_drawn(self) -> bool:
+        if self.faults is None:
+            return False
+        service, operation = (
+            ("sqs", "ReceiveMessage")
+            if self.spec.kind == "sqs"
+            else ("dynamodbstreams", "GetRecords")
+        )
+        return self.faults.draw(service, operation, actions={"duplicate"}) is not None
 
     def status(self) -> dict[str, Any]:
         return {
@@ -121,9 +133,13 @@ class Poller(threading.Thread):
         }
 
     def invoke(self, records: list[dict[str, Any]]) -> BatchResult:
-        """One synchronous invocation with these records, as Lambda's poller makes it."""
+        """One synchronous invocation with these records, as Lambda's poller makes it (twice
+        when a `duplicate` fault rule fires: at-least-once delivery, made to happen)."""
         event = json.dumps({"Records": records}).encode()
         try:
+            if self._duplicate_drawn():
+                log.info("%s: fault: batch delivered twice", self.spec.logical_id)
+                self.runtime.invoke(self.spec.function, event)
             result = self.runtime.invoke(self.spec.function, event)
         except TooManyRequestsException as throttled:
             with self._counts:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
     from localcloud.cloudformation.template import Template
     from localcloud.eventsources.mappings import MappingSpec
+    from localcloud.faults.rules import FaultRegistry
     from localcloud.lambda_.runtime import LambdaRuntime
 
 log = logging.getLogger("localcloud.eventsources.pollers")
@@ -47,8 +48,10 @@ class EventSources:
         template: Template,
         runtime: LambdaRuntime,
         clients: AwsClients,
+        *,
         clients_for: Callable[[str], AwsClients] | None = None,
         settings: EventSourceSettings | None = None,
+        faults: FaultRegistry | None = None,
     ) -> None:
         """`clients_for(function)`: clients acting as the function's execution role, which
         Lambda's pollers use (localcloud.iam); `clients` (the admin's) when not given.
@@ -59,6 +62,8 @@ class EventSources:
         self.pollers: list[Poller] = [
             self._poller(spec, runtime, clients) for spec in mapping_specs(template)
         ]
+        for poller in self.pollers:
+            poller.faults = faults
 
     def clients_for(self, spec: MappingSpec) -> AwsClients:
         return self._clients_for(spec.function) if self._clients_for else self._admin

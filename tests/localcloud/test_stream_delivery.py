@@ -16,6 +16,8 @@ from localcloud.eventsources.base import EventSourceSettings
 from localcloud.eventsources.failures import DiscardedBatch, invocation_record
 from localcloud.eventsources.mappings import mapping_spec
 from localcloud.eventsources.streams import ShardReader, StreamPoller
+from localcloud.faults.api import parse_rules
+from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.lambda_.runtime import InvokeResult
 
@@ -83,6 +85,7 @@ def deliver(
     keys: list[str],
     *,
     now: float = WRITTEN_AT + 5,
+    faults: FaultRegistry | None = None,
     **mapping: Any,
 ) -> tuple[ScriptedFunction, CapturingDestination, StreamPoller]:
     spec = mapping_spec(
@@ -111,6 +114,7 @@ def deliver(
         destination=cast("OnFailureDestination", destination),
         function_arn=FUNCTION_ARN,
     )
+    poller.faults = faults
     ShardReader(poller, "shardId-1", "TRIM_HORIZON").deliver(records(*keys))
     return function, destination, poller
 
@@ -140,6 +144,18 @@ def test_bisecting_isolates_a_poison_record_and_splits_use_no_retries() -> None:
     assert (discarded.condition, discarded.invoke_count) == ("RetryAttemptsExhausted", 2)
     assert discarded.last_result is not None
     assert discarded.last_result.function_error == "Unhandled"
+
+
+def test_a_duplicate_fault_delivers_the_batch_twice_and_is_counted() -> None:
+    faults = FaultRegistry(
+        parse_rules('[{"service": "dynamodbstreams", "action": "duplicate", "limit": 1}]')
+    )
+
+    function, destination, _ = deliver(lambda _keys: ok(), ["a", "b"], faults=faults)
+
+    assert function.batches == [["a", "b"], ["a", "b"]]
+    assert destination.sent == []
+    assert faults.counts() == {"dynamodbstreams.duplicate": 1}
 
 
 def test_without_bisecting_the_whole_batch_is_retried_then_discarded() -> None:
