@@ -47,6 +47,19 @@ class ApiRoute:
 class GatewayResponse:
     status_code: int | None
     template: str | None  # the application/json response template
+    headers: dict[str, str] = field(default_factory=dict)  # ResponseParameters' static headers
+
+
+@dataclass(frozen=True)
+class MockIntegration:
+    """A method API Gateway answers itself (a MOCK integration), such as the CORS preflight SAM
+    adds for `Cors`: its default response, with static header values."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+    body: str
 
 
 @dataclass(frozen=True)
@@ -59,3 +72,4 @@ class ApiSpec:
     throttle_burst: int | None
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    mocks: tuple[MockIntegration, ...] = ()

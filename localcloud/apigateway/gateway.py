@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud.cognito.tokens import AuthorizerUnavailable, CognitoVerifier, Unauthorized
 from localcloud.lambda_.concurrency import TooManyRequestsException
-from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse
+from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse, MockIntegration
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -105,12 +105,26 @@ def _invocation_rejected() -> GatewayError:
     return GatewayError("DEFAULT_5XX", "Internal server error", status=500)
 
 
+def gateway_response_headers(
+    error: GatewayError, responses: Mapping[str, GatewayResponse]
+) -> dict[str, str]:
+    """The static headers (ResponseParameters) of the gateway response answering `error`."""
+    configured = _configured_response(error, responses)
+    return dict(configured.headers) if configured is not None else {}
+
+
+def _configured_response(
+    error: GatewayError, responses: Mapping[str, GatewayResponse]
+) -> GatewayResponse | None:
+    fallback = "DEFAULT_5XX" if error.status >= 500 else "DEFAULT_4XX"
+    return responses.get(error.response_type) or responses.get(fallback)
+
+
 def render_gateway_response(
     error: GatewayError, responses: Mapping[str, GatewayResponse], request_id: str
 ) -> tuple[int, str]:
     """(status, body) of a gateway response: its own template, else DEFAULT_4XX/5XX's."""
-    fallback = "DEFAULT_5XX" if error.status >= 500 else "DEFAULT_4XX"
-    configured = responses.get(error.response_type) or responses.get(fallback)
+    configured = _configured_response(error, responses)
     status = error.status
     template = _DEFAULT_TEMPLATE
     if configured is not None:
@@ -478,7 +492,10 @@ class ApiGateway:
         self.api = api
         self._invoker = invoker
         self._verifiers = dict(verifiers)
-        self._router = Router(api.routes)
+        # Methods API Gateway answers itself (the CORS preflight): routed like the others.
+        self._mocks = {(mock.method, mock.path): mock for mock in api.mocks}
+        mock_routes = [ApiRoute("", mock.method, mock.path, None) for mock in api.mocks]
+        self._router = Router([*api.routes, *mock_routes])
         self._bucket = _stage_bucket(api, throttle_clock)
         self._on_request = on_request  # (status, latency ms): CloudWatch's AWS/ApiGateway
         self._server: BaseWSGIServer | None = None
@@ -555,6 +572,9 @@ class ApiGateway:
         match = self._route(request)
         if self._bucket is not None and not self._bucket.take():
             raise GatewayError("THROTTLED", "Too Many Requests")
+        mock = self._mocks.get((match.route.method, match.route.path))
+        if mock is not None:
+            return _mock_response(mock)
         claims = self._authorize(match.route, request)
         event = build_proxy_event(request, match, info, claims)
         return self._invoke(match.route, event)
@@ -613,4 +633,14 @@ class ApiGateway:
 
     def _gateway_response(self, error: GatewayError, request_id: str) -> Response:
         status, body = render_gateway_response(error, self.api.gateway_responses, request_id)
-        return Response(body, status=status, content_type="application/json")
+        response = Response(body, status=status, content_type="application/json")
+        for name, value in gateway_response_headers(error, self.api.gateway_responses).items():
+            response.headers[name] = value
+        return response
+
+
+def _mock_response(mock: MockIntegration) -> Response:
+    response = Response(mock.body, status=mock.status, content_type="application/json")
+    for name, value in mock.headers.items():
+        response.headers[name] = value
+    return response

@@ -19,7 +19,15 @@ from typing import Any
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from localcloud.spec import ACCOUNT_ID, REGION, ApiRoute, ApiSpec, FunctionSpec, GatewayResponse
+from localcloud.spec import (
+    ACCOUNT_ID,
+    REGION,
+    ApiRoute,
+    ApiSpec,
+    FunctionSpec,
+    GatewayResponse,
+    MockIntegration,
+)
 
 LOCAL_BUCKET = "localcloud"
 _LOCAL_URI_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
@@ -242,7 +250,8 @@ class Template:
                     cognito_authorizers=_cognito_authorizers(body),
                     throttle_rate=_throttle(self, stage, "ThrottlingRateLimit", float),
                     throttle_burst=_throttle(self, stage, "ThrottlingBurstLimit", int),
-                    gateway_responses=_gateway_responses(body),
+                    gateway_responses=_gateway_responses(body, self.resolve),
+                    mocks=tuple(_mocks(body, self.resolve)),
                 )
             )
         return apis
@@ -290,15 +299,49 @@ def _cognito_authorizers(body: Mapping[str, Any]) -> dict[str, str]:
     return authorizers
 
 
-def _gateway_responses(body: Mapping[str, Any]) -> dict[str, GatewayResponse]:
+def _gateway_responses(
+    body: Mapping[str, Any], resolve: Callable[[Any], Any]
+) -> dict[str, GatewayResponse]:
     responses = {}
     for name, definition in body.get("x-amazon-apigateway-gateway-responses", {}).items():
         status = definition.get("statusCode")
         responses[name] = GatewayResponse(
             status_code=int(status) if status is not None else None,
             template=definition.get("responseTemplates", {}).get("application/json"),
+            headers=_static_headers(
+                resolve(definition.get("responseParameters", {})), "gatewayresponse.header."
+            ),
         )
     return responses
+
+
+def _mocks(body: Mapping[str, Any], resolve: Callable[[Any], Any]) -> Iterator[MockIntegration]:
+    """Each method whose integration is MOCK (SAM's CORS preflight): its default response."""
+    for path, methods in body.get("paths", {}).items():
+        for method, operation in methods.items():
+            integration = operation.get("x-amazon-apigateway-integration", {})
+            if not isinstance(integration, dict) or integration.get("type") != "mock":
+                continue
+            default = integration.get("responses", {}).get("default", {})
+            yield MockIntegration(
+                method=method.upper(),
+                path=path,
+                status=int(default.get("statusCode", 200)),
+                headers=_static_headers(
+                    resolve(default.get("responseParameters", {})), "method.response.header."
+                ),
+                body=default.get("responseTemplates", {}).get("application/json", ""),
+            )
+
+
+def _static_headers(parameters: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """The headers a mapping sets to a static value (`'value'`, in single quotes)."""
+    headers = {}
+    for target, value in parameters.items():
+        text = str(value)
+        if target.startswith(prefix) and len(text) >= 2 and text[0] == text[-1] == "'":
+            headers[target.removeprefix(prefix)] = text[1:-1]
+    return headers
 
 
 def _throttle(

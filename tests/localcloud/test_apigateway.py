@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -30,11 +31,12 @@ from moto.utilities.utils import load_resource
 from werkzeug.test import Client
 
 from localcloud.apigateway.gateway import ApiGateway, Router
+from localcloud.cloudformation.template import Template
 from localcloud.cognito.tokens import CognitoVerifier, Unauthorized, issue_id_token
 from localcloud.lambda_.concurrency import ACCOUNT_LIMIT_EXCEEDED, TooManyRequestsException
 from localcloud.spec import ApiRoute, ApiSpec, GatewayResponse
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.template import resource
+from tests.support.template import TEMPLATE, raw_template, resource
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -902,3 +904,96 @@ def test_an_encoded_slash_does_not_reach_another_route(http: Client, invoker: Fa
 
     assert response.status_code == 401  # GET /orders/{orderId}, behind the authorizer
     assert invoker.calls == []
+
+
+# ---------------------------------------------------------------- CORS from the template (issue 11)
+
+SHOP_ORIGIN = "https://shop.example.com"
+
+
+def template_api(**overrides: str) -> ApiSpec:
+    template = Template.load(TEMPLATE, overrides)
+    template.register_function_identities()
+    (api,) = template.apis()
+    return api
+
+
+@pytest.fixture(scope="module")
+def cors_http_parts() -> ApiSpec:
+    return template_api(ApiCorsAllowOrigin=SHOP_ORIGIN)
+
+
+def gateway_for(api: ApiSpec, invoker: FakeInvoker, verifier: CognitoVerifier) -> Client:
+    return Client(ApiGateway(api, invoker, dict.fromkeys(api.cognito_authorizers, verifier)))
+
+
+def test_the_preflight_is_answered_by_the_gateway_as_the_template_declares(
+    cors_http_parts: ApiSpec, invoker: FakeInvoker, verifier: CognitoVerifier
+) -> None:
+    http = Client(
+        ApiGateway(
+            cors_http_parts, invoker, dict.fromkeys(cors_http_parts.cognito_authorizers, verifier)
+        )
+    )
+
+    # When a browser asks whether https://shop.example.com may POST to an owner route
+    response = http.open(
+        "/v1/orders/o-1/cancel",
+        method="OPTIONS",
+        headers={
+            "Origin": SHOP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+
+    # Then API Gateway's mock answers it (no token, no function), with the template's policy
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+    assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,OPTIONS"
+    assert response.headers["Access-Control-Allow-Headers"] == (
+        "Authorization,Content-Type,Idempotency-Key"
+    )
+    assert response.headers["Access-Control-Max-Age"] == "600"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert invoker.calls == []
+
+
+def test_the_gateways_own_errors_carry_the_origin_so_a_page_can_read_them(
+    cors_http_parts: ApiSpec, invoker: FakeInvoker, verifier: CognitoVerifier
+) -> None:
+    http = Client(
+        ApiGateway(
+            cors_http_parts, invoker, dict.fromkeys(cors_http_parts.cognito_authorizers, verifier)
+        )
+    )
+
+    unauthorized = http.get("/v1/orders/o-1", headers={"Origin": SHOP_ORIGIN})
+    missing = http.get("/v1/nowhere", headers={"Origin": SHOP_ORIGIN})
+
+    assert unauthorized.status_code == 401
+    assert unauthorized.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+    assert missing.status_code == 404
+    assert missing.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN
+
+
+def test_by_default_no_origin_is_allowed(invoker: FakeInvoker, verifier: CognitoVerifier) -> None:
+    http = gateway_for(template_api(), invoker, verifier)
+
+    response = http.open("/v1/orders", method="OPTIONS", headers={"Origin": "https://evil.example"})
+
+    assert response.status_code == 200
+    assert response.headers.get("Access-Control-Allow-Origin", "") == ""
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["*", "https://*.example.com", "https://a.example, https://b.example", "null", "shop.example"],
+)
+def test_the_template_refuses_an_origin_that_is_not_one_origin(origin: str) -> None:
+    parameter = raw_template()["Parameters"]["ApiCorsAllowOrigin"]
+
+    assert not re.fullmatch(parameter["AllowedPattern"], origin)
+    assert re.fullmatch(parameter["AllowedPattern"], SHOP_ORIGIN)
+    assert parameter["Default"] == ""
+    assert resource("Api")["Properties"]["Cors"]["AllowCredentials"] is False

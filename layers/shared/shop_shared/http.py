@@ -21,15 +21,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import Field, ValidationError
 
 from shop_shared.errors import DomainError, Forbidden
 from shop_shared.observability import logger
+from shop_shared.settings import EnvSettings, load_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.api_gateway import Route
@@ -48,6 +55,32 @@ ERROR_SCHEMA_REF = "#/components/schemas/Error"  # tools/openapi.py defines it
 JSON_MEDIA_TYPE = "application/json"
 UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
 SEND_JSON = "Send the body as JSON with the header Content-Type: application/json"
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]  # as template's Cors
+CORS_MAX_AGE_SECONDS = 600
+ORIGIN_PATTERN = r"^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?$"  # template: ApiCorsAllowOrigin
+
+
+class CorsSettings(EnvSettings):
+    """The one browser origin the API answers (template parameter ApiCorsAllowOrigin, through
+    Globals); empty: none. One origin, never "*": the API takes bearer tokens."""
+
+    allow_origin: str = Field(default="", alias="API_CORS_ALLOW_ORIGIN", pattern=ORIGIN_PATTERN)
+
+
+def _cors() -> CORSConfig | None:
+    try:
+        origin = load_settings(CorsSettings).allow_origin
+    except ValidationError as error:
+        raise ValueError(f"API_CORS_ALLOW_ORIGIN must be one origin or empty: {error}") from error
+    if not origin:
+        return None
+    # Powertools answers Access-Control-Allow-Origin only to a request from this origin.
+    return CORSConfig(
+        allow_origin=origin,
+        allow_headers=CORS_ALLOW_HEADERS,
+        max_age=CORS_MAX_AGE_SECONDS,
+        allow_credentials=False,
+    )
 
 
 def error_response(status: int, code: str, message: str, **details: object) -> Response[dict]:
@@ -125,7 +158,7 @@ def _admin_only(route: Route) -> bool:
 
 def create_resolver() -> APIGatewayRestResolver:
     """A REST API resolver with pydantic validation and the project's error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, cors=_cors())
     # Runs instead of Powertools' own request validation middleware, the first of every route's
     # stack, so its refusals come before any validation.
     app._request_validation_middleware = _RequestGate()

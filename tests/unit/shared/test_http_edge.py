@@ -277,3 +277,60 @@ def test_no_group_of_the_template_has_a_name_the_groups_claim_would_split() -> N
 
     assert ADMIN_GROUP in groups
     assert [name for name in groups if GROUPS_SEPARATOR in name] == []
+
+
+# ---------------------------------------------------------------- finding 7: CORS
+
+
+SHOP_ORIGIN = "https://shop.example.com"
+
+
+@pytest.fixture
+def cors_app(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("API_CORS_ALLOW_ORIGIN", SHOP_ORIGIN)
+    resolver = create_resolver()
+
+    @resolver.get("/ping")
+    def ping() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    return resolver
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(SHOP_ORIGIN, SHOP_ORIGIN), ("https://evil.example", None), (None, None)],
+)
+def test_a_function_answers_cors_for_the_templates_origin_only(
+    cors_app: Any, origin: str | None, allowed: str | None
+) -> None:
+    request = event("GET", "/ping")
+    if origin:
+        request["headers"]["Origin"] = origin
+        request["multiValueHeaders"]["Origin"] = [origin]
+
+    response = cors_app.resolve(request, FakeLambdaContext())
+
+    headers = {k.lower(): v for k, v in response["multiValueHeaders"].items()}
+    assert response["statusCode"] == 200
+    assert headers.get("access-control-allow-origin") == ([allowed] if allowed else None)
+    assert "access-control-allow-credentials" not in headers
+
+
+def test_without_an_origin_configured_no_function_answers_cors() -> None:
+    request = event("GET", "/me")
+    request["headers"]["Origin"] = SHOP_ORIGIN
+
+    response = app.resolve(request, FakeLambdaContext())
+
+    assert "Access-Control-Allow-Origin" not in response["multiValueHeaders"]
+
+
+@pytest.mark.parametrize("origin", ["*", "https://a.example,https://b.example", "null"])
+def test_a_wildcard_or_list_origin_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    monkeypatch.setenv("API_CORS_ALLOW_ORIGIN", origin)
+
+    with pytest.raises(ValueError, match="API_CORS_ALLOW_ORIGIN"):
+        create_resolver()
