@@ -76,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         help="cold starts initialising at once (default: one per CPU core)",
     )
     run.add_argument(
+        "--lambda-running-limit",
+        type=int,
+        metavar="N",
+        help="invocations executing at once; others queue for a slot before their timeout "
+        "starts (default: 3 per CPU core)",
+    )
+    run.add_argument(
         "--alarm-period-scale",
         type=float,
         default=1.0,
@@ -192,6 +199,7 @@ def _lambda_concurrency(args: argparse.Namespace) -> ConcurrencySettings:
     given = {
         "account_limit": args.lambda_concurrency,
         "concurrent_inits": args.lambda_concurrent_inits,
+        "running_limit": args.lambda_running_limit,
     }
     return ConcurrencySettings(**{name: n for name, n in given.items() if n is not None})
 
