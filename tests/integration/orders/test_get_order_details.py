@@ -124,6 +124,7 @@ class World:
         register_customer(
             CUSTOMER,
             request,
+            verified_email="ada@example.com",
             repository=DynamoDBCustomersRepository("CustomersTable"),
             correlation_id="corr-0",
             now=T0 - timedelta(days=1),
