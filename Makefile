@@ -22,19 +22,24 @@ $(STAMP): pyproject.toml requirements.lock
 # (pip install -r requirements.txt --target <layer>/python). Rebuilt when either list changes.
 LAMBDA_RUNTIME := .localcloud/lambda-runtime
 LAMBDA_RUNTIME_STAMP := $(LAMBDA_RUNTIME)/.built
-LAMBDA_LAYER := $(LAMBDA_RUNTIME)/layers/shared
 
 runtime: $(LAMBDA_RUNTIME_STAMP)
 
+# Built beside the old one and swapped in, so a running localcloud's workers never see half a
+# runtime (they find modules by path, and the new tree holds the same ones).
 $(LAMBDA_RUNTIME_STAMP): localcloud/lambda_/runtime-requirements.txt layers/shared/requirements.txt requirements.lock
-	rm -rf $(LAMBDA_RUNTIME)
-	$(PYTHON) -m venv $(LAMBDA_RUNTIME)/venv
-	$(LAMBDA_RUNTIME)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+	rm -rf $(LAMBDA_RUNTIME).new $(LAMBDA_RUNTIME).old
+	$(PYTHON) -m venv $(LAMBDA_RUNTIME).new/venv
+	$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --quiet --disable-pip-version-check \
 		-c requirements.lock -r localcloud/lambda_/runtime-requirements.txt
-	$(LAMBDA_RUNTIME)/venv/bin/python -m pip install --quiet --disable-pip-version-check \
-		-c requirements.lock -r layers/shared/requirements.txt --target $(LAMBDA_LAYER)/python
-	cp layers/shared/requirements.txt $(LAMBDA_LAYER)/requirements.txt
-	touch $@
+	$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -r layers/shared/requirements.txt \
+		--target $(LAMBDA_RUNTIME).new/layers/shared/python
+	cp layers/shared/requirements.txt $(LAMBDA_RUNTIME).new/layers/shared/requirements.txt
+	touch $(LAMBDA_RUNTIME).new/.built
+	if [ -d $(LAMBDA_RUNTIME) ]; then mv $(LAMBDA_RUNTIME) $(LAMBDA_RUNTIME).old; fi
+	mv $(LAMBDA_RUNTIME).new $(LAMBDA_RUNTIME)
+	rm -rf $(LAMBDA_RUNTIME).old
 
 run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in the foreground
 	$(BIN)/localcloud run --seed seed/demo_catalog.json
