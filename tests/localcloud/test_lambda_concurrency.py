@@ -283,10 +283,10 @@ def test_saturated_machine_waits_for_the_warm_worker_instead_of_a_cold_start(
 def test_warm_wait_ends_in_a_cold_start_when_the_worker_stays_busy(
     make_runtime: RuntimeFactory,
 ) -> None:
-    # Given every running slot taken, one by SleepFunction's only worker (busy for 2 s)
+    # Given every running slot taken, one by SleepFunction's only worker (busy for 5 s)
     runtime = _two_functions(make_runtime, warm_wait_seconds=0.2)
     with ThreadPoolExecutor(2) as pool:
-        busy = _saturate(runtime, pool, busy_seconds=2.0)
+        busy = _saturate(runtime, pool, busy_seconds=5.0)
         # When SleepFunction is invoked again
         second = _invoke(runtime, "SleepFunction", {})
         # Then after the short wait it gets a worker of its own, before the first is done
@@ -359,7 +359,7 @@ def test_a_nested_invocation_runs_past_the_running_limit(make_runtime: RuntimeFa
     settings = ConcurrencySettings(account_limit=10, concurrent_inits=2, running_limit=1)
     runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
     with ThreadPoolExecutor(1) as pool:
-        caller = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 2})
+        caller = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 5})
         assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 1)
         nested = runtime.invoke("SleepFunction", b"{}", nested=True)
         assert _body(nested)["started"] < _body(caller.result())["ended"]
