@@ -997,3 +997,22 @@ def test_the_template_refuses_an_origin_that_is_not_one_origin(origin: str) -> N
     assert re.fullmatch(parameter["AllowedPattern"], SHOP_ORIGIN)
     assert parameter["Default"] == ""
     assert resource("Api")["Properties"]["Cors"]["AllowCredentials"] is False
+
+
+def test_two_groups_reach_the_function_joined_with_a_comma_as_rest_apis_pass_them(
+    http: Client, invoker: FakeInvoker, pool: UserPool
+) -> None:
+    # Given a user in the admin and sales groups (issue 11, finding 4: shop_shared.http reads
+    # exactly this format, the names split on ",")
+    token_for(pool, "gina", admin=True)
+    pool.client.create_group(GroupName="sales", UserPoolId=pool.pool_id)
+    pool.client.admin_add_user_to_group(UserPoolId=pool.pool_id, Username="gina", GroupName="sales")
+    token = token_for(pool, "gina")
+
+    # When they call a route behind the authorizer
+    http.get("/v1/customers/me", headers={"Authorization": token})
+
+    # Then the claim is the group names joined with ",": no brackets, no spaces
+    claims = invoker.last_event["requestContext"]["authorizer"]["claims"]
+    assert sorted(claims["cognito:groups"].split(",")) == ["admin", "sales"]
+    assert claims["cognito:groups"] in ("admin,sales", "sales,admin")
