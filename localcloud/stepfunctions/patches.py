@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from localcloud.stepfunctions import express, lambda_errors
+from localcloud.stepfunctions import express, lambda_errors, parse_cache
 from localcloud.stepfunctions.express import StepFunctionsSettings
 
 __all__ = ["StepFunctionsSettings", "install"]
 
 
 def install(settings: StepFunctionsSettings | None = None) -> None:
-    """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names."""
+    """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names; a definition
+    is parsed once, not at every execution."""
     express.install(settings)
     lambda_errors.install()
+    parse_cache.install()

@@ -1,0 +1,43 @@
+"""One ANTLR parse per state machine definition, not one per execution.
+
+moto's interpreter (LocalStack's) lexes and parses the whole ASL definition with ANTLR's pure
+Python runtime at the start of every execution (`ExecutionWorker._get_evaluation_entrypoint`):
+in a burst of orders that was a quarter of localcloud's CPU. The parse tree is read-only once
+built, so it is kept per definition text; the evaluation components, which executions may
+hold state in, are still made afresh for each execution by moto's own Preprocessor.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+@lru_cache(maxsize=64)
+def parse_tree(definition: str) -> Any:
+    """The ANTLR tree of a definition (moto raises ASLParserException for a bad one)."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    _, tree = AmazonStateLanguageParser.parse(definition)
+    return tree
+
+
+def install() -> None:
+    global _installed  # noqa: PLW0603 - moto's interpreter is process-wide, so is this
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    with _install_lock:
+        if _installed:
+            return
+
+        def entrypoint(worker: ExecutionWorker) -> Any:
+            definition = worker._evaluation_details.state_machine_details.definition
+            return Preprocessor().visit(parse_tree(definition))
+
+        ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign,assignment]
+        _installed = True
