@@ -134,6 +134,7 @@ class LocalCloud:
         self.runtime = LambdaRuntime(
             functions, self.worker_environment(), concurrency=s.lambda_concurrency
         )
+        self.runtime.faults = self.faults
         self.endpoint.runtime = self.runtime
         self.runtime.add_observer(cloudwatch.lambda_metrics)
         for index, api in enumerate(template.apis()):

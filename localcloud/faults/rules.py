@@ -5,7 +5,8 @@ A rule names a service (an AWS service as its endpoint prefix: `dynamodb`, `sqs`
 operation (the AWS API operation, `TransactWriteItems`; for the provider `Charge`/`Refund`) and
 a function (Lambda only), a probability, and what happens:
 
-- `error` (the default when `error` is given): the call is answered with that AWS error;
+- `error` (the default when `error` is given): the call is answered with that AWS error
+  (not for `lambda`: an invocation Lambda refuses is a `throttle`);
 - `latency`: the call is delayed by `latency` milliseconds, then goes through;
 - `throttle` (lambda): the invoke is refused as Lambda refuses it past its concurrency;
 - `kill-before` / `kill-after` (lambda): the worker is killed before its handler runs, or after
@@ -40,7 +41,7 @@ Action = Literal[
 ]
 
 _ACTIONS_BY_SERVICE: dict[str, set[str]] = {
-    "lambda": {"error", "latency", "throttle", "kill-before", "kill-after", "timeout"},
+    "lambda": {"latency", "throttle", "kill-before", "kill-after", "timeout"},
     "sqs": {"error", "latency", "duplicate"},
     "dynamodbstreams": {"error", "latency", "duplicate"},
     "events": {"error", "latency", "duplicate"},

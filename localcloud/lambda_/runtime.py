@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from localcloud.lambda_.concurrency import (
     Concurrency,
@@ -41,6 +41,9 @@ from localcloud.lambda_.worker import (
     error_json,
 )
 from localcloud.spec import FunctionSpec
+
+if TYPE_CHECKING:
+    from localcloud.faults.rules import FaultRegistry, FaultRule
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +320,26 @@ def _await_outcome(worker: Worker, invocation: Invocation) -> _Outcome:
                 return _exit_outcome(invocation, returncode)
 
 
+_LAMBDA_FAULTS = {"throttle", "latency", "kill-before", "kill-after", "timeout"}
+
+
+def _faulty_outcome(fault: FaultRule | None, worker: Worker, invocation: Invocation) -> _Outcome:
+    """The invocation's outcome, broken as the fault rule says: the worker killed before its
+    handler runs, or after the handler's side effects (its answer never arrives), or the
+    handler run and the invocation then ended as timed out."""
+    action = fault.kind_action if fault is not None else None
+    if action == "kill-before":
+        worker.kill()
+        return _exit_outcome(invocation, -signal.SIGKILL)
+    outcome = _await_outcome(worker, invocation)
+    if action not in {"kill-after", "timeout"} or not outcome.keep_worker:
+        return outcome  # a worker that died or timed out on its own needs no help
+    worker.kill()
+    if action == "timeout":
+        return _timeout_outcome(invocation, handed=True)
+    return _exit_outcome(invocation, -signal.SIGKILL)
+
+
 def _timeout_outcome(invocation: Invocation, handed: bool) -> _Outcome:
     if handed:
         what, seconds = "Task", float(invocation.timeout_seconds)
@@ -391,6 +414,7 @@ class LambdaRuntime:
             for name, spec in functions.items()
         }
         self._closed = threading.Event()
+        self.faults: FaultRegistry | None = None  # localcloud's fault rules for `lambda`
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         return self._pool(name_or_arn).spec
@@ -412,7 +436,10 @@ class LambdaRuntime:
         started = time.perf_counter()
         pool = self._pool(name_or_arn)
         spec = pool.spec
+        fault = self._draw_fault(spec.name)
         try:
+            if fault is not None and fault.kind_action == "throttle":
+                raise TooManyRequestsException(spec.name, "ConcurrentInvocationLimitExceeded")
             self._concurrency.admit(spec.name)
         except TooManyRequestsException as throttled:
             pool.count_throttle()
@@ -435,7 +462,7 @@ class LambdaRuntime:
             try:
                 worker, cold_start = pool.acquire(nested=nested)
                 acquired = time.perf_counter()
-                outcome = _await_outcome(worker, invocation)
+                outcome = _faulty_outcome(fault, worker, invocation)
             finally:
                 self._concurrency.end_running()
             pool.settle(worker, invocation, outcome)
@@ -457,6 +484,18 @@ class LambdaRuntime:
         )
         self.observers.invoked(spec.name, result)
         return result
+
+    def _draw_fault(self, function: str) -> FaultRule | None:
+        """The fault rule for this invocation (service `lambda`), if one fires; its latency is
+        spent here, before the invocation is admitted."""
+        if self.faults is None:
+            return None
+        fault = self.faults.draw("lambda", "Invoke", function=function, actions=_LAMBDA_FAULTS)
+        if fault is not None:
+            logger.info("fault injected", extra={"function": function, "fault": fault.kind})
+            if fault.latency and fault.kind_action == "latency":
+                time.sleep(fault.latency / 1000)
+        return fault
 
     def invoke_async(self, name_or_arn: str, payload: bytes) -> None:
         """An `Event` invocation: queued, run in the background, retried while throttled."""
