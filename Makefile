@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -95,6 +95,13 @@ deploy: build  ## make deploy ENV=dev|prod DEPLOY_SETTINGS="PaymentProviderBaseU
 
 bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
 	$(BIN)/python -m bench.run
+
+N ?= 1000
+soak: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## N orders (default 1000) under bench/faults/soak.json, then every invariant
+	PYTHONPATH=$(PROJECT_PYTHONPATH) $(BIN)/python -m bench.soak --orders $(N)
+
+burst: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## 200 orders from 16 threads (issue 8's burst)
+	$(BIN)/python -m bench.burst
 
 # The import roots Lambda gives each function (the shared layer, every service folder), so the
 # schema generator imports each functions/<service>/<service>/events.py as the tests do.

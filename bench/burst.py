@@ -25,224 +25,29 @@ import argparse
 import json
 import os
 import random
-import statistics
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud.awsclients import AwsClients
-from localcloud.cognito.tokens import issue_id_token
+from bench.load import (
+    SHIPPING_ADDRESS,
+    Order,
+    Target,
+    follow,
+    function_table,
+    place,
+    seed,
+    summary,
+)
 from tests.support.localcloud_process import ROOT, localcloud_process
 
-FINAL = {"CONFIRMED", "REJECTED", "NEEDS_ATTENTION", "CANCELLED"}
-RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
-SHIPPING_ADDRESS = {"line1": "Main St 1", "city": "Berlin", "postalCode": "10115", "country": "DE"}
 RESULTS = ROOT / "bench" / "results" / "burst.json"
-NAMES = ("Mustermann", "Musterfrau", "Schmidt", "Meyer", "Weber", "Wagner", "Becker", "Hoffmann")
-
-
-@dataclass
-class Target:
-    api_url: str
-    aws_url: str
-
-    def status(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/status", timeout=30) as r:
-            status: dict[str, Any] = json.loads(r.read())
-            return status
-
-    def token(self, username: str, *, admin: bool = False) -> str:
-        pool = self.status()["userPools"][0]
-        cognito = AwsClients(self.aws_url).cognito
-        return issue_id_token(cognito, pool["id"], pool["clientIds"][0], username, admin=admin)
-
-
-@dataclass
-class Order:
-    index: int
-    token: str
-    body: dict[str, Any]
-    key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    posted_at: float = 0.0  # wall clock of the first POST
-    post_seconds: float = 0.0  # until the 202
-    post_attempts: int = 0
-    order_id: str | None = None
-    post_error: str | None = None
-    status: str | None = None
-    final_seen_at: float | None = None  # wall clock when the client saw a final status
-    confirmed_at: float | None = None  # wall clock of the CONFIRMED history entry
-
-
-def http(
-    method: str, url: str, token: str, body: Any = None, headers: dict[str, str] | None = None
-) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": token, "Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw or b"null")
-        except json.JSONDecodeError:
-            return error.code, raw.decode(errors="replace")
-
-
-def seed(target: Target, products: int, customers: int) -> tuple[list[str], list[str]]:
-    admin = target.token("burst-admin", admin=True)
-    skus = [f"BURST-{n:03d}" for n in range(1, products + 1)]
-    for n, sku in enumerate(skus, start=1):
-        status, answer = http(
-            "PUT",
-            f"{target.api_url}/products/{sku}",
-            admin,
-            {"name": f"Product {n}", "priceCents": 100 * n, "currency": "EUR", "stock": 10**6},
-        )
-        if status not in (200, 201):
-            raise RuntimeError(f"PUT /products/{sku}: {status} {answer}")
-    tokens = []
-    for n in range(1, customers + 1):
-        username = f"burst-customer-{n:02d}"
-        token = target.token(username)
-        status, answer = http(
-            "POST",
-            f"{target.api_url}/customers",
-            token,
-            {
-                "name": f"Erika {NAMES[n % len(NAMES)]}",
-                "email": f"{username}@example.com",  # the token's verified email
-                "address": SHIPPING_ADDRESS,
-            },
-        )
-        if status not in (200, 201, 409):
-            raise RuntimeError(f"POST /customers: {status} {answer}")
-        tokens.append(token)
-    return skus, tokens
-
-
-def place(target: Target, order: Order, max_attempts: int = 10) -> None:
-    """POST /orders; a refused POST (throttled, 5xx, 409 in progress) is sent again with the
-    same Idempotency-Key after a backoff, as a careful client does."""
-    order.posted_at = time.time()
-    started = time.monotonic()
-    delay = 0.2
-    for attempt in range(1, max_attempts + 1):
-        order.post_attempts = attempt
-        status, answer = http(
-            "POST",
-            f"{target.api_url}/orders",
-            order.token,
-            order.body,
-            {"Idempotency-Key": order.key},
-        )
-        if status in (201, 202):
-            order.order_id = answer["orderId"]
-            order.post_seconds = time.monotonic() - started
-            return
-        if status not in RETRY_STATUSES:
-            break
-        time.sleep(random.uniform(delay / 2, delay))
-        delay = min(delay * 2, 5.0)
-    order.post_error = f"{status} {answer}"
-
-
-def follow(
-    target: Target,
-    orders: list[Order],
-    deadline: float,
-    placed: threading.Event,
-    get_latencies: list[float],
-    *,
-    pollers: int,
-    interval: float,
-) -> None:
-    """GET the open orders in turn until every placed one is final, or the deadline."""
-    lock = threading.Lock()
-    cursor = 0
-
-    def next_order() -> Order | None:
-        nonlocal cursor
-        while time.monotonic() < deadline:
-            with lock:
-                open_orders = [o for o in orders if o.order_id and o.status not in FINAL]
-                if open_orders:
-                    cursor = (cursor + 1) % len(open_orders)
-                    return open_orders[cursor]
-            if placed.is_set():
-                return None
-            time.sleep(0.05)
-        return None
-
-    def poll() -> None:
-        while (order := next_order()) is not None:
-            started = time.monotonic()
-            status, answer = http("GET", f"{target.api_url}/orders/{order.order_id}", order.token)
-            with lock:
-                get_latencies.append(time.monotonic() - started)
-                if status == 200 and answer["status"] in FINAL:
-                    order.final_seen_at = time.time()
-                    order.confirmed_at = _confirmed_at(answer)
-                    order.status = answer["status"]
-            time.sleep(interval)
-
-    with ThreadPoolExecutor(pollers) as pool:
-        for future in [pool.submit(poll) for _ in range(pollers)]:
-            future.result()
-
-
-def _confirmed_at(order: dict[str, Any]) -> float | None:
-    for entry in order.get("history", []):
-        if entry["status"] == "CONFIRMED":
-            return datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp()
-    return None
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def function_table(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per function: what changed during the burst."""
-    table = {}
-    for name, now in after.items():
-        was = before.get(name, {})
-        delta = {key: now[key] - was.get(key, 0) for key in now if isinstance(now[key], int)}
-        if not delta.get("invocations") and not delta.get("throttles"):
-            continue
-        calls = delta["invocations"] or 1
-        table[name] = {
-            "invocations": delta["invocations"],
-            "cold_starts": delta.get("cold_starts", 0),
-            "init_timeouts": delta.get("init_timeouts", 0),
-            "timeouts": delta.get("timeouts", 0),
-            "errors": delta.get("errors", 0),
-            "throttles": delta.get("throttles", 0),
-            "warm_waits": delta.get("warm_waits", 0),
-            "mean_ms": round(delta.get("duration_ms_total", 0) / calls, 1),
-            "mean_wait_ms": round(delta.get("wait_ms_total", 0) / calls, 1),
-            "total_s": round(delta.get("duration_ms_total", 0) / 1000, 1),
-            "live_workers": now.get("live_workers"),
-        }
-    return table
 
 
 def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
@@ -301,12 +106,12 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "elapsedSeconds": round(elapsed, 2),
         "ordersPerSecond": round(statuses.get("CONFIRMED", 0) / elapsed, 2) if elapsed else None,
         "endStatuses": dict(statuses),
-        "postToConfirmedSeconds": _summary(to_confirmed),
-        "postToFinalSeenSeconds": _summary(seen_final),
-        "postSeconds": _summary([o.post_seconds for o in orders if o.order_id]),
+        "postToConfirmedSeconds": summary(to_confirmed),
+        "postToFinalSeenSeconds": summary(seen_final),
+        "postSeconds": summary([o.post_seconds for o in orders if o.order_id]),
         "postsSentAgain": sum(o.post_attempts - 1 for o in orders),
         "postErrors": [o.post_error for o in orders if o.post_error][:10],
-        "getOrderSeconds": _summary(get_latencies),
+        "getOrderSeconds": summary(get_latencies),
         "gets": len(get_latencies),
         "lambda": totals,
         "lambdaConcurrency": after.get("lambdaConcurrency"),
@@ -314,18 +119,6 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "eventSources": after.get("eventSources"),
         "loadAverage": {"before": load_before, "after": load_after},
         "cpus": os.cpu_count(),
-    }
-
-
-def _summary(values: list[float]) -> dict[str, float | None]:
-    def rounded(value: float | None) -> float | None:
-        return None if value is None else round(value, 3)
-
-    return {
-        "n": len(values),
-        "p50": rounded(statistics.median(values)) if values else None,
-        "p95": rounded(percentile(values, 95)),
-        "max": rounded(max(values)) if values else None,
     }
 
 

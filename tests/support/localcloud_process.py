@@ -69,6 +69,8 @@ def localcloud_process(
     alarm_period_scale: float | None = None,
     *,
     express_max_duration: float | None = None,
+    faults: Path | None = None,
+    faults_seed: int | None = None,
 ) -> Iterator[RunningLocalCloud]:
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
@@ -94,6 +96,10 @@ def localcloud_process(
         command += ["--alarm-period-scale", str(alarm_period_scale)]
     if express_max_duration is not None:  # a shorter EXPRESS cap, so it is reached in seconds
         command += ["--express-max-duration", str(express_max_duration)]
+    if faults is not None:  # fault rules from the start (localcloud/faults)
+        command += ["--faults", str(faults)]
+    if faults_seed is not None:
+        command += ["--faults-seed", str(faults_seed)]
     if payment_provider_api_key is not None:  # into the provider's secret, as an operator would
         command += ["--payment-provider-api-key", payment_provider_api_key]
     with log_path.open("wb") as log:
