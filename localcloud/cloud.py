@@ -156,7 +156,11 @@ class LocalCloud:
         )
         self.event_sources.start()
         runtime = self.runtime
-        self.scheduler = Scheduler(Scheduler.specs(template), invoke=runtime.invoke_async).start()
+        self.scheduler = Scheduler(
+            Scheduler.specs(template),
+            invoke=runtime.invoke_async,
+            allows=self.iam.allows if self.iam else None,
+        ).start()
         cloudwatch.start()
         self.ready_after = time.monotonic() - self.started_at
 

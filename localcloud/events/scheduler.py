@@ -180,6 +180,7 @@ class ScheduleSpec:
     kind: Kind
     input: str | None = None
     timezone: str | None = None
+    role_arn: str | None = None  # EventBridge Scheduler invokes its target with this role
 
     def payload(self, at: datetime) -> bytes:
         if self.input is not None:
@@ -213,6 +214,8 @@ class Scheduler:
 
     schedules: list[ScheduleSpec]
     invoke: Invoke
+    # May this role invoke this function? (IAM, when localcloud enforces it; None: yes.)
+    allows: Callable[[str, str, str], bool] | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _due: list[_Due] = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -244,6 +247,13 @@ class Scheduler:
         return fired
 
     def _fire(self, spec: ScheduleSpec, at: datetime) -> None:
+        if (
+            spec.role_arn is not None
+            and self.allows is not None
+            and not self.allows(spec.role_arn, "lambda:InvokeFunction", spec.function)
+        ):
+            log.error("schedule %s: its role may not invoke %s", spec.name, spec.function)
+            return
         try:
             self.invoke(spec.function, spec.payload(at))
             log.info("schedule %s fired %s", spec.name, spec.function)
@@ -303,6 +313,7 @@ def _scheduler_specs(template: Template) -> Iterator[ScheduleSpec]:
             kind="scheduler",
             input=target.get("Input"),
             timezone=properties.get("ScheduleExpressionTimezone"),
+            role_arn=target.get("RoleArn"),
         )
 
 

@@ -86,6 +86,33 @@ def test_a_schedule_fires_its_function_when_due_once_per_period() -> None:
     assert (status["fired"], status["next"]) == (2, (T0 + timedelta(minutes=15)).isoformat())
 
 
+def test_a_schedule_whose_role_may_not_invoke_its_target_invokes_nothing() -> None:
+    # Given a schedule whose role IAM does not let invoke the function
+    fired: list[str] = []
+    asked: list[tuple[str, str, str]] = []
+    spec = ScheduleSpec(
+        name="Sweep",
+        arn="arn:aws:scheduler:us-east-1:123456789012:schedule/default/Sweep",
+        expression="rate(5 minutes)",
+        function="arn:aws:lambda:us-east-1:123456789012:function:SweepFunction",
+        kind="scheduler",
+        role_arn="arn:aws:iam::123456789012:role/SweepScheduleRole",
+    )
+
+    def allows(role: str, action: str, resource: str) -> bool:
+        asked.append((role, action, resource))
+        return False
+
+    scheduler = Scheduler([spec], invoke=lambda f, _p: fired.append(f), now=T0, allows=allows)
+
+    # When it is due
+    scheduler.tick(T0 + timedelta(minutes=5))
+
+    # Then IAM was asked for the schedule's role, and nothing was invoked
+    assert asked == [(spec.role_arn, "lambda:InvokeFunction", spec.function)]
+    assert fired == []
+
+
 def test_a_scheduled_rule_sends_the_scheduled_event() -> None:
     fired: list[bytes] = []
     spec = ScheduleSpec(
