@@ -24,6 +24,7 @@ from payments.models import (
     PaymentRecord,
     PaymentRefundedData,
     PaymentResult,
+    ProviderCharge,
     RefundPaymentInput,
     RefundRequest,
     RefundResult,
@@ -69,18 +70,8 @@ def charge_payment(
     except PaymentDeclined:
         metrics.add_metric(name="PaymentDeclined", unit=MetricUnit.Count, value=1)
         raise
-    record = PaymentRecord(
-        **payment_key(task.orderId),
-        orderId=task.orderId,
-        paymentId=charge.chargeId,
-        amountCents=charge.amountCents,
-        currency=charge.currency,
-        status="CHARGED",
-        chargedAt=clock(),
-    )
-    event = _event(PaymentChargedData.of(record), task.correlation_id, record.chargedAt)
     try:
-        payments.record_charge(record, event)
+        record = _record_charge(task, charge, payments=payments, clock=clock)
     except PaymentRecordConflict:  # a concurrent duplicate of this step recorded it first
         concurrent = payments.get(task.orderId)
         if concurrent is None:
@@ -157,6 +148,23 @@ def _charge_at_provider(
         "charge found at the provider without a payment record",
         extra={"order_id": task.orderId, "payment_id": charge.chargeId},
     )
+    try:
+        record = _record_charge(task, charge, payments=payments, clock=clock)
+    except PaymentRecordConflict:  # recorded meanwhile (the charge step, or a duplicate of this)
+        return payments.get(task.orderId)
+    metrics.add_metric(name="PaymentFoundByReference", unit=MetricUnit.Count, value=1)
+    return record
+
+
+def _record_charge(
+    task: ChargePaymentInput | RefundPaymentInput,
+    charge: ProviderCharge,
+    *,
+    payments: PaymentRepository,
+    clock: Clock,
+) -> PaymentRecord:
+    """The provider's charge recorded as the order's CHARGED payment, with its PaymentCharged
+    event; PaymentRecordConflict when the order has a payment record already."""
     record = PaymentRecord(
         **payment_key(task.orderId),
         orderId=task.orderId,
@@ -166,12 +174,9 @@ def _charge_at_provider(
         status="CHARGED",
         chargedAt=clock(),
     )
-    event = _event(PaymentChargedData.of(record), task.correlation_id, record.chargedAt)
-    try:
-        payments.record_charge(record, event)
-    except PaymentRecordConflict:  # recorded meanwhile (the charge step, or a duplicate of this)
-        return payments.get(task.orderId)
-    metrics.add_metric(name="PaymentFoundByReference", unit=MetricUnit.Count, value=1)
+    payments.record_charge(
+        record, _event(PaymentChargedData.of(record), task.correlation_id, record.chargedAt)
+    )
     return record
 
 
