@@ -42,6 +42,13 @@ class EventSourceSettings:
     sqs_scale_up_per_minute: int = 300
     sqs_maximum_concurrency: int = 1_000
 
+    def idle_backoff(self) -> Backoff:
+        """Waits between reads of a source that gave nothing, from busy to idle pace."""
+        return Backoff(self.busy_poll_seconds, self.idle_poll_seconds)
+
+    def throttle_backoff(self) -> Backoff:
+        return Backoff(self.throttle_backoff_seconds, self.throttle_backoff_max_seconds)
+
 
 class Outcome(Enum):
     SUCCEEDED = "succeeded"  # every record done
@@ -125,6 +132,10 @@ class Poller(threading.Thread):
         )
         return self.faults.draw(service, operation, actions={"duplicate"}) is not None
 
+    def record_id(self, record: dict[str, Any]) -> str:
+        """The itemIdentifier a partial batch response names this record by."""
+        raise NotImplementedError
+
     def status(self) -> dict[str, Any]:
         return {
             "function": self.spec.function,
@@ -167,7 +178,8 @@ class Poller(threading.Thread):
             ids = failed_ids(json.loads(result.payload or b"null"))
         except json.JSONDecodeError:
             ids = None
-        if ids is None:
+        if ids is None or not ids <= {self.record_id(r) for r in records}:
+            # An empty, null or unknown itemIdentifier: the whole batch failed
             log.warning(
                 "%s: invalid partial batch response, the whole batch failed: %s",
                 self.spec.function,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localcloud.eventsources.base import Backoff, Outcome, Poller
+from localcloud.eventsources.base import Outcome, Poller
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class SqsPoller(Poller):
         }
 
     def run(self) -> None:
-        idle = Backoff(self.settings.busy_poll_seconds, self.settings.idle_poll_seconds)
+        idle = self.settings.idle_backoff()
         while not self.stopping.is_set():
             if not self._take_slot():
                 break
@@ -175,9 +175,7 @@ class SqsPoller(Poller):
         self, records: list[dict[str, Any]], received_at: float
     ) -> list[dict[str, Any]] | None:
         """The records to delete after invoking; None when the whole batch goes back."""
-        throttle = Backoff(
-            self.settings.throttle_backoff_seconds, self.settings.throttle_backoff_max_seconds
-        )
+        throttle = self.settings.throttle_backoff()
         visible_again_at = received_at + self.visibility_timeout
         while True:
             answer = self.invoke(records)
@@ -195,16 +193,11 @@ class SqsPoller(Poller):
         if answer.outcome is Outcome.FAILED:
             return None
         if answer.outcome is Outcome.PARTIAL:
-            ids = {r["messageId"] for r in records}
-            if not answer.failed_ids <= ids:
-                log.warning(
-                    "%s: partial batch response names messages not in the batch; the whole "
-                    "batch failed",
-                    self.spec.function,
-                )
-                return None
             return [r for r in records if r["messageId"] not in answer.failed_ids]
         return records
+
+    def record_id(self, record: dict[str, Any]) -> str:
+        return str(record["messageId"])
 
     def _delete_messages(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), RECEIVE_LIMIT):

@@ -113,6 +113,9 @@ class StreamPoller(Poller):
                 return shards
             kwargs["ExclusiveStartShardId"] = last
 
+    def record_id(self, record: dict[str, Any]) -> str:
+        return str(record["dynamodb"]["SequenceNumber"])
+
     def discard(self, batch: DiscardedBatch) -> None:
         with self._counts:
             self.discarded += len(batch.records)
@@ -154,7 +157,7 @@ class ShardReader(threading.Thread):
         return {"checkpoint": self.checkpoint, "done": self.done}
 
     def run(self) -> None:
-        idle = Backoff(self.settings.busy_poll_seconds, self.settings.idle_poll_seconds)
+        idle = self.settings.idle_backoff()
         while not self._stopped():
             try:
                 busy = self.read_and_deliver()
@@ -245,9 +248,7 @@ class ShardReader(threading.Thread):
         retry = Backoff(
             self.settings.retry_backoff_seconds, self.settings.retry_backoff_max_seconds
         )
-        throttle = Backoff(
-            self.settings.throttle_backoff_seconds, self.settings.throttle_backoff_max_seconds
-        )
+        throttle = self.settings.throttle_backoff()
         while pending and not self._stopped():
             batch = pending[0]
             if self._discard_aged(batch):
@@ -295,15 +296,9 @@ class ShardReader(threading.Thread):
         """The records still to deliver after this answer (from the first failed one on)."""
         if answer.outcome is Outcome.SUCCEEDED:
             return []
-        if answer.outcome is Outcome.PARTIAL:
-            sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
-            if answer.failed_ids <= set(sequences):
-                lowest = min(answer.failed_ids, key=int)
-                return records[sequences.index(lowest) :]
-            log.warning(
-                "%s: partial batch response names records not in the batch; the whole batch failed",
-                self.spec.function,
-            )
+        if answer.outcome is Outcome.PARTIAL:  # failed_ids are the batch's (Poller.invoke)
+            sequences = [self.poller.record_id(r) for r in records]
+            return records[sequences.index(min(answer.failed_ids, key=int)) :]
         return records
 
     def _discard_aged(self, batch: _Batch) -> bool:
