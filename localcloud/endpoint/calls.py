@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -41,8 +42,9 @@ _JSON_NAMESPACES = {  # what botocore expects before '#' in a JSON error's __typ
     "stepfunctions": "com.amazonaws.states",
 }
 _RPC_V2_PATH = re.compile(r"^/service/(?P<target>[^/]+)/operation/(?P<operation>[^/]+)$")
-_LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/(?P<name>[^/]+)/(?P<what>[a-z-]+)")
+_LAMBDA_FUNCTION_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/(?P<name>[^/]+)(/|$)")
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[a-z0-9-]+/(?P<service>[a-z0-9-]+)/aws4_request")
+_CALL_KEY = "localcloud.aws_call"  # identify()'s answer, kept in the WSGI environ
 
 
 @dataclass(frozen=True)
@@ -59,38 +61,94 @@ class AwsCall:
 def identify(environ: dict[str, Any]) -> AwsCall | None:
     """The AWS call in this WSGI request; None for requests that are not AWS API calls.
 
-    Reading a query-protocol body to find its Action puts the body back, so whoever answers the
-    request next reads it whole.
+    The one place a request's service and operation are worked out (IAM's gate, the fault
+    rules and the Invoke route all ask it); the answer is kept in the environ, so a request is
+    identified once. Reading a query-protocol body to find its Action puts the body back, so
+    whoever answers the request next reads it whole.
     """
+    if _CALL_KEY not in environ:
+        environ[_CALL_KEY] = _identify(environ)
+    call: AwsCall | None = environ[_CALL_KEY]
+    return call
+
+
+def _identify(environ: dict[str, Any]) -> AwsCall | None:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if "." in target:
         prefix, operation = target.split(".", 1)
         service = _TARGET_PREFIXES.get(prefix, prefix.lower())
         return AwsCall(service, operation, "json")
     path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD", "GET")
     if match := _RPC_V2_PATH.match(path):
         service = _TARGET_PREFIXES.get(match["target"], match["target"].lower())
         return AwsCall(service, match["operation"], "rpc-v2-cbor")
-    if match := _LAMBDA_PATH.match(path):
-        operation = "Invoke" if match["what"] == "invocations" else None
-        return AwsCall("lambda", operation, "rest")
+    if _LAMBDA_FUNCTION_PATH.match(path):  # signed or not: Lambda's Invoke route needs it
+        return AwsCall("lambda", rest_operation("lambda", method, path), "rest")
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
         return None
     service = scope["service"]
+    action = query_action(environ)
+    if action is not None:
+        return AwsCall(service, action, "query")
+    return AwsCall(service, rest_operation(service, method, path), "rest")
+
+
+def function_name(path: str) -> str | None:
+    """The function a Lambda REST path names (`/2015-03-31/functions/<name>/...`)."""
+    match = _LAMBDA_FUNCTION_PATH.match(path)
+    return unquote(match["name"]) if match else None
+
+
+def query_action(environ: dict[str, Any]) -> str | None:
+    """The `Action` of a query-protocol call, in the query string or the form body."""
     action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
-    if action is None and environ.get("REQUEST_METHOD") == "POST":
-        action = parse_qs(unquote(_peek_body(environ).decode("utf-8", "replace"))).get("Action")
-    if action:
-        return AwsCall(service, action[0], "query")
-    return AwsCall(service, None, "rest")
+    content_type = environ.get("CONTENT_TYPE", "")
+    if action is None and content_type.startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(peek_body(environ).decode("utf-8", "replace")).get("Action")
+    return action[0] if action else None
 
 
-def _peek_body(environ: dict[str, Any]) -> bytes:
+def peek_body(environ: dict[str, Any]) -> bytes:
+    """Read the request's body and put it back, so whoever answers it next reads it whole."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    body: bytes = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+@lru_cache(maxsize=64)
+def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """(method, path pattern, operation) of a REST service, from botocore's own model."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    session = botocore.session.get_session()
+    try:
+        model = session.get_service_model(service)
+    except UnknownServiceError:
+        return ()
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = str(http.get("requestUri", "/")).split("?", 1)[0]
+        pattern = re.sub(
+            r"\\\{(\w+)(\\\+)?\\\}",
+            lambda m: "(.+)" if m.group(2) else "([^/]+)",
+            re.escape(uri),
+        )
+        routes.append((str(http.get("method", "POST")), re.compile(pattern + "/?"), name))
+    # The most specific (longest literal) path first, as the service router would.
+    return tuple(sorted(routes, key=lambda r: -len(r[1].pattern)))
+
+
+def rest_operation(service: str, method: str, path: str) -> str | None:
+    """The operation a REST call (method and path) is, for a service by its endpoint prefix."""
+    for route_method, pattern, name in _rest_routes(service):
+        if route_method == method and pattern.fullmatch(path):
+            return name
+    return None
 
 
 def error_response(call: AwsCall, status: int, code: str, message: str) -> Response:

@@ -12,12 +12,10 @@ import io
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -27,7 +25,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from localcloud.endpoint.calls import AwsCall, error_response, identify
+from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
@@ -38,8 +36,6 @@ if TYPE_CHECKING:
     from localcloud.lambda_.runtime import LambdaRuntime
 
 log = logging.getLogger("localcloud.aws")
-
-_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
 StatusProvider = Callable[[], dict[str, Any]]
 
@@ -115,13 +111,12 @@ class AwsEndpoint:
             return self._local_api(Request(environ))(environ, start_response)
         if self.authorize is not None and (refusal := self.authorize(environ)) is not None:
             return refusal(environ, start_response)
-        match = _INVOKE_PATH.match(path)
-        if match and environ.get("REQUEST_METHOD") == "POST":
-            return self._invoke(Request(environ), unquote(match.group("name")))(
-                environ, start_response
-            )
         call = identify(environ)
-        if call is not None and call.service != "lambda":  # Lambda's faults are the runtime's
+        if call is not None and call.service == "lambda":  # Lambda's faults are the runtime's
+            name = function_name(path)
+            if call.operation == "Invoke" and name is not None:
+                return self._invoke(Request(environ), name)(environ, start_response)
+        elif call is not None:
             refusal = self._inject_fault(call, environ)
             if refusal is not None:
                 return refusal(environ, start_response)
@@ -142,11 +137,9 @@ class AwsEndpoint:
             error = rule.error
             return error_response(call, error.status_code, error.code, error.message)
         if rule.kind_action == "duplicate":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
+            body = peek_body(environ)
             first = {**environ, "wsgi.input": io.BytesIO(body)}
             list(self._forward(first, lambda *_args, **_kwargs: None))
-            environ["wsgi.input"] = io.BytesIO(body)
         return None
 
     def _forward(

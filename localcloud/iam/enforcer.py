@@ -14,21 +14,14 @@ service's own error, and logged once per (role, action, resource) at WARNING.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
-from localcloud.endpoint.calls import AwsCall, error_response, identify
+from localcloud.endpoint.calls import AwsCall, error_response, identify, peek_body, query_action
 from localcloud.iam.policy import Decision, Principal, Request, evaluate
-from localcloud.iam.requests import (
-    lambda_requests,
-    parse_params,
-    requests_for,
-    rest_operation,
-)
+from localcloud.iam.requests import lambda_requests, parse_params, requests_for
 from localcloud.iam.roles import ADMIN_ACCESS_KEY_ID, Role, Roles
 from localcloud.spec import ACCOUNT_ID
 
@@ -98,7 +91,7 @@ class Authorizer:
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         match = _ACCESS_KEY.search(authorization)
         if call is None:  # unsigned, and no JSON target: a query-protocol call, or not AWS's
-            action = _query_action(environ)
+            action = query_action(environ)
             if action is None or action in _PUBLIC_QUERY_ACTIONS:
                 return None  # Cognito's JWKS, an SNS confirmation link, ...
             query_call = AwsCall("unknown", action, "query")
@@ -129,16 +122,10 @@ class Authorizer:
     def _requests(self, call: AwsCall, environ: dict[str, Any]) -> list[Request]:
         if call.service == "lambda":
             return lambda_requests(
-                environ.get("PATH_INFO", ""),
-                environ.get("QUERY_STRING", ""),
-                environ.get("REQUEST_METHOD", "GET"),
+                call.operation, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
             )
-        operation = call.operation
-        if operation is None and call.protocol == "rest":
-            method = environ.get("REQUEST_METHOD", "GET")
-            operation = rest_operation(call.service, method, environ.get("PATH_INFO", ""))
-        params = parse_params(call.protocol, _body(environ))
-        return list(requests_for(call.service, operation, params))
+        params = parse_params(call.protocol, peek_body(environ))
+        return list(requests_for(call.service, call.operation, params))
 
     def _refuse(self, call: AwsCall, role: Role, request: Request, decision: Decision) -> Response:
         self.log_refusal(role, request, decision)
@@ -172,20 +159,3 @@ def denial_message(role: Role, request: Request, decision: Decision) -> str:
         f"User: {role.session_arn} is not authorized to perform: {request.action} "
         f"on resource: {request.resource} {why}"
     )
-
-
-def _query_action(environ: dict[str, Any]) -> str | None:
-    """The `Action` of a query-protocol call, in the query string or the form body."""
-    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
-    content_type = environ.get("CONTENT_TYPE", "")
-    if action is None and content_type.startswith("application/x-www-form-urlencoded"):
-        action = parse_qs(_body(environ).decode("utf-8", "replace")).get("Action")
-    return action[0] if action else None
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    """Read the body and put it back, so moto (or the Invoke route) reads it whole."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body: bytes = environ["wsgi.input"].read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body

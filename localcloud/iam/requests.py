@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from localcloud.endpoint.calls import function_name
 from localcloud.iam.policy import Request
 from localcloud.spec import ACCOUNT_ID, REGION
 
@@ -31,8 +31,6 @@ IAM_PREFIXES = {
     "dynamodbstreams": "dynamodb",
     "email": "ses",
 }
-
-_LAMBDA_PATH = re.compile(r"^/20\d\d-\d\d-\d\d/functions/(?P<name>[^/]+)(/|$)")
 
 Params = Mapping[str, Any]
 Deriver = Callable[[str, Params], list[Request]]
@@ -340,48 +338,15 @@ def function_arn(name: str, qualifier: str | None = None) -> str:
     return arn if qualifier is None else f"{arn}:{qualifier}"
 
 
-def lambda_requests(path: str, query: str, method: str) -> list[Request]:
-    """Lambda's REST calls: the operation from botocore's routes, on the function's ARN."""
-    operation = rest_operation("lambda", method, path)
+def lambda_requests(operation: str | None, path: str, query: str) -> list[Request]:
+    """Lambda's REST calls (the operation as localcloud.endpoint.calls names it), on the
+    function's ARN."""
     action = "InvokeFunction" if operation in ("Invoke", "InvokeAsync") else operation or "*"
-    match = _LAMBDA_PATH.match(path)
-    if match is None:
+    name = function_name(path)
+    if name is None:
         return _one(f"lambda:{action}", "*")
     qualifier = parse_qs(query).get("Qualifier", [None])[0]
-    return _one(f"lambda:{action}", function_arn(match.group("name"), qualifier))
-
-
-@lru_cache(maxsize=64)
-def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    """(method, path pattern, operation) of a REST service, from botocore's own model."""
-    import botocore.session
-    from botocore.exceptions import UnknownServiceError
-
-    session = botocore.session.get_session()
-    try:
-        model = session.get_service_model(service)
-    except UnknownServiceError:
-        return ()
-    routes = []
-    for name in model.operation_names:
-        http = model.operation_model(name).http
-        uri = str(http.get("requestUri", "/")).split("?", 1)[0]
-        pattern = re.sub(
-            r"\\\{(\w+)(\\\+)?\\\}",
-            lambda m: "(.+)" if m.group(2) else "([^/]+)",
-            re.escape(uri),
-        )
-        routes.append((str(http.get("method", "POST")), re.compile(pattern + "/?"), name))
-    # The most specific (longest literal) path first, as the service router would.
-    return tuple(sorted(routes, key=lambda r: -len(r[1].pattern)))
-
-
-def rest_operation(service: str, method: str, path: str) -> str | None:
-    """The operation a REST call (method and path) is, for a service by its endpoint prefix."""
-    for route_method, pattern, name in _rest_routes(service):
-        if route_method == method and pattern.fullmatch(path):
-            return name
-    return None
+    return _one(f"lambda:{action}", function_arn(name, qualifier))
 
 
 def requests_for(service: str, operation: str | None, params: Params) -> Iterator[Request]:

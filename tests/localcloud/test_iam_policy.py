@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloudformation.template import Template
+from localcloud.endpoint.calls import rest_operation
 from localcloud.iam.account import IamAccount
 from localcloud.iam.enforcer import Authorizer
 from localcloud.iam.policy import (
@@ -22,7 +23,7 @@ from localcloud.iam.policy import (
     evaluate,
     glob_match,
 )
-from localcloud.iam.requests import function_arn, lambda_requests, requests_for, rest_operation
+from localcloud.iam.requests import function_arn, lambda_requests, requests_for
 from localcloud.iam.roles import Credentials, Role, Roles, aws_managed_policy
 from localcloud.iam.service_roles import queue_policy_allows
 
@@ -353,7 +354,7 @@ def test_step_functions_and_lambda_and_ses_resources() -> None:
     machine = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:OrderSaga"
     (start,) = requests_for("stepfunctions", "StartExecution", {"stateMachineArn": machine})
     (invoke,) = lambda_requests(
-        "/2015-03-31/functions/ChargePaymentFunction/invocations", "", "POST"
+        "Invoke", "/2015-03-31/functions/ChargePaymentFunction/invocations", ""
     )
     (email,) = requests_for("email", "SendEmail", {"Source": "Shop <orders@shop.example.com>"})
 
@@ -457,7 +458,8 @@ def test_a_rest_call_is_named_by_botocores_own_routes() -> None:
     assert rest_operation("lambda", "GET", "/2015-03-31/functions/F/configuration") == (
         "GetFunctionConfiguration"
     )
-    (get,) = lambda_requests("/2015-03-31/functions/F", "Qualifier=live", "GET")
+    get_function = rest_operation("lambda", "GET", "/2015-03-31/functions/F")
+    (get,) = lambda_requests(get_function, "/2015-03-31/functions/F", "Qualifier=live")
     assert (get.action, get.resource) == (
         "lambda:GetFunction",
         f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:F:live",
