@@ -6,14 +6,15 @@ import copy
 import importlib
 import json
 import sys
+from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from orders.logic import place_order
-from orders.models import PlaceOrder, PlaceOrderRequest
+from orders.logic import confirm_order, place_order
+from orders.models import ConfirmOrderInput, PlaceOrder, PlaceOrderRequest
 from tests.support.template import ROOT
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sub of the sample event
 OTHER_CUSTOMER = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 SAMPLE_ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # the order of the sample events
 SAMPLE_ITEMS = [{"sku": "ESPRESSO-250G", "quantity": 2}, {"sku": "MUG-CERAMIC", "quantity": 1}]
+PASS_ONLY = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
 def load_handler(monkeypatch: pytest.MonkeyPatch, module: str, **env: str) -> ModuleType:
@@ -133,3 +135,41 @@ def given_placed(
     request = PlaceOrderRequest.model_validate(body)
     command = PlaceOrder(customerId=customer, correlationId=correlation_id, request=request)
     place_order(command, store=store, clock=lambda: at, new_id=lambda: order_id)
+
+
+def given_confirmed(
+    store: OrderEventStore,
+    at: datetime,
+    *,
+    order_id: str = SAMPLE_ORDER_ID,
+    total_cents: int = 3470,
+    shipping_address: dict[str, str] | None = None,
+) -> None:
+    """An order placed at `at` and confirmed a minute later (charged `total_cents`)."""
+    given_placed(store, at, order_id=order_id, shipping_address=shipping_address)
+    task = ConfirmOrderInput.model_validate(
+        {
+            "orderId": order_id,
+            "reservation": {"totalCents": total_cents, "currency": "EUR"},
+            "payment": {"paymentId": "ch_1", "amountCents": total_cents, "currency": "EUR"},
+        }
+    )
+    confirm_order(task, store=store, clock=lambda: at + timedelta(minutes=1))
+
+
+def pass_state_machine(name: str) -> str:
+    """A state machine named as the template's (`OrderSaga`, `OrderCancellation`) that only
+    passes: the starters' tests look at the executions started, not at what they do."""
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name=name, definition=PASS_ONLY, roleArn=f"arn:aws:iam::123456789012:role/{name}Role"
+    )["stateMachineArn"]
+    return arn
+
+
+def executions(arn: str) -> list[dict[str, Any]]:
+    """The state machine's executions, each described (input, status, ...)."""
+    client = boto3.client("stepfunctions")
+    return [
+        dict(client.describe_execution(executionArn=execution["executionArn"]))
+        for execution in client.list_executions(stateMachineArn=arn)["executions"]
+    ]

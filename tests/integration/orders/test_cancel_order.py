@@ -15,8 +15,8 @@ import pytest
 
 from orders import logic
 from orders.errors import OrderNotCancelling
-from orders.logic import confirm_order, reject_order
-from orders.models import ConfirmOrderInput, MarkOrderNeedsAttentionInput, RejectOrderInput
+from orders.logic import reject_order
+from orders.models import MarkOrderNeedsAttentionInput, RejectOrderInput
 from orders.repository import DynamoDBOrderEventStore
 from tests.integration.orders.orders_harness import (
     CUSTOMER,
@@ -25,6 +25,7 @@ from tests.integration.orders.orders_harness import (
     all_items,
     api_event,
     body_of,
+    given_confirmed,
     given_placed,
     load_handler,
     order_items,
@@ -34,7 +35,6 @@ from tests.integration.orders.orders_harness import (
 from tests.support.lambda_context import FakeLambdaContext
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-PASS_ONLY = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 assert sample_event("cancel_order")["pathParameters"]["orderId"] == SAMPLE_ORDER_ID
 
 
@@ -63,51 +63,6 @@ def mark_order_needs_attention(monkeypatch: pytest.MonkeyPatch, table: Any) -> M
     return load_handler(monkeypatch, "mark_order_needs_attention", ORDERS_TABLE_NAME="OrdersTable")
 
 
-@pytest.fixture
-def cancellation_arn(aws: None) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="OrderCancellation",
-        definition=PASS_ONLY,
-        roleArn="arn:aws:iam::123456789012:role/OrderCancellationRole",
-    )["stateMachineArn"]
-    return arn
-
-
-@pytest.fixture
-def saga_arn(aws: None) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="OrderSaga",
-        definition=PASS_ONLY,
-        roleArn="arn:aws:iam::123456789012:role/OrderSagaRole",
-    )["stateMachineArn"]
-    return arn
-
-
-@pytest.fixture
-def start_order_cancellation(
-    monkeypatch: pytest.MonkeyPatch, cancellation_arn: str, saga_arn: str, table: Any
-) -> ModuleType:
-    """The one starter of both workflows (start_order_workflows)."""
-    return load_handler(
-        monkeypatch,
-        "start_order_workflows",
-        ORDER_SAGA_STATE_MACHINE_ARN=saga_arn,
-        ORDER_CANCELLATION_STATE_MACHINE_ARN=cancellation_arn,
-    )
-
-
-def given_confirmed(store: DynamoDBOrderEventStore) -> None:
-    given_placed(store, T0)
-    task = ConfirmOrderInput.model_validate(
-        {
-            "orderId": SAMPLE_ORDER_ID,
-            "reservation": {"totalCents": 3470, "currency": "EUR"},
-            "payment": {"paymentId": "ch_1", "amountCents": 3470, "currency": "EUR"},
-        }
-    )
-    confirm_order(task, store=store, clock=lambda: T0 + timedelta(minutes=1))
-
-
 def post_cancel(module: ModuleType, **changes: Any) -> tuple[int, Any]:
     response = module.handler(api_event("cancel_order", **changes), FakeLambdaContext())
     return response["statusCode"], body_of(response)
@@ -124,7 +79,7 @@ def test_the_owner_cancels_a_confirmed_order_then_a_second_cancel_is_409(
     cancel_order: ModuleType, store: DynamoDBOrderEventStore, table: Any
 ) -> None:
     # Given a confirmed order
-    given_confirmed(store)
+    given_confirmed(store, T0)
 
     # When its owner cancels it (the sample event), and cancels again
     first_status, first = post_cancel(cancel_order)
@@ -185,7 +140,7 @@ def test_an_order_that_is_not_confirmed_is_not_cancellable(
 def test_another_customers_order_and_an_unknown_one_are_404(
     cancel_order: ModuleType, store: DynamoDBOrderEventStore, table: Any
 ) -> None:
-    given_confirmed(store)
+    given_confirmed(store, T0)
     before = all_items(table)
     unknown = "0d8e3a4c-1b2f-4a5e-9c6d-7e8f9a0b1c2d"
 
@@ -213,12 +168,12 @@ def test_an_order_id_that_is_not_a_uuid_is_400(cancel_order: ModuleType, table: 
 
 def test_a_cancellation_request_starts_the_workflow_once_named_after_the_order(
     cancel_order: ModuleType,
-    start_order_cancellation: ModuleType,
+    start_order_workflows: ModuleType,
     cancellation_arn: str,
     store: DynamoDBOrderEventStore,
 ) -> None:
     # Given a confirmed order its owner cancelled, as the orders stream carries it
-    given_confirmed(store)
+    given_confirmed(store, T0)
     post_cancel(cancel_order)
     records = stream_event("OrdersTable")["Records"]
     requested = [
@@ -230,7 +185,7 @@ def test_a_cancellation_request_starts_the_workflow_once_named_after_the_order(
 
     # When the record is delivered, and delivered again
     for _ in range(2):
-        response = start_order_cancellation.handler({"Records": requested}, FakeLambdaContext())
+        response = start_order_workflows.handler({"Records": requested}, FakeLambdaContext())
         assert response == {"batchItemFailures": []}
 
     # Then one execution, cancel-<orderId>, with the contract's input
@@ -247,19 +202,19 @@ def test_a_cancellation_request_starts_the_workflow_once_named_after_the_order(
 
 def test_a_record_of_another_event_fails_alone(
     cancel_order: ModuleType,
-    start_order_cancellation: ModuleType,
+    start_order_workflows: ModuleType,
     cancellation_arn: str,
     saga_arn: str,
     store: DynamoDBOrderEventStore,
 ) -> None:
     # Given the whole history of a cancelled order in one batch (the template's filter keeps
     # the other events away; a bad deploy might not)
-    given_confirmed(store)
+    given_confirmed(store, T0)
     post_cancel(cancel_order)
     records = stream_event("OrdersTable")["Records"]
     assert len(records) == 3
 
-    response = start_order_cancellation.handler({"Records": records}, FakeLambdaContext())
+    response = start_order_workflows.handler({"Records": records}, FakeLambdaContext())
 
     # Then OrderConfirmed is reported failed (it starts nothing), the saga and the cancellation
     # started from their records
@@ -284,7 +239,7 @@ def test_marking_cancelled_twice_writes_one_event(
     store: DynamoDBOrderEventStore,
     table: Any,
 ) -> None:
-    given_confirmed(store)
+    given_confirmed(store, T0)
     post_cancel(cancel_order)
 
     first = mark_order_cancelled.handler(sample_event("mark_order_cancelled"), FakeLambdaContext())
@@ -308,7 +263,7 @@ def test_marking_cancelled_twice_writes_one_event(
 def test_a_confirmed_order_without_a_cancellation_request_is_not_marked_cancelled(
     mark_order_cancelled: ModuleType, store: DynamoDBOrderEventStore, table: Any
 ) -> None:
-    given_confirmed(store)
+    given_confirmed(store, T0)
     before = all_items(table)
 
     with pytest.raises(OrderNotCancelling):
@@ -323,7 +278,7 @@ def test_marking_needs_attention_twice_writes_one_event(
     mark_order_needs_attention: ModuleType, store: DynamoDBOrderEventStore, table: Any
 ) -> None:
     # Given a confirmed order whose cancellation's refund failed for good (the sample event)
-    given_confirmed(store)
+    given_confirmed(store, T0)
 
     first = mark_order_needs_attention.handler(
         sample_event("mark_order_needs_attention"), FakeLambdaContext()

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from orders.logic import confirm_order, reject_order
-from orders.models import ConfirmOrderInput, RejectOrderInput
+from orders.logic import reject_order
+from orders.models import RejectOrderInput
 from orders.repository import DynamoDBOrderEventStore
 from tests.integration.orders.orders_harness import (
     CUSTOMER,
@@ -19,6 +19,7 @@ from tests.integration.orders.orders_harness import (
     all_items,
     api_event,
     body_of,
+    given_confirmed,
     given_placed,
     load_handler,
     sample_event,
@@ -44,18 +45,6 @@ def get_order(monkeypatch: pytest.MonkeyPatch, store: DynamoDBOrderEventStore) -
     return load_handler(monkeypatch, "get_order", ORDERS_TABLE_NAME="OrdersTable")
 
 
-def given_confirmed(store: DynamoDBOrderEventStore) -> None:
-    given_placed(store, T0, order_id=ORDER_ID)
-    task = ConfirmOrderInput.model_validate(
-        {
-            "orderId": ORDER_ID,
-            "reservation": {"totalCents": 2580, "currency": "EUR"},
-            "payment": {"paymentId": "ch_1", "amountCents": 2580, "currency": "EUR"},
-        }
-    )
-    confirm_order(task, store=store, clock=lambda: T0 + timedelta(minutes=1))
-
-
 def read(module: ModuleType, **changes: Any) -> dict[str, Any]:
     response: dict[str, Any] = module.handler(
         api_event("get_order", **changes), FakeLambdaContext()
@@ -67,7 +56,7 @@ def test_the_owner_reads_a_confirmed_order(
     get_order: ModuleType, store: DynamoDBOrderEventStore, table: Any
 ) -> None:
     # Given a confirmed order
-    given_confirmed(store)
+    given_confirmed(store, T0, order_id=ORDER_ID, total_cents=2580)
     before = all_items(table)
 
     # When its owner reads it (the sample event)
@@ -137,7 +126,7 @@ def test_as_of_returns_the_order_as_it_stood_then(
     get_order: ModuleType, store: DynamoDBOrderEventStore
 ) -> None:
     # Given an order placed at 14:00 and confirmed at 14:01
-    given_confirmed(store)
+    given_confirmed(store, T0, order_id=ORDER_ID, total_cents=2580)
 
     # When read as of 14:00:30, and as of 13:59
     then = read(get_order, query={"asOf": "2026-11-25T14:00:30Z"})

@@ -23,8 +23,7 @@ from customers.logic import register_customer
 from customers.models import RegisterCustomerRequest
 from customers.repository import DynamoDBCustomersRepository
 from orders.details.clients import LambdaOwningServices
-from orders.logic import confirm_order, get_order
-from orders.models import ConfirmOrderInput
+from orders.logic import get_order
 from orders.repository import DynamoDBOrderEventStore
 from payments.models import PaymentRecord
 from shipping.models import Address, Shipment, ShipmentItem, ShipmentLine, ShipmentStatus
@@ -35,7 +34,7 @@ from tests.integration.orders.orders_harness import (
     all_items,
     api_event,
     body_of,
-    given_placed,
+    given_confirmed,
     load_handler,
     sample_event,
 )
@@ -107,15 +106,7 @@ class World:
     # ------------------------------------------------------------ givens
 
     def given_confirmed_order(self) -> None:
-        given_placed(self.store, T0, order_id=ORDER_ID, shipping_address=ADDRESS)
-        task = ConfirmOrderInput.model_validate(
-            {
-                "orderId": ORDER_ID,
-                "reservation": {"totalCents": 3470, "currency": "EUR"},
-                "payment": {"paymentId": "ch_1", "amountCents": 3470, "currency": "EUR"},
-            }
-        )
-        confirm_order(task, store=self.store, clock=lambda: T0 + timedelta(minutes=1))
+        given_confirmed(self.store, T0, order_id=ORDER_ID, shipping_address=ADDRESS)
 
     def given_registered_customer(self) -> None:
         request = RegisterCustomerRequest.model_validate(

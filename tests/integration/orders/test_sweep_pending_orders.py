@@ -17,26 +17,21 @@ import boto3
 import pytest
 
 from orders.repository import DynamoDBOrderEventStore
-from tests.integration.orders.orders_harness import CUSTOMER, given_placed, load_handler
-from tests.integration.orders.test_cancel_order import given_confirmed
+from tests.integration.orders.orders_harness import (
+    CUSTOMER,
+    executions,
+    given_confirmed,
+    given_placed,
+    load_handler,
+)
 from tests.support.lambda_context import FakeLambdaContext
 
 NOW = datetime.now(UTC)
-PASS_ONLY = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 LOST = "0f0e0d0c-0b0a-4909-8807-060504030201"  # placed an hour ago, its record lost
 YOUNG = "1a1b1c1d-1e1f-4a2b-8c3d-4e5f6a7b8c9d"  # placed a minute ago: its saga may be starting
 CLAIMED = "2b2c2d2e-2f3a-4b4c-9d5e-6f7a8b9c0d1e"  # placed long ago, a saga claimed it
 OLD = "3c3d3e3f-4a4b-4c4d-8e5f-6a7b8c9d0e1f"  # placed two days ago: beyond the lookback
-
-
-@pytest.fixture
-def saga_arn(aws: None) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="OrderSaga",
-        definition=PASS_ONLY,
-        roleArn="arn:aws:iam::123456789012:role/OrderSagaRole",
-    )["stateMachineArn"]
-    return arn
 
 
 @pytest.fixture
@@ -56,14 +51,6 @@ def sweeper(
         PENDING_ORDER_SWEEP_AFTER_SECONDS="600",
         PENDING_ORDER_SWEEP_LOOKBACK_HOURS="24",
     )
-
-
-def executions(arn: str) -> list[dict[str, Any]]:
-    client = boto3.client("stepfunctions")
-    return [
-        client.describe_execution(executionArn=e["executionArn"])
-        for e in client.list_executions(stateMachineArn=arn)["executions"]
-    ]
 
 
 def claim(order_id: str, execution_id: str) -> None:
@@ -113,7 +100,7 @@ def test_a_pending_order_without_a_saga_gets_one_once(
     given_placed(store, NOW - timedelta(minutes=1), order_id=YOUNG)
     given_placed(store, NOW - timedelta(hours=2), order_id=CLAIMED)
     claim(CLAIMED, "arn:aws:states:us-east-1:123456789012:execution:OrderSaga:x")
-    given_confirmed(store)  # placed T0 (2026-11-25), confirmed: long decided
+    given_confirmed(store, T0)  # placed T0 (2026-11-25), confirmed: long decided
     given_placed(store, NOW - timedelta(days=2), order_id=OLD)
 
     # When the sweeper runs, and runs again before that saga has run its first state
