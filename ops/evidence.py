@@ -16,7 +16,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -194,21 +194,29 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
 
 
 def _scan(table: Any, **scan: Any) -> Iterator[dict[str, Any]]:
-    while True:
-        page = table.scan(**scan)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return _every_page(table.scan, **scan)
 
 
 def _query(table: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    return _every_page(table.query, **query)
+
+
+def _every_page(read: Callable[..., Any], **params: Any) -> Iterator[dict[str, Any]]:
+    """The items of every page of a Scan or a Query (`read` is `table.scan` or `table.query`)."""
     while True:
-        page = table.query(**query)
+        page = read(**params)
         yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _one_or_scan(table: Any, key: dict[str, str] | None, **scan: Any) -> Iterable[dict[str, Any]]:
+    """The item with this key (if it exists) when a key is given, else every item scanned."""
+    if key is None:
+        return _scan(table, ConsistentRead=True, **scan)
+    item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    return [item] if item else []
 
 
 def order_events(deployment: Deployment, order_id: str | None) -> dict[str, list[OrderEventItem]]:
@@ -230,12 +238,8 @@ def order_events(deployment: Deployment, order_id: str | None) -> dict[str, list
 
 
 def _summaries(deployment: Deployment, order_id: str | None) -> dict[str, OrderSummaryItem]:
-    table = deployment.table(ORDER_SUMMARIES_TABLE)
-    if order_id is not None:
-        item = table.get_item(Key={"pk": order_pk(order_id)}, ConsistentRead=True).get("Item")
-        items: Iterable[dict[str, Any]] = [item] if item else []
-    else:
-        items = _scan(table, ConsistentRead=True)
+    key = None if order_id is None else {"pk": order_pk(order_id)}
+    items = _one_or_scan(deployment.table(ORDER_SUMMARIES_TABLE), key)
     summaries = (OrderSummaryItem.model_validate(raw) for raw in items)
     return {summary.orderId: summary for summary in summaries}
 
@@ -248,15 +252,10 @@ def _products(deployment: Deployment) -> dict[str, int]:
 
 
 def _reservations(deployment: Deployment, order_id: str | None) -> dict[str, ReservationItem]:
-    table = deployment.table(INVENTORY_TABLE)
-    if order_id is not None:
-        key = {"pk": f"RESERVATION#{order_id}"}
-        item = table.get_item(Key=key, ConsistentRead=True).get("Item")
-        items: Iterable[dict[str, Any]] = [item] if item else []
-    else:
-        items = _scan(
-            table, FilterExpression=Attr("itemType").eq("RESERVATION"), ConsistentRead=True
-        )
+    key = None if order_id is None else {"pk": f"RESERVATION#{order_id}"}
+    items = _one_or_scan(
+        deployment.table(INVENTORY_TABLE), key, FilterExpression=Attr("itemType").eq("RESERVATION")
+    )
     reservations = (ReservationItem.model_validate(raw) for raw in items)
     return {reservation.orderId: reservation for reservation in reservations}
 
