@@ -21,20 +21,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_order_flow import (
-    SAGA_OVERRIDES,
-    Client,
-    eventually,
-    new_customer,
-    new_product,
-)
-from tests.e2e.test_order_lifecycle import POLE, place, settled
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.mutations import (
     MutationNotApplicable,
     Template,
     mutated_template,
     resource,
+)
+from tests.support.polling import eventually
+from tests.support.shop import (
+    POLE,
+    SAGA_OVERRIDES,
+    Client,
+    new_customer,
+    new_product,
+    place,
+    settled,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-alarms")]

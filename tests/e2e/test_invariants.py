@@ -30,16 +30,18 @@ from ops.invariants import (
     render,
 )
 from ops.operator import redrive_queue
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
+    POLE,
     SAGA_OVERRIDES,
     Client,
-    eventually,
     new_customer,
     new_product,
+    place,
     scan,
+    settled,
 )
-from tests.e2e.test_order_lifecycle import POLE, place, settled
-from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
 from tests.support.template import raw_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-invariants")]

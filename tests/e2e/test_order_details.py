@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.shop import (
     SAGA_OVERRIDES,
     Client,
     final_order,
@@ -29,7 +30,6 @@ from tests.e2e.test_order_flow import (
     order_events,
     scan,
 )
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-order-details")]
 

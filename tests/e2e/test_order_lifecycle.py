@@ -15,28 +15,29 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jwt
 import pytest
 
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
+    POLE,
     SAGA_OVERRIDES,
     Client,
-    eventually,
     final_order,
     item,
     new_customer,
     new_product,
     order_events,
     outbox,
+    place,
     provider_charges,
     scan,
+    settled,
     stock_of,
+    sub_of,
 )
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-lifecycle")]
-
-POLE = {"line1": "Amundsen-Scott", "city": "South Pole", "postalCode": "0000", "country": "AQ"}
 
 
 @pytest.fixture(scope="module")
@@ -45,39 +46,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalClou
         tmp_path_factory.mktemp("lifecycle"), overrides=SAGA_OVERRIDES
     ) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def admin(cloud: RunningLocalCloud) -> Client:
-    return Client(cloud, cloud.token("e2e-admin", admin=True))
-
-
-def sub_of(client: Client) -> str:
-    assert client.token
-    return str(jwt.decode(client.token, options={"verify_signature": False})["sub"])
-
-
-def place(customer: Client, sku: str, quantity: int, token: str, **extra: Any) -> str:
-    status, placed = customer.call(
-        "POST",
-        "/orders",
-        {"items": [{"sku": sku, "quantity": quantity}], "paymentToken": token, **extra},
-    )
-    assert status == 202, placed
-    return str(placed["orderId"])
-
-
-def settled(client: Client, order_id: str, *waiting: str) -> dict[str, Any]:
-    """The order once its status is none of `waiting`."""
-
-    def check() -> dict[str, Any] | None:
-        status, body = client.call("GET", f"/orders/{order_id}")
-        assert status == 200, body
-        return body if body["status"] not in waiting else None
-
-    order = eventually(check)
-    assert order, f"order {order_id} still in {waiting}"
-    return order  # type: ignore[no-any-return]
 
 
 def provider_refunds(cloud: RunningLocalCloud, charge_id: str) -> list[dict[str, Any]]:

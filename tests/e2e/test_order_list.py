@@ -15,16 +15,9 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.e2e.test_order_flow import (
-    SAGA_OVERRIDES,
-    Client,
-    eventually,
-    final_order,
-    new_customer,
-    new_product,
-    scan,
-)
 from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import SAGA_OVERRIDES, Client, final_order, new_customer, new_product, scan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-order-list")]
 
@@ -35,11 +28,6 @@ SUMMARIES = "OrderSummariesTable"
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
     with localcloud_process(tmp_path_factory.mktemp("order-list"), overrides=SAGA_OVERRIDES) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def admin(cloud: RunningLocalCloud) -> Client:
-    return Client(cloud, cloud.token("e2e-list-admin", admin=True))
 
 
 def place(customer: Client, sku: str, token: str) -> str:

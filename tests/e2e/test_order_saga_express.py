@@ -15,21 +15,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
     SAGA_OVERRIDES,
     Client,
-    eventually,
     final_order,
     item,
     new_customer,
     new_product,
     order_events,
     outbox,
+    place,
     provider_charges,
     stock_of,
+    sub_of,
 )
-from tests.e2e.test_order_lifecycle import place, sub_of
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-express")]
 
@@ -39,11 +40,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalClou
     overrides = {**SAGA_OVERRIDES, "SagaWorkflowType": "EXPRESS"}
     with localcloud_process(tmp_path_factory.mktemp("express"), overrides=overrides) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def admin(cloud: RunningLocalCloud) -> Client:
-    return Client(cloud, cloud.token("express-admin", admin=True))
 
 
 def saga_arn(cloud: RunningLocalCloud) -> str:

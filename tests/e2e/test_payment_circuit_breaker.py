@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
     Client,
-    eventually,
     final_order,
     item,
     new_customer,
@@ -33,7 +34,6 @@ from tests.e2e.test_order_flow import (
     scan,
     stock_of,
 )
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-breaker")]
 

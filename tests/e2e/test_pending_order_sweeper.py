@@ -21,19 +21,19 @@ from boto3.dynamodb.types import TypeSerializer
 from orders.logic import place_order
 from orders.models import OrderEventItem, PlaceOrder, PlaceOrderRequest
 from orders.repository import OrderEventStore
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
     SAGA_OVERRIDES,
     Client,
-    eventually,
     item,
     new_customer,
     new_product,
     order_events,
     provider_charges,
     stock_of,
+    sub_of,
 )
-from tests.e2e.test_order_lifecycle import sub_of
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-sweeper")]
 

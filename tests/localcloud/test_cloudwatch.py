@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +26,7 @@ from localcloud.cloudwatch.service import CloudWatch
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.lambda_.runtime import InvokeResult
 from localcloud.sns.delivery import SnsDelivery, delivered_messages
+from tests.support.polling import eventually
 
 SCALE = 0.02  # a 60 s period lasts 1.2 s, rounded to 1 s
 
@@ -53,15 +54,6 @@ def cloudwatch(aws: AwsClients) -> Iterator[CloudWatch]:
     service = CloudWatch(aws, period_scale=SCALE)
     yield service
     service.close()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def unique(prefix: str) -> str:

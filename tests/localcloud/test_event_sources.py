@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
@@ -43,15 +43,6 @@ def aged_record(cloud: RunningLocalCloud) -> str:
     key = f"aged-{uuid.uuid4()}"
     cloud.aws.dynamodb.put_item(TableName="AgedTable", Item={"pk": {"S": key}})
     return key
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def queue_messages(cloud: RunningLocalCloud, queue: str) -> list[dict[str, Any]]:

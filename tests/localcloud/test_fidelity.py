@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -23,6 +22,7 @@ import pytest
 
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.mutations import Template, mutated_template, policies, policy_entries, resource
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-fidelity")]
 
@@ -93,15 +93,6 @@ class Api:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def stock(cloud: RunningLocalCloud, sku: str) -> int:

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -50,15 +51,6 @@ def call(
 def hits(cloud: RunningLocalCloud, key: str) -> int:
     item = cloud.aws.dynamodb.get_item(TableName="LedgerTable", Key={"pk": {"S": key}})
     return int(item.get("Item", {}).get("hits", {}).get("N", 0))
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------- API -> Lambda, authorizer

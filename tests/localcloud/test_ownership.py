@@ -12,19 +12,19 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import jwt
 import pytest
 
-from tests.e2e.test_order_flow import (
+from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
+from tests.support.shop import (
     SAGA_OVERRIDES,
     Client,
-    eventually,
     final_order,
     new_customer,
     new_product,
     order_events,
+    sub_of,
 )
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-ownership")]
 
@@ -35,11 +35,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalClou
         tmp_path_factory.mktemp("ownership"), overrides=SAGA_OVERRIDES
     ) as running:
         yield running
-
-
-def sub_of(client: Client) -> str:
-    assert client.token
-    return str(jwt.decode(client.token, options={"verify_signature": False})["sub"])
 
 
 class World:

@@ -9,9 +9,8 @@ cap is shortened from five minutes to three seconds here (`--express-max-duratio
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPRESS_CAP_SECONDS = 3.0
@@ -35,15 +35,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalClou
         express_max_duration=EXPRESS_CAP_SECONDS,
     ) as running:
         yield running
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def machine_arn(cloud: RunningLocalCloud, name: str) -> str:
