@@ -3,7 +3,9 @@ routed to localcloud's workers, plus a small `/_localcloud/*` API for status and
 
 moto runs Lambda code only in Docker, so `POST /2015-03-31/functions/<name>/invocations`
 (boto3's `lambda.invoke`, the aws CLI, and Step Functions' Lambda tasks) is answered here by
-the worker processes instead. Everything else is moto's.
+the worker processes instead. Everything else is moto's, once IAM's gate (`authorize`, set by
+localcloud.iam) has let the request through and no fault rule (localcloud.faults) answered it
+instead; which AWS call a request is, both ask localcloud.endpoint.calls.
 """
 
 from __future__ import annotations
