@@ -16,7 +16,6 @@ from orders.details.clients import (
     CUSTOMERS_BREAKER,
     PAYMENTS_BREAKER,
     SHIPPING_BREAKER,
-    OwningServices,
 )
 from orders.details.errors import (
     CustomersCircuitOpen,
@@ -24,7 +23,7 @@ from orders.details.errors import (
     PaymentsCircuitOpen,
     ShippingCircuitOpen,
 )
-from orders.details.logic import PartBreakers, get_order_details
+from orders.details.logic import get_order_details
 from orders.details.models import (
     CustomerProfileAnswer,
     CustomerProfileQuery,
@@ -34,6 +33,7 @@ from orders.details.models import (
     ShipmentAnswer,
     ShipmentQuery,
 )
+from orders.details.ports import OwningServices, PartBreakers
 from orders.errors import OrderNotFound
 from orders.logic import confirm_order, place_order
 from orders.models import ConfirmOrderInput, PlaceOrder, PlaceOrderRequest

@@ -10,7 +10,6 @@ OwningServiceFailed, which the service's breaker counts like a timeout.
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, TypeVar
 
 import boto3
@@ -23,7 +22,6 @@ from orders.details.errors import (
     PaymentsCircuitOpen,
     ShippingCircuitOpen,
 )
-from orders.details.logic import PartBreakers
 from orders.details.models import (
     CustomerProfileAnswer,
     CustomerProfileQuery,
@@ -32,6 +30,7 @@ from orders.details.models import (
     ShipmentAnswer,
     ShipmentQuery,
 )
+from orders.details.ports import OwningServices, PartBreakers
 from shop_shared.circuit_breaker import CircuitBreaker, CircuitOpen, DynamoDBBreakerStore
 from shop_shared.observability import logger
 
@@ -47,22 +46,6 @@ BREAKER_SORT_KEY = {"sk": "BREAKER"}
 CUSTOMERS_BREAKER = "customers"
 PAYMENTS_BREAKER = "payments"
 SHIPPING_BREAKER = "shipping"
-
-
-class OwningServices(ABC):
-    """What orders may ask the services that own the other parts of an order."""
-
-    @abstractmethod
-    def customer_profile(self, query: CustomerProfileQuery) -> CustomerProfileAnswer:
-        """The customers service's answer (GetCustomerProfile)."""
-
-    @abstractmethod
-    def payment(self, query: PaymentQuery) -> PaymentAnswer:
-        """The payments service's answer (GetPayment)."""
-
-    @abstractmethod
-    def shipment(self, query: ShipmentQuery) -> ShipmentAnswer:
-        """The shipping service's answer (GetShipment)."""
 
 
 class LambdaOwningServices(OwningServices):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,21 +35,11 @@ from shop_shared.observability import logger, metrics
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from orders.details.clients import OwningServices
+    from orders.details.ports import OwningServices, PartBreakers
     from orders.models import OrderView
     from orders.repository import OrderEventStore
-    from shop_shared.circuit_breaker import CircuitBreaker
 
 PartT = TypeVar("PartT")
-
-
-@dataclass(frozen=True)
-class PartBreakers:
-    """One circuit breaker per owning service."""
-
-    customers: CircuitBreaker
-    payments: CircuitBreaker
-    shipping: CircuitBreaker
 
 
 def get_order_details(
