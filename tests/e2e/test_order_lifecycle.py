@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,6 +30,7 @@ from tests.support.shop import (
     outbox,
     place,
     provider_charges,
+    provider_refunds,
     scan,
     settled,
     stock_of,
@@ -46,18 +46,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalClou
         tmp_path_factory.mktemp("lifecycle"), overrides=SAGA_OVERRIDES
     ) as running:
         yield running
-
-
-def provider_refunds(cloud: RunningLocalCloud, charge_id: str) -> list[dict[str, Any]]:
-    status = cloud.status()
-    arn = status["environments"]["RefundPaymentFunction"]["PAYMENT_PROVIDER_API_KEY_SECRET_ARN"]
-    key = cloud.aws.secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
-    request = urllib.request.Request(
-        f"{status['paymentProviderUrl']}/v1/charges/{charge_id}/refunds",
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["items"]  # type: ignore[no-any-return]
 
 
 def execution(cloud: RunningLocalCloud, variable: str, starter: str, name: str) -> dict[str, Any]:

@@ -81,12 +81,22 @@ def outbox(cloud: RunningLocalCloud, table: str, detail_type: str, order_id: str
 
 
 def provider_charges(cloud: RunningLocalCloud, order_id: str) -> list[dict[str, Any]]:
+    """The payment provider's charges with the order's reference."""
+    return provider_items(cloud, f"/v1/charges?reference={order_id}")
+
+
+def provider_refunds(cloud: RunningLocalCloud, charge_id: str) -> list[dict[str, Any]]:
+    """The payment provider's refunds of a charge."""
+    return provider_items(cloud, f"/v1/charges/{charge_id}/refunds")
+
+
+def provider_items(cloud: RunningLocalCloud, path: str) -> list[dict[str, Any]]:
+    """A listing of the payment provider's API, read with the key the functions use."""
     status = cloud.status()
     arn = status["environments"]["ChargePaymentFunction"]["PAYMENT_PROVIDER_API_KEY_SECRET_ARN"]
     key = cloud.aws.secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
     request = urllib.request.Request(
-        f"{status['paymentProviderUrl']}/v1/charges?reference={order_id}",
-        headers={"Authorization": f"Bearer {key}"},
+        f"{status['paymentProviderUrl']}{path}", headers={"Authorization": f"Bearer {key}"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["items"]
