@@ -26,7 +26,6 @@ from tests.integration.orders.orders_harness import (
 )
 from tests.support.lambda_context import FakeLambdaContext
 
-NOW = datetime.now(UTC)
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 LOST = "0f0e0d0c-0b0a-4909-8807-060504030201"  # placed an hour ago, its record lost
 YOUNG = "1a1b1c1d-1e1f-4a2b-8c3d-4e5f6a7b8c9d"  # placed a minute ago: its saga may be starting
@@ -95,13 +94,15 @@ def test_a_pending_order_without_a_saga_gets_one_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given an order placed an hour ago whose stream record never reached the starter, one
-    # placed a minute ago, one a saga claimed, one confirmed, one placed two days ago
-    given_placed(store, NOW - timedelta(hours=1), order_id=LOST, token="tok_visa")
-    given_placed(store, NOW - timedelta(minutes=1), order_id=YOUNG)
-    given_placed(store, NOW - timedelta(hours=2), order_id=CLAIMED)
+    # placed a minute ago, one a saga claimed, one confirmed, one placed two days ago (ages
+    # counted from now, as the sweeper counts them: not from when this module was imported)
+    now = datetime.now(UTC)
+    given_placed(store, now - timedelta(hours=1), order_id=LOST, token="tok_visa")
+    given_placed(store, now - timedelta(minutes=1), order_id=YOUNG)
+    given_placed(store, now - timedelta(hours=2), order_id=CLAIMED)
     claim(CLAIMED, "arn:aws:states:us-east-1:123456789012:execution:OrderSaga:x")
     given_confirmed(store, T0)  # placed T0 (2026-11-25), confirmed: long decided
-    given_placed(store, NOW - timedelta(days=2), order_id=OLD)
+    given_placed(store, now - timedelta(days=2), order_id=OLD)
 
     # When the sweeper runs, and runs again before that saga has run its first state
     first, second = sweep(sweeper), sweep(sweeper)
