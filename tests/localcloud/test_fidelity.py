@@ -9,10 +9,7 @@ queue's policy naming the wrong rule).
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ import pytest
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.mutations import Template, mutated_template, policies, policy_entries, resource
 from tests.support.polling import eventually
+from tests.support.shop import Client, stock_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-fidelity")]
 
@@ -76,35 +74,9 @@ def notifications_queue_policy_names_the_shipping_rule(template: Template) -> No
 
 
 # ---------------------------------------------------------------- talking to the shop
-class Api:
-    def __init__(self, cloud: RunningLocalCloud, token: str) -> None:
-        self.base = cloud.api_url
-        self.token = token
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": self.token},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-
-def stock(cloud: RunningLocalCloud, sku: str) -> int:
-    item = cloud.aws.dynamodb.get_item(
-        TableName="InventoryTable", Key={"pk": {"S": f"PRODUCT#{sku}"}}, ConsistentRead=True
-    )["Item"]
-    return int(item["stock"]["N"])
-
-
 def new_product(cloud: RunningLocalCloud, stock: int) -> str:
     sku = f"FID-{uuid.uuid4().hex[:8].upper()}"
-    admin = Api(cloud, cloud.token("fidelity-admin", admin=True))
+    admin = Client(cloud, cloud.token("fidelity-admin", admin=True))
     status, body = admin.call(
         "PUT",
         f"/products/{sku}",
@@ -114,10 +86,10 @@ def new_product(cloud: RunningLocalCloud, stock: int) -> str:
     return sku
 
 
-def new_customer(cloud: RunningLocalCloud) -> tuple[Api, str]:
+def new_customer(cloud: RunningLocalCloud) -> tuple[Client, str]:
     username = f"fid-{uuid.uuid4().hex[:8]}"
     email = f"{username}@example.com"
-    customer = Api(cloud, cloud.token(username))
+    customer = Client(cloud, cloud.token(username))
     status, body = customer.call(
         "POST",
         "/customers",
@@ -136,7 +108,7 @@ def new_customer(cloud: RunningLocalCloud) -> tuple[Api, str]:
     return customer, email
 
 
-def place_order(customer: Api, sku: str) -> tuple[int, Any]:
+def place_order(customer: Client, sku: str) -> tuple[int, Any]:
     return customer.call(
         "POST",
         "/orders",
@@ -153,7 +125,7 @@ def place_order(customer: Api, sku: str) -> tuple[int, Any]:
     )
 
 
-def settled(customer: Api, order_id: str) -> dict[str, Any]:
+def settled(customer: Client, order_id: str) -> dict[str, Any]:
     def final() -> dict[str, Any] | None:
         status, body = customer.call("GET", f"/orders/{order_id}")
         assert status == 200, body
@@ -164,7 +136,7 @@ def settled(customer: Api, order_id: str) -> dict[str, Any]:
     return order
 
 
-def listed_status(customer: Api, order_id: str) -> str | None:
+def listed_status(customer: Client, order_id: str) -> str | None:
     """The order's status in GET /orders: the read model, fed by the bus through SQS."""
     status, body = customer.call("GET", "/orders")
     assert status == 200, body
@@ -200,7 +172,7 @@ def test_the_template_as_it_is_confirms_an_order_and_notifies_with_no_refusal(
         assert status == 202, placed
         order = settled(customer, placed["orderId"])
         assert order["status"] == "CONFIRMED", order
-        assert stock(cloud, sku) == 2
+        assert stock_of(cloud, sku) == 2
         assert eventually(lambda: emails_to(cloud, email)), "no notification was delivered"
         assert eventually(lambda: listed_status(customer, placed["orderId"]) == "CONFIRMED")
         # and IAM, enforced all along, refused nothing
@@ -239,7 +211,7 @@ class TestSagaRoleWithoutChargePaymentAndQueuePolicyNamingAnotherRule:
         order = rejected_order["order"]
 
         assert order["status"] == "REJECTED", order
-        assert stock(cloud, rejected_order["sku"]) == 3
+        assert stock_of(cloud, rejected_order["sku"]) == 3
         denial = (
             "IAM refused lambda:InvokeFunction on "
             f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:ChargePaymentFunction "
@@ -281,7 +253,7 @@ def test_place_order_with_a_read_only_policy_fails_with_access_denied(tmp_path: 
         assert "AccessDeniedException" in cloud.log()
         orders = cloud.aws.dynamodb.scan(TableName="OrdersTable", Select="COUNT")["Count"]
         assert orders == 0
-        assert stock(cloud, sku) == 3
+        assert stock_of(cloud, sku) == 3
 
 
 def test_a_saga_starter_allowed_only_the_cancellation_machine_leaves_orders_pending(
@@ -306,4 +278,4 @@ def test_a_saga_starter_allowed_only_the_cancellation_machine_leaves_orders_pend
         )["executions"]
         assert [e for e in executions if e["name"] == placed["orderId"]] == []
         assert customer.call("GET", f"/orders/{placed['orderId']}")[1]["status"] == "PENDING"
-        assert stock(cloud, sku) == 3
+        assert stock_of(cloud, sku) == 3
