@@ -21,7 +21,6 @@ from typing import Any
 OK = "OK"
 ALARM = "ALARM"
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-STATES = (OK, ALARM, INSUFFICIENT_DATA)
 
 # How many periods beyond EvaluationPeriods CloudWatch retrieves. The guide does not give the
 # formula; its example retrieves 5 periods for an alarm of 3 evaluation periods.

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ UNAVAILABLE_TOKEN = "tok_unavailable"
 REFUND_FAILS_TOKEN = "tok_refund_fails"
 LOST_CHARGE_ANSWER_TOKEN = "tok_lost_charge_answer"
 LOST_REFUND_ANSWER_TOKEN = "tok_lost_refund_answer"
-LOST_ANSWER_MODES = ("drop", "stall")
+LostAnswerMode = Literal["drop", "stall"]
 
 _TOKEN = re.compile(r"^tok_[A-Za-z0-9_]{1,64}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -84,7 +84,7 @@ class PaymentProviderSimulator:
         self._thread: threading.Thread | None = None
         self._host = "127.0.0.1"
         self.latency_seconds = 0.0  # added before every answer, to simulate a slow provider
-        self.lost_answer_mode = "drop"  # or "stall": how an answer is lost (see above)
+        self.lost_answer_mode: LostAnswerMode = "drop"  # how an answer is lost (see above)
         self.stall_seconds = 10.0  # how long a stalled answer holds the connection
         self.answers_lost_per_request = 1  # lost answers per Idempotency-Key before one arrives
         self.faults: FaultRegistry | None = None  # localcloud's fault rules for this provider
