@@ -26,11 +26,9 @@ import json
 import os
 import random
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,9 +37,8 @@ from bench.load import (
     SHIPPING_ADDRESS,
     Order,
     Target,
-    follow,
     function_table,
-    place,
+    place_and_follow,
     seed,
     summary,
 )
@@ -72,21 +69,14 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     started = time.time()
     deadline = time.monotonic() + args.deadline
-    get_latencies: list[float] = []
-    placed = threading.Event()
-    # Clients poll while orders are placed: their GETs are part of the load.
-    follower = threading.Thread(
-        target=follow,
-        args=(target, orders, deadline, placed, get_latencies),
-        kwargs={"pollers": args.pollers, "interval": args.poll_interval},
-        daemon=True,
+    get_latencies = place_and_follow(
+        target,
+        orders,
+        threads=args.threads,
+        deadline=deadline,
+        pollers=args.pollers,
+        interval=args.poll_interval,
     )
-    follower.start()
-    with ThreadPoolExecutor(args.threads) as pool:
-        for future in [pool.submit(place, target, order) for order in orders]:
-            future.result()
-    placed.set()
-    follower.join(timeout=max(0.0, deadline - time.monotonic()) + 60)
     finished = max((o.final_seen_at for o in orders if o.final_seen_at), default=time.time())
     after = target.status()
     load_after = os.getloadavg()

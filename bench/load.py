@@ -147,6 +147,34 @@ def place(target: Target, order: Order, max_attempts: int = 10) -> None:
     order.post_error = f"{status} {answer}"
 
 
+def place_and_follow(
+    target: Target,
+    orders: list[Order],
+    *,
+    threads: int,
+    deadline: float,
+    pollers: int,
+    interval: float,
+) -> list[float]:
+    """Place every order from `threads` threads while `pollers` clients follow the open ones
+    (their GETs are part of the load) until each is final or the deadline; the GETs' seconds."""
+    get_latencies: list[float] = []
+    placed = threading.Event()
+    follower = threading.Thread(
+        target=follow,
+        args=(target, orders, deadline, placed, get_latencies),
+        kwargs={"pollers": pollers, "interval": interval},
+        daemon=True,
+    )
+    follower.start()
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(place, target, order) for order in orders]:
+            future.result()
+    placed.set()
+    follower.join(timeout=max(0.0, deadline - time.monotonic()) + 60)
+    return get_latencies
+
+
 def follow(
     target: Target,
     orders: list[Order],

@@ -28,7 +28,6 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from bench.load import (
     follow,
     http,
     percentile,
-    place,
+    place_and_follow,
     put_product,
     register_customer,
 )
@@ -88,20 +87,9 @@ def run(target: Target, options: SoakOptions) -> dict[str, Any]:
 
     started = time.time()
     deadline = time.monotonic() + options.deadline_seconds
-    get_latencies: list[float] = []
-    placed = threading.Event()
-    follower = threading.Thread(
-        target=follow,
-        args=(target, orders, deadline, placed, get_latencies),
-        kwargs={"pollers": 2, "interval": 0.25},
-        daemon=True,
+    get_latencies = place_and_follow(
+        target, orders, threads=options.threads, deadline=deadline, pollers=2, interval=0.25
     )
-    follower.start()
-    with ThreadPoolExecutor(options.threads) as pool:
-        for future in [pool.submit(place, target, order) for order in orders]:
-            future.result()
-    placed.set()
-    follower.join(timeout=max(0.0, deadline - time.monotonic()) + 60)
     first_final = {o.index: o.status for o in orders}
     cancelled = _cancel_some(
         target, orders, rng, options, deadline=deadline, get_latencies=get_latencies
