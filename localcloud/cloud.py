@@ -236,6 +236,9 @@ class LocalCloud:
             "AWS_SESSION_TOKEN": "localcloud",
             "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            # The one explicit sign a function runs here, not on AWS: payments accept the
+            # provider simulator's plain http only with it (payments.settings).
+            "SHOP_LOCALCLOUD": "true",
         }
 
     def _function_clients(self, function: str) -> AwsClients:

@@ -7,6 +7,12 @@ is never charged twice. The API key is read from Secrets Manager (cached for fiv
 Both handlers call it through the `payment-provider` circuit breaker (`payment_provider()`),
 whose state is the `BREAKER#payment-provider` item of PaymentsTable: when the provider keeps
 failing, calls fail fast with PaymentProviderCircuitOpen instead of waiting on its timeout.
+
+The API key is only ever sent to the configured base URL: redirects (301, 302, 303, 307, 308,
+to any host, this one included) are never followed but answered with PaymentProviderError, and
+the base URL must be https. Plain http is allowed only when the function runs on localcloud,
+which says so explicitly (`SHOP_LOCALCLOUD=true` in the function's environment, see
+PaymentsSettings); it is never inferred from the URL.
 """
 
 from __future__ import annotations
@@ -81,6 +87,14 @@ def api_key_from_secret(secret_arn: str) -> Callable[[], str]:
     return api_key
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer stays an answer (HTTPError with its code): the request, and the API key in
+    its Authorization header, never goes to the Location."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
 class HttpPaymentProvider(PaymentProvider):
     def __init__(
         self,
@@ -88,10 +102,19 @@ class HttpPaymentProvider(PaymentProvider):
         api_key: Callable[[], str],
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        allow_plain_http: bool = False,
     ) -> None:
+        scheme = urllib.parse.urlsplit(base_url).scheme.lower()
+        if scheme != "https" and not (allow_plain_http and scheme == "http"):
+            raise ValueError(
+                f"The payment provider's base URL must be https (plain http only on localcloud),"
+                f" not {scheme or 'no'} scheme"
+            )
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout_seconds
+        # Only http(s) handlers, and no redirects: the key goes nowhere but to base_url.
+        self._opener = urllib.request.build_opener(_RefuseRedirects())
 
     def charge(
         self,
@@ -145,10 +168,19 @@ class HttpPaymentProvider(PaymentProvider):
 
     def _send(self, request: urllib.request.Request, path: str) -> tuple[int, Any]:
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=self._timeout) as response:
                 return response.status, _json(response.read())
         except urllib.error.HTTPError as error:  # a non-2xx answer: still an answer
             with error:
+                if 300 <= error.code < 400:
+                    logger.error(
+                        "payment provider answered with a redirect, not followed",
+                        extra={"path": path, "status": error.code},
+                    )
+                    raise PaymentProviderError(
+                        "The payment provider answered with a redirect, which is not followed",
+                        status=error.code,
+                    ) from None
                 return error.code, _json(error.read())
         except (OSError, http.client.HTTPException) as error:  # timeout, refused, reset, ...
             logger.warning(
@@ -234,6 +266,7 @@ def payment_provider(settings: PaymentsSettings) -> PaymentProvider:
     http_provider = HttpPaymentProvider(
         settings.payment_provider_base_url,
         api_key_from_secret(settings.payment_provider_api_key_secret_arn),
+        allow_plain_http=settings.localcloud,
     )
     return BreakerGuardedProvider(http_provider, breaker)
 

@@ -292,6 +292,7 @@ def saga() -> Iterator[SagaCloud]:
             "PAYMENTS_TABLE_NAME": "PaymentsTable",
             "SHIPPING_TABLE_NAME": "ShippingTable",
             "PAYMENT_PROVIDER_BASE_URL": provider.base_url,
+            "SHOP_LOCALCLOUD": "true",  # the simulator is plain http, as on localcloud
             "PAYMENT_PROVIDER_API_KEY_SECRET_ARN": secret["ARN"],
             "ORDER_SAGA_STATE_MACHINE_ARN": arns[SAGA],
             "ORDER_CANCELLATION_STATE_MACHINE_ARN": arns[CANCELLATION],

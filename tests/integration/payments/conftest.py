@@ -105,6 +105,7 @@ def payments_env(
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payments")
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", "PaymentsTable")
     monkeypatch.setenv("PAYMENT_PROVIDER_BASE_URL", provider.base_url)
+    monkeypatch.setenv("SHOP_LOCALCLOUD", "true")  # the simulator is plain http, as on localcloud
     monkeypatch.setenv("PAYMENT_PROVIDER_API_KEY_SECRET_ARN", api_key_secret_arn)
     for name, value in BREAKER_ENV.items():
         monkeypatch.setenv(name, value)
