@@ -39,7 +39,7 @@ class Target:
     def token(self, username: str, *, admin: bool = False) -> str:
         pool = self.status()["userPools"][0]
         cognito = AwsClients(self.aws_url).cognito
-        return issue_id_token(cognito, pool["id"], pool["clientIds"][0], username, admin=admin)
+        return issue_id_token(cognito, pool["id"], pool["tokenClientId"], username, admin=admin)
 
 
 @dataclass

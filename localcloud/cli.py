@@ -221,7 +221,7 @@ def _token(args: argparse.Namespace) -> int:
     token = issue_id_token(
         AwsClients(args.aws_url).cognito,
         pool["id"],
-        pool["clientIds"][0],
+        pool["tokenClientId"],
         args.username,
         admin=args.admin,
     )

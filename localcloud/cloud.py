@@ -17,7 +17,7 @@ from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
 from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
-from localcloud.cognito.tokens import CognitoVerifier
+from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.dynamodb import transactions as dynamodb_transactions
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.events import patterns as event_patterns
@@ -87,6 +87,7 @@ class LocalCloud:
         self.faults = FaultRegistry(settings.fault_rules, seed=settings.faults_seed)
         self.iam: IamAccount | None = None
         self.cloudwatch: CloudWatch | None = None
+        self.token_clients: dict[str, str] = {}
         self.sns = SnsDelivery()
 
     # ------------------------------------------------------------------ lifecycle
@@ -120,6 +121,10 @@ class LocalCloud:
         _enable_step_functions_execution(self.endpoint.url)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
+        self.token_clients = {  # the local-only client of each pool, for `localcloud token`
+            pool: create_token_client(clients.cognito, template.ref(pool))
+            for pool, _ in template.of_type("AWS::Cognito::UserPool")
+        }
         self._put_provider_key(template, clients)
         self.cloudwatch = cloudwatch = CloudWatch(clients, period_scale=s.alarm_period_scale)
         functions = template.functions()
@@ -143,7 +148,7 @@ class LocalCloud:
                     endpoint_url=self.endpoint.url,
                     region=REGION,
                     user_pool_id=template.ref(pool),
-                    client_ids=self.pool_client_ids(pool),
+                    client_ids=[*self.pool_client_ids(pool), self.token_clients[pool]],
                 )
                 for name, pool in api.cognito_authorizers.items()
             }
@@ -263,6 +268,7 @@ class LocalCloud:
                 "logicalId": logical_id,
                 "id": self.template.ref(logical_id),
                 "clientIds": self.pool_client_ids(logical_id),
+                "tokenClientId": self.token_clients[logical_id],
             }
             for logical_id, _ in self.template.of_type("AWS::Cognito::UserPool")
         ]

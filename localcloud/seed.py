@@ -32,7 +32,7 @@ def seed(cloud: LocalCloud, path: Path) -> None:
         identity = (entry.get("user", "seed-admin"), bool(entry.get("admin", False)))
         if identity not in tokens:
             tokens[identity] = issue_id_token(
-                cognito, pool["id"], pool["clientIds"][0], identity[0], admin=identity[1]
+                cognito, pool["id"], pool["tokenClientId"], identity[0], admin=identity[1]
             )
         request = urllib.request.Request(
             cloud.api_url + entry["path"],

@@ -35,6 +35,19 @@ _NOTHING_TO_CREATE = {
 }
 
 
+# AWS::Cognito::UserPoolClient's properties CreateUserPoolClient takes as they are, besides the
+# name, secret, flows and attributes (moto keeps them: DescribeUserPoolClient shows them).
+_USER_POOL_CLIENT_SETTINGS = (
+    "PreventUserExistenceErrors",
+    "IdTokenValidity",
+    "AccessTokenValidity",
+    "RefreshTokenValidity",
+    "TokenValidityUnits",
+    "EnableTokenRevocation",
+    "AuthSessionValidity",
+)
+
+
 # AWS::SecretsManager::Secret's GenerateSecretString keys that GetRandomPassword takes.
 _RANDOM_PASSWORD_OPTIONS = (
     "PasswordLength",
@@ -214,6 +227,14 @@ class Provisioner:
             if key in properties:
                 kwargs[key] = properties[key]
         pool = self.clients.cognito.create_user_pool(**kwargs)["UserPool"]
+        if "MfaConfiguration" in properties:  # as CloudFormation does, after CreateUserPool
+            self.clients.cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"],
+                SoftwareTokenMfaConfiguration={
+                    "Enabled": "SOFTWARE_TOKEN_MFA" in properties.get("EnabledMfas", [])
+                },
+                MfaConfiguration=properties["MfaConfiguration"],
+            )
         self._set(
             logical_id,
             pool["Id"],
@@ -230,6 +251,7 @@ class Provisioner:
             ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []),
             ReadAttributes=properties.get("ReadAttributes", []),
             WriteAttributes=properties.get("WriteAttributes", []),
+            **{key: properties[key] for key in _USER_POOL_CLIENT_SETTINGS if key in properties},
         )["UserPoolClient"]
         self._set(logical_id, client["ClientId"])
 

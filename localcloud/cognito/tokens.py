@@ -152,6 +152,31 @@ class CognitoVerifier:
         raise Unauthorized()
 
 
+TOKEN_CLIENT_NAME = "localcloud-token"
+
+
+def create_token_client(
+    cognito_idp_client: CognitoIdentityProviderClient, user_pool_id: str
+) -> str:
+    """The pool's local-only app client for `localcloud token` (ADMIN_USER_PASSWORD_AUTH), made
+    once: the template's public client does not allow that flow, and must not for our sake.
+    Like any app client of the pool (an operator's `create-user-pool-client` on AWS), its
+    tokens pass the pool's authorizer."""
+    clients = cognito_idp_client.list_user_pool_clients(UserPoolId=user_pool_id, MaxResults=60)
+    for client in clients["UserPoolClients"]:
+        if client.get("ClientName") == TOKEN_CLIENT_NAME:
+            return client["ClientId"]
+    created = cognito_idp_client.create_user_pool_client(
+        UserPoolId=user_pool_id,
+        ClientName=TOKEN_CLIENT_NAME,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["email", "email_verified", "name"],
+        PreventUserExistenceErrors="ENABLED",
+    )
+    return created["UserPoolClient"]["ClientId"]
+
+
 def issue_id_token(
     cognito_idp_client: CognitoIdentityProviderClient,
     user_pool_id: str,

@@ -78,6 +78,28 @@ def test_valid_token_reaches_the_function_with_its_claims(cloud: RunningLocalClo
     assert body["claims"]["email"] == "alice@example.com"
 
 
+def test_tokens_come_from_a_local_only_client_not_the_templates(
+    cloud: RunningLocalCloud,
+) -> None:
+    # Given the pool as localcloud reports it
+    pool = cloud.status()["userPools"][0]
+    local_client = cloud.aws.cognito.describe_user_pool_client(
+        UserPoolId=pool["id"], ClientId=pool["tokenClientId"]
+    )["UserPoolClient"]
+
+    # When localcloud issues a token
+    token = cloud.token("frank")
+
+    # Then it is the local-only client's (not one the template declares), which alone has the
+    # server-side password flow, and the pool's authorizer accepts it like any of its clients
+    assert pool["tokenClientId"] not in pool["clientIds"]
+    assert local_client["ClientName"] == "localcloud-token"
+    assert "ALLOW_ADMIN_USER_PASSWORD_AUTH" in local_client["ExplicitAuthFlows"]
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == pool["tokenClientId"]
+    status, _ = call(cloud, "/echo/frank", f"Bearer {token}")
+    assert status == 200
+
+
 def test_missing_token_is_401(cloud: RunningLocalCloud) -> None:
     status, body = call(cloud, "/echo/bob")
 

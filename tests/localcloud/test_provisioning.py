@@ -93,3 +93,29 @@ def test_the_provider_secret_is_empty_until_a_value_is_put(
     with pytest.raises(ClientError) as raised:
         clients.secretsmanager.get_secret_value(SecretId=secret)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_the_user_pool_and_its_public_client_are_provisioned_hardened(
+    provisioned: tuple[Template, AwsClients],
+) -> None:
+    # Then moto's pool has the template's MFA (TOTP, optional), and the public client the
+    # template's flows, existence-error hiding and token lifetimes (issue 11, finding 6)
+    template, clients = provisioned
+    pool_id = template.ref("UserPool")
+    mfa = clients.cognito.get_user_pool_mfa_config(UserPoolId=pool_id)
+    assert mfa["MfaConfiguration"] == "OPTIONAL"
+    assert mfa["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+
+    client = clients.cognito.describe_user_pool_client(
+        UserPoolId=pool_id, ClientId=template.ref("UserPoolClient")
+    )["UserPoolClient"]
+    assert client["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert (client["IdTokenValidity"], client["AccessTokenValidity"]) == (60, 60)
+    assert client["RefreshTokenValidity"] == 7
+    assert client["TokenValidityUnits"] == {
+        "IdToken": "minutes",
+        "AccessToken": "minutes",
+        "RefreshToken": "days",
+    }
+    assert client["EnableTokenRevocation"] is True

@@ -49,7 +49,7 @@ class RunningLocalCloud:
     def token(self, username: str, *, admin: bool = False) -> str:
         pool = self.status()["userPools"][0]
         return issue_id_token(
-            self.aws.cognito, pool["id"], pool["clientIds"][0], username, admin=admin
+            self.aws.cognito, pool["id"], pool["tokenClientId"], username, admin=admin
         )
 
     def physical(self, logical_id: str) -> str:
