@@ -121,29 +121,43 @@ def register_customer(target: Target, username: str) -> str:
     return token
 
 
-def place(target: Target, order: Order, max_attempts: int = 10) -> None:
-    """POST /orders; a refused POST (throttled, 5xx, 409 in progress) is sent again with the
-    same Idempotency-Key after a backoff, as a careful client does."""
-    order.posted_at = time.time()
-    started = time.monotonic()
+def send(
+    method: str,
+    url: str,
+    token: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    max_attempts: int = 10,
+) -> tuple[int, Any, int]:
+    """(status, answer, attempts): a refused request (throttled, 5xx, 409 in progress) is sent
+    again after a backoff with full jitter, as a careful client does."""
     delay = 0.2
     for attempt in range(1, max_attempts + 1):
-        order.post_attempts = attempt
-        status, answer = http(
-            "POST",
-            f"{target.api_url}/orders",
-            order.token,
-            order.body,
-            {"Idempotency-Key": order.key},
-        )
-        if status in (201, 202):
-            order.order_id = answer["orderId"]
-            order.post_seconds = time.monotonic() - started
-            return
-        if status not in RETRY_STATUSES:
-            break
+        status, answer = http(method, url, token, body, headers)
+        if status not in RETRY_STATUSES or attempt == max_attempts:
+            return status, answer, attempt
         time.sleep(random.uniform(delay / 2, delay))
         delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable")
+
+
+def place(target: Target, order: Order, max_attempts: int = 10) -> None:
+    """POST /orders, sent again with the same Idempotency-Key while it is refused."""
+    order.posted_at = time.time()
+    started = time.monotonic()
+    status, answer, order.post_attempts = send(
+        "POST",
+        f"{target.api_url}/orders",
+        order.token,
+        order.body,
+        {"Idempotency-Key": order.key},
+        max_attempts=max_attempts,
+    )
+    if status in (201, 202):
+        order.order_id = answer["orderId"]
+        order.post_seconds = time.monotonic() - started
+        return
     order.post_error = f"{status} {answer}"
 
 
