@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench bench-cold burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -95,6 +95,12 @@ deploy: build  ## make deploy ENV=dev|prod DEPLOY_SETTINGS="PaymentProviderBaseU
 
 bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.cold_start $(if $(REFERENCE),--reference $(REFERENCE))
+
+# REFERENCE=<a clone of aws-samples/aws-serverless-ecommerce-platform>, outside this project,
+# to time its create_order in the same run (bench/cold_start.py).
+bench-cold: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold init of every function against boto3's floor and the reference
+	$(BIN)/python -m bench.cold_start $(if $(REFERENCE),--reference $(REFERENCE))
 
 N ?= 1000
 soak: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## N orders (default 1000) under bench/faults/soak.json, then every invariant

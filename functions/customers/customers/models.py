@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from shop_shared.models import ShopModel
 from shop_shared.text import OneLine
 
 # A practical address check (RFC 5322's dot-atom local part, DNS labels with a dot in the
@@ -79,7 +80,7 @@ City = Annotated[str, Field(min_length=1, max_length=100), OneLine]
 PostalCode = Annotated[str, Field(min_length=1, max_length=20), OneLine]
 
 
-class Address(BaseModel):
+class Address(ShopModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     line1: AddressLine
@@ -92,7 +93,7 @@ class Address(BaseModel):
 # ---------------------------------------------------------------- API
 
 
-class RegisterCustomerRequest(BaseModel):
+class RegisterCustomerRequest(ShopModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: CustomerName
@@ -104,7 +105,7 @@ class RegisterCustomerRequest(BaseModel):
     address: Address
 
 
-class CustomerProfile(BaseModel):
+class CustomerProfile(ShopModel):
     customerId: str
     name: str
     email: str
@@ -123,7 +124,7 @@ class CustomerProfile(BaseModel):
 # ---------------------------------------------------------------- internal query (not on the API)
 
 
-class GetCustomerProfileInput(BaseModel):
+class GetCustomerProfileInput(ShopModel):
     """What GetCustomerProfileFunction is invoked with (orders' GET /orders/{id}/details)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -132,7 +133,7 @@ class GetCustomerProfileInput(BaseModel):
     correlationId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
-class CustomerProfileAnswer(BaseModel):
+class CustomerProfileAnswer(ShopModel):
     """GetCustomerProfileFunction's answer: the profile, or `found: false` (never an error)
     when the customer has not registered one."""
 
@@ -149,7 +150,7 @@ class CustomerProfileAnswer(BaseModel):
 # ---------------------------------------------------------------- domain
 
 
-class Customer(BaseModel):
+class Customer(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     customer_id: Annotated[str, Field(min_length=1)]
@@ -166,7 +167,7 @@ def customer_key(customer_id: str) -> dict[str, str]:
     return {"pk": f"CUSTOMER#{customer_id}"}
 
 
-class CustomerItem(BaseModel):
+class CustomerItem(ShopModel):
     pk: str
     itemType: Literal["CUSTOMER"] = "CUSTOMER"
     customerId: str
@@ -205,7 +206,7 @@ EVENT_SOURCE = "shop.customers"
 PRODUCER = "customers"
 
 
-class CustomerRegistered(BaseModel):
+class CustomerRegistered(ShopModel):
     """Carries the registered address: shipping keeps it to ship orders placed without one."""
 
     customerId: str

@@ -18,8 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from shop_shared.models import ShopModel
 from shop_shared.numbers import WholeNumber
 from shop_shared.text import OneLine
 
@@ -42,7 +43,7 @@ _FROZEN = ConfigDict(frozen=True)
 # ---------------------------------------------------------------- API
 
 
-class UpsertProductRequest(BaseModel):
+class UpsertProductRequest(ShopModel):
     """PUT /products/{sku} body; `stock` sets the on-hand available stock."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -53,7 +54,7 @@ class UpsertProductRequest(BaseModel):
     stock: Annotated[int, Field(ge=0, le=MAX_STOCK, strict=True), WholeNumber]
 
 
-class ProductResponse(BaseModel):
+class ProductResponse(ShopModel):
     sku: str
     name: str
     priceCents: int
@@ -76,7 +77,7 @@ MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 200  # a cursor we issue is about 100 characters
 
 
-class ProductListResponse(BaseModel):
+class ProductListResponse(ShopModel):
     """200 body of GET /products: one page of the catalog in SKU order."""
 
     items: list[ProductResponse]
@@ -93,7 +94,7 @@ class ProductListResponse(BaseModel):
 # ---------------------------------------------------------------- domain
 
 
-class Product(BaseModel):
+class Product(ShopModel):
     model_config = _FROZEN
 
     sku: Sku
@@ -105,7 +106,7 @@ class Product(BaseModel):
     updated_at: datetime
 
 
-class ProductPage(BaseModel):
+class ProductPage(ShopModel):
     """Products in SKU order, and where the next page starts (None after the last one)."""
 
     model_config = _FROZEN
@@ -119,7 +120,7 @@ class ReservationStatus(StrEnum):
     RELEASED = "RELEASED"
 
 
-class ReservedLine(BaseModel):
+class ReservedLine(ShopModel):
     model_config = _FROZEN
 
     sku: Sku
@@ -131,7 +132,7 @@ class ReservedLine(BaseModel):
         return self.quantity * self.unit_price_cents
 
 
-class Reservation(BaseModel):
+class Reservation(ShopModel):
     """An order's reserved stock. A RELEASED reservation with no lines is a tombstone: the
     compensation ran before any reservation existed, and no later ReserveStock may reserve."""
 
@@ -164,12 +165,12 @@ class Reservation(BaseModel):
 # ---------------------------------------------------------------- saga
 
 
-class OrderLine(BaseModel):
+class OrderLine(ShopModel):
     sku: Sku
     quantity: Quantity
 
 
-class ReserveStockInput(BaseModel):
+class ReserveStockInput(ShopModel):
     """The saga input (other keys of the execution's state are ignored)."""
 
     orderId: OrderId
@@ -181,7 +182,7 @@ class ReserveStockInput(BaseModel):
         return self.correlationId or self.orderId
 
 
-class PricedLine(BaseModel):
+class PricedLine(ShopModel):
     """A reserved line at its catalog price: in the saga's `$.reservation` and StockReserved."""
 
     sku: str
@@ -193,7 +194,7 @@ class PricedLine(BaseModel):
         return cls(sku=line.sku, quantity=line.quantity, unitPriceCents=line.unit_price_cents)
 
 
-class ReservationResult(BaseModel):
+class ReservationResult(ShopModel):
     """ReserveStock's result, which the saga keeps at `$.reservation`."""
 
     lines: list[PricedLine]
@@ -211,7 +212,7 @@ class ReservationResult(BaseModel):
         )
 
 
-class ReleaseStockInput(BaseModel):
+class ReleaseStockInput(ShopModel):
     orderId: OrderId
     correlationId: Annotated[str, Field(min_length=1)] | None = None
 
@@ -220,7 +221,7 @@ class ReleaseStockInput(BaseModel):
         return self.correlationId or self.orderId
 
 
-class ReleaseResult(BaseModel):
+class ReleaseResult(ShopModel):
     orderId: str
     status: Literal["RELEASED"] = "RELEASED"
 
@@ -240,7 +241,7 @@ CATALOG_INDEX = "CatalogBySku"  # template.yaml: itemType (HASH) + sku (RANGE), 
 _CURSOR_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class CatalogPosition(BaseModel):
+class CatalogPosition(ShopModel):
     """A key of the CatalogBySku index, i.e. a page's LastEvaluatedKey: the table key and the
     index key of one product. Clients get it as an opaque cursor (base64url of its JSON) and
     only a cursor this model could have issued is accepted back."""
@@ -277,7 +278,7 @@ class CatalogPosition(BaseModel):
         return position
 
 
-class ProductItem(BaseModel):
+class ProductItem(ShopModel):
     pk: str
     itemType: Literal["PRODUCT"] = "PRODUCT"
     sku: str
@@ -316,13 +317,13 @@ class ProductItem(BaseModel):
         return self.model_dump(mode="json")
 
 
-class ReservedLineItem(BaseModel):
+class ReservedLineItem(ShopModel):
     sku: str
     quantity: int
     unitPriceCents: int
 
 
-class ReservationItem(BaseModel):
+class ReservationItem(ShopModel):
     pk: str
     itemType: Literal["RESERVATION"] = "RESERVATION"
     orderId: str
@@ -377,7 +378,7 @@ EVENT_SOURCE = "shop.inventory"
 PRODUCER = "inventory"
 
 
-class ProductUpserted(BaseModel):
+class ProductUpserted(ShopModel):
     sku: str
     name: str
     priceCents: int
@@ -385,18 +386,18 @@ class ProductUpserted(BaseModel):
     available: int
 
 
-class StockReserved(BaseModel):
+class StockReserved(ShopModel):
     orderId: str
     lines: list[PricedLine]
     totalCents: int
     currency: str
 
 
-class ReleasedLine(BaseModel):
+class ReleasedLine(ShopModel):
     sku: str
     quantity: int
 
 
-class StockReleased(BaseModel):
+class StockReleased(ShopModel):
     orderId: str
     lines: list[ReleasedLine]

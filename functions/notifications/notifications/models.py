@@ -12,26 +12,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shop_shared.models import ShopModel
 
 # ---------------------------------------------------------------- input
 
 
-class CustomerRegistered(BaseModel):
+class CustomerRegistered(ShopModel):
     """Only what mailing needs: the event's `name` is not read (an email never carries it)."""
 
     customerId: Annotated[str, Field(min_length=1)]
     email: Annotated[str, Field(min_length=3)]
 
 
-class OrderConfirmed(BaseModel):
+class OrderConfirmed(ShopModel):
     orderId: Annotated[str, Field(min_length=1)]
     customerId: Annotated[str, Field(min_length=1)]
     totalCents: Annotated[int, Field(ge=0)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
-class OrderRejected(BaseModel):
+class OrderRejected(ShopModel):
     orderId: Annotated[str, Field(min_length=1)]
     customerId: Annotated[str, Field(min_length=1)]
     reason: Annotated[str, Field(min_length=1)]
@@ -41,7 +43,7 @@ class OrderRejected(BaseModel):
 # ---------------------------------------------------------------- domain
 
 
-class Contact(BaseModel):
+class Contact(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     customer_id: str
@@ -49,7 +51,7 @@ class Contact(BaseModel):
     updated_at: datetime
 
 
-class Email(BaseModel):
+class Email(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     to: str
@@ -57,7 +59,7 @@ class Email(BaseModel):
     body: str
 
 
-class SentNotification(BaseModel):
+class SentNotification(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
@@ -68,7 +70,7 @@ class SentNotification(BaseModel):
     sent_at: datetime
 
 
-class Outcome(BaseModel):
+class Outcome(ShopModel):
     """What handling one event did; JSON-able, as Powertools Idempotency stores it."""
 
     action: Literal["contact_saved", "sent", "already_sent", "ignored"]
@@ -87,7 +89,7 @@ def sent_key(event_id: str) -> dict[str, str]:
     return {"pk": f"SENT#{event_id}"}
 
 
-class ContactItem(BaseModel):
+class ContactItem(ShopModel):
     pk: str
     itemType: Literal["CONTACT"] = "CONTACT"
     customerId: str
@@ -114,7 +116,7 @@ class ContactItem(BaseModel):
         return self.model_dump(mode="json")
 
 
-class SentItem(BaseModel):
+class SentItem(ShopModel):
     """The record of one email sent; it holds no address or content (personal data)."""
 
     pk: str

@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel
 
 from orders.logic import start_order_saga
+from shop_shared.models import ShopModel
 from shop_shared.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from orders.repository import OrderEventStore, PlacedOrders, SagaStarter
 
 
-class SweepResult(BaseModel):
+class SweepResult(ShopModel):
     pending: int  # orders past the threshold and still PENDING
     started: int  # of those, the ones whose saga this run asked Step Functions to start
 

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipping.models import CustomerRegistered
+from shop_shared.models import ShopModel
 
 SOURCE = "shop.shipping"
 PRODUCER = "shipping"
@@ -20,7 +21,7 @@ PRODUCER = "shipping"
 _Id = Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class ShipmentScheduled(BaseModel):
+class ShipmentScheduled(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     orderId: _Id
@@ -30,7 +31,7 @@ class ShipmentScheduled(BaseModel):
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
-class ShipmentCancelled(BaseModel):
+class ShipmentCancelled(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     orderId: _Id

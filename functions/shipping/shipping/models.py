@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shop_shared.models import ShopModel
 
 OrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -29,7 +31,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ---------------------------------------------------------------- domain
 
 
-class Address(BaseModel):
+class Address(ShopModel):
     """A postal address, the same shape orders and customers use."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
@@ -46,14 +48,14 @@ class ShipmentStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-class ShipmentLine(BaseModel):
+class ShipmentLine(ShopModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     sku: Sku
     quantity: Annotated[int, Field(gt=0, le=1000)]
 
 
-class Shipment(BaseModel):
+class Shipment(ShopModel):
     """An order's shipment. A CANCELLED shipment without a carrier is a tombstone: the
     compensation ran before any shipment existed, and no later ScheduleShipment may schedule."""
 
@@ -91,7 +93,7 @@ class Shipment(BaseModel):
         return self.model_copy(update={"status": ShipmentStatus.CANCELLED, "updated_at": now})
 
 
-class CustomerAddress(BaseModel):
+class CustomerAddress(ShopModel):
     """A customer's registered address as of an event (newer events win)."""
 
     model_config = _FROZEN
@@ -105,7 +107,7 @@ class CustomerAddress(BaseModel):
 # ---------------------------------------------------------------- saga
 
 
-class SagaTask(BaseModel):
+class SagaTask(ShopModel):
     """What every shipping task reads from the execution's state (the rest is ignored)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -128,7 +130,7 @@ class CancelShipmentInput(SagaTask):
     pass
 
 
-class ShipmentResult(BaseModel):
+class ShipmentResult(ShopModel):
     """`$.shipment`: what ScheduleShipment returns into the saga's state."""
 
     orderId: OrderId
@@ -149,7 +151,7 @@ class ShipmentResult(BaseModel):
         )
 
 
-class CancellationResult(BaseModel):
+class CancellationResult(ShopModel):
     """`$.shipmentCancellation`: CANCELLED, with the tracking id when a shipment existed."""
 
     orderId: OrderId
@@ -164,7 +166,7 @@ class CancellationResult(BaseModel):
 # ---------------------------------------------------------------- internal query (not on the API)
 
 
-class GetShipmentInput(BaseModel):
+class GetShipmentInput(ShopModel):
     """What GetShipmentFunction is invoked with (orders' GET /orders/{id}/details)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,7 +175,7 @@ class GetShipmentInput(BaseModel):
     correlationId: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
-class ShipmentView(BaseModel):
+class ShipmentView(ShopModel):
     """An order's shipment as other services see it (no address, no lines: those are the
     order's)."""
 
@@ -183,7 +185,7 @@ class ShipmentView(BaseModel):
     country: CountryCode
 
 
-class ShipmentAnswer(BaseModel):
+class ShipmentAnswer(ShopModel):
     """GetShipmentFunction's answer: the order's shipment, or `found: false` (never an error)
     when none was ever scheduled. A tombstone (a cancellation that ran before any shipment
     existed) is shipping's own bookkeeping: to others it is no shipment."""
@@ -210,14 +212,14 @@ class ShipmentAnswer(BaseModel):
 # ---------------------------------------------------------------- bus input
 
 
-class CustomerRegistered(BaseModel):
+class CustomerRegistered(ShopModel):
     """Shipping's view of CustomerRegistered's data: who, and where they live."""
 
     customerId: CustomerId
     address: Address
 
 
-class RecordOutcome(BaseModel):
+class RecordOutcome(ShopModel):
     """What handling one event did; JSON-able, as Powertools Idempotency stores it."""
 
     action: Literal["address_saved", "stale_address_ignored", "ignored"]
@@ -241,7 +243,7 @@ def address_key(customer_id: str) -> dict[str, str]:
     return {"pk": f"ADDRESS#{customer_id}"}
 
 
-class ShipmentItem(BaseModel):
+class ShipmentItem(ShopModel):
     model_config = ConfigDict(extra="ignore")
 
     pk: str
@@ -288,7 +290,7 @@ class ShipmentItem(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-class AddressItem(BaseModel):
+class AddressItem(ShopModel):
     model_config = ConfigDict(extra="ignore")
 
     pk: str

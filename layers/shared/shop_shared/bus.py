@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import ConfigDict, Field, Json
+
+from shop_shared.models import ShopModel
 
 
-class BusEvent(BaseModel):
+class BusEvent(ShopModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     id: str = Field(min_length=1)

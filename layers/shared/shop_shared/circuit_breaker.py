@@ -41,9 +41,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError as BotoHTTPClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shop_shared.errors import TransientError
+from shop_shared.models import ShopModel
 from shop_shared.observability import logger
 from shop_shared.settings import EnvSettings
 
@@ -74,7 +75,7 @@ THROTTLING_CODES = frozenset(
 # ---------------------------------------------------------------- configuration
 
 
-class BreakerConfig(BaseModel):
+class BreakerConfig(ShopModel):
     """How sensitive a breaker is. See the template's PaymentProviderBreaker* parameters."""
 
     model_config = ConfigDict(frozen=True)
@@ -153,7 +154,7 @@ class CircuitState(StrEnum):
     HALF_OPEN = "HALF_OPEN"
 
 
-class BreakerRecord(BaseModel):
+class BreakerRecord(ShopModel):
     """The state every environment shares. `version` 0 is a breaker that was never stored."""
 
     model_config = ConfigDict(frozen=True)
@@ -378,7 +379,7 @@ def _seconds(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000
 
 
-class BreakerItem(BaseModel):
+class BreakerItem(ShopModel):
     """`BREAKER#<name>` in the calling service's table (times in epoch milliseconds)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -15,13 +15,15 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shop_shared.models import ShopModel
+
 EVENT_ITEM_TYPE = "EVENT"
 OUTBOX_RETENTION = timedelta(days=7)
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
 
-class EventMetadata(BaseModel):
+class EventMetadata(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     eventId: str = Field(min_length=1)

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from orders.models import Currency, CustomerId, OrderId, OrderView
+from shop_shared.models import ShopModel
 
 PaymentStatus = Literal["CHARGED", "REFUNDED"]
 ShipmentStatus = Literal["SCHEDULED", "CANCELLED"]
@@ -26,7 +27,7 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=254)]
 # ---------------------------------------------------------------- parts
 
 
-class PartUnavailable(BaseModel):
+class PartUnavailable(ShopModel):
     """The owning service did not answer: it failed, timed out, or its breaker is open."""
 
     model_config = ConfigDict(frozen=True, title="PartUnavailable")
@@ -34,7 +35,7 @@ class PartUnavailable(BaseModel):
     status: Literal["unavailable"] = "unavailable"
 
 
-class PartNone(BaseModel):
+class PartNone(ShopModel):
     """The owning service answered that it has nothing for this order (yet)."""
 
     model_config = ConfigDict(frozen=True, title="PartNone")
@@ -42,7 +43,7 @@ class PartNone(BaseModel):
     status: Literal["none"] = "none"
 
 
-class ProfileAddress(BaseModel):
+class ProfileAddress(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     line1: Text
@@ -52,7 +53,7 @@ class ProfileAddress(BaseModel):
     country: CountryCode
 
 
-class CustomerPart(BaseModel):
+class CustomerPart(ShopModel):
     """The customer's profile, as GET /customers/me shows it."""
 
     model_config = ConfigDict(frozen=True)
@@ -63,7 +64,7 @@ class CustomerPart(BaseModel):
     address: ProfileAddress
 
 
-class PaymentPart(BaseModel):
+class PaymentPart(ShopModel):
     """The order's payment (paymentId is the provider's charge id)."""
 
     model_config = ConfigDict(frozen=True)
@@ -74,7 +75,7 @@ class PaymentPart(BaseModel):
     status: PaymentStatus
 
 
-class ShipmentPart(BaseModel):
+class ShipmentPart(ShopModel):
     """The order's shipment: who carries it, its tracking id, the destination country."""
 
     model_config = ConfigDict(frozen=True)
@@ -92,7 +93,7 @@ ShipmentDetails = Annotated[
 ]
 
 
-class OrderDetails(BaseModel):
+class OrderDetails(ShopModel):
     """200 body of GET /orders/{orderId}/details."""
 
     order: OrderView
@@ -104,21 +105,21 @@ class OrderDetails(BaseModel):
 # ---------------------------------------------------------------- asking the owning services
 
 
-class CustomerProfileQuery(BaseModel):
+class CustomerProfileQuery(ShopModel):
     """GetCustomerProfileFunction's input."""
 
     customerId: CustomerId
     correlationId: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class PaymentQuery(BaseModel):
+class PaymentQuery(ShopModel):
     """GetPaymentFunction's input."""
 
     orderId: OrderId
     correlationId: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class ShipmentQuery(BaseModel):
+class ShipmentQuery(ShopModel):
     """GetShipmentFunction's input."""
 
     orderId: OrderId

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -37,6 +36,7 @@ from orders.models import (
     order_pk,
 )
 from orders.read_model.errors import InvalidCursor
+from shop_shared.models import ShopModel
 
 SUMMARY_ITEM_TYPE = "ORDER_SUMMARY"
 CUSTOMER_INDEX = "ByCustomerNewestFirst"  # template.yaml: OrderSummariesTable's GSI
@@ -63,7 +63,7 @@ def created_key(created_at: datetime, order_id: str) -> str:
 # ---------------------------------------------------------------- domain
 
 
-class OrderSummary(BaseModel):
+class OrderSummary(ShopModel):
     """What the read model tells about one order."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -91,7 +91,7 @@ class OrderSummary(BaseModel):
         )
 
 
-class HeldSummary(BaseModel):
+class HeldSummary(ShopModel):
     """What the projection holds for an order: the version it has folded up to, and the fold's
     state at that version (None when this code can no longer read the stored state)."""
 
@@ -101,7 +101,7 @@ class HeldSummary(BaseModel):
     order: Order | None
 
 
-class SummaryPage(BaseModel):
+class SummaryPage(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     summaries: list[OrderSummary]
@@ -111,7 +111,7 @@ class SummaryPage(BaseModel):
 ProjectionAction = Literal["applied", "caught_up", "stale", "ignored"]
 
 
-class ProjectionOutcome(BaseModel):
+class ProjectionOutcome(ShopModel):
     """What projecting one event did: folded it onto the held state (`applied`), folded the
     order's whole history from the event store (`caught_up`: an earlier event had not arrived,
     or the event carried no version), nothing because the read model already holds that
@@ -122,7 +122,7 @@ class ProjectionOutcome(BaseModel):
     version: int | None = None
 
 
-class RebuildReport(BaseModel):
+class RebuildReport(ShopModel):
     orders: int = 0  # orders found in the event store
     written: int = 0  # summaries written (new, or replaced at the same or an older version)
     kept: int = 0  # summaries left alone: the table already held a newer version
@@ -131,7 +131,7 @@ class RebuildReport(BaseModel):
 # ---------------------------------------------------------------- stored item
 
 
-class OrderSummaryItem(BaseModel):
+class OrderSummaryItem(ShopModel):
     """One item of OrderSummariesTable: the summary, the index keys, and the fold's state.
 
     `state` (the `Order` the fold reached, as JSON) is what the next event is folded onto; it is
@@ -184,7 +184,7 @@ class OrderSummaryItem(BaseModel):
 # ---------------------------------------------------------------- API
 
 
-class OrderSummaryView(BaseModel):
+class OrderSummaryView(ShopModel):
     """One order in GET /v1/orders; the total stays null until the order is confirmed."""
 
     orderId: OrderId
@@ -204,7 +204,7 @@ class OrderSummaryView(BaseModel):
         )
 
 
-class OrderList(BaseModel):
+class OrderList(ShopModel):
     """200 body of GET /v1/orders: the caller's orders, newest first."""
 
     items: list[OrderSummaryView]
@@ -213,7 +213,7 @@ class OrderList(BaseModel):
     )
 
 
-class PageCursor(BaseModel):
+class PageCursor(ShopModel):
     """`?cursor=`: where the next page starts, for one customer. Opaque to clients: base64url of
     this model's JSON. `check` is an HMAC-SHA256 of the customer and the position under a key
     only list_orders has (the template's OrderListCursorKeySecret), so a cursor that was edited,
