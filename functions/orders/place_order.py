@@ -17,6 +17,7 @@ from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from orders.idempotency import IdempotentOrderPlacement
 from orders.logic import new_order_id, place_order, utc_now
 from orders.models import IDEMPOTENCY_KEY_PATTERN, OrderAccepted, PlaceOrder, PlaceOrderRequest
+from orders.payment_token import KmsTokenSealer
 from orders.repository import DynamoDBOrderEventStore
 from orders.settings import PlaceOrderSettings
 from shop_shared.http import create_resolver, current_caller, operation
@@ -26,7 +27,13 @@ from shop_shared.settings import load_settings
 settings = load_settings(PlaceOrderSettings)
 store = DynamoDBOrderEventStore(settings.orders_table_name)
 placement = IdempotentOrderPlacement(
-    partial(place_order, store=store, clock=utc_now, new_id=new_order_id),
+    partial(
+        place_order,
+        store=store,
+        clock=utc_now,
+        new_id=new_order_id,
+        seal=KmsTokenSealer(settings.payment_token_key_id),  # only ChargePayment can open it
+    ),
     table_name=settings.idempotency_table_name,
 )
 app = create_resolver()

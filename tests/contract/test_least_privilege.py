@@ -37,6 +37,13 @@ OWNER_PREFIXES = {
     "api_docs": (),  # serves a file of its own package: no resources at all
 }
 SHARED = {"EventBus": {"events:PutEvents"}}  # the one bus every service publishes to
+# Payments' key that seals the card token: the orders edge (PlaceOrder) may seal with it, never
+# open (issue 11, finding 3). Exactly who may do what with it: test_payment_token_key_grants.
+SEALED_AT_THE_EDGE = {"PaymentTokenKey": ("orders", {"kms:Encrypt"})}
+PAYMENT_TOKEN_KEY_GRANTS = {
+    "PlaceOrderFunction": {"kms:Encrypt"},
+    "ChargePaymentFunction": {"kms:Decrypt"},
+}
 INVOKE_ACTIONS = {"lambda:InvokeFunction"}  # all a role may do with a function it names
 READ_ONLY_ACTIONS = {
     "dynamodb:GetItem",
@@ -153,6 +160,8 @@ def test_role_names_only_its_own_services_resources(
         for ref in referenced(resources):
             if ref in SHARED:
                 assert actions <= SHARED[ref], f"{function}: {actions} on shared {ref}"
+            elif ref in SEALED_AT_THE_EDGE and SEALED_AT_THE_EDGE[ref][0] == service:
+                assert actions <= SEALED_AT_THE_EDGE[ref][1], f"{function}: {actions} on {ref}"
             elif is_function(ref):  # a service's public interface: invoke it, nothing else
                 assert actions <= INVOKE_ACTIONS, (
                     f"{function}: {actions} on {service_of(ref)}'s function {ref}"
@@ -383,3 +392,36 @@ def test_a_state_machine_may_invoke_exactly_its_tasks_functions(
             assert refs, f"{name}: lambda:InvokeFunction on {statement['Resource']}"
             invocable |= refs
     assert invocable == tasks
+
+
+def test_payment_token_key_grants() -> None:
+    """Only PlaceOrder may seal a card token, only ChargePayment may open one: no other role
+    (function or state machine) names the key, and the key policy asks for an order id."""
+    granted: dict[str, set[str]] = {}
+    for logical_id, role in template.of_type("AWS::IAM::Role"):
+        for actions, resources in statements(role):
+            if "PaymentTokenKey" in referenced(resources):
+                granted.setdefault(logical_id, set()).update(actions)
+            else:  # no statement reaches the key another way (every key, or by a wildcard)
+                assert not any(a.startswith("kms:") for a in actions) or resources != "*", (
+                    logical_id,
+                    actions,
+                )
+    roles = {
+        template.resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]: function
+        for function in PAYMENT_TOKEN_KEY_GRANTS
+    }
+    assert {roles.get(r, r): a for r, a in granted.items()} == PAYMENT_TOKEN_KEY_GRANTS
+
+    policy = template.resources["PaymentTokenKey"]["Properties"]["KeyPolicy"]
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        crypto = {a for a in ([actions] if isinstance(actions, str) else actions)}
+        crypto &= {"kms:*", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
+        if crypto:  # every use names the order the token was sealed for
+            assert crypto <= {"kms:Encrypt", "kms:Decrypt"}, statement
+            condition = statement["Condition"]
+            assert condition["ForAllValues:StringEquals"] == {
+                "kms:EncryptionContextKeys": ["orderId"]
+            }
+            assert condition["Null"] == {"kms:EncryptionContext:orderId": "false"}

@@ -56,6 +56,7 @@ from shop_shared.events import DomainEvent, new_event
 from shop_shared.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from orders.payment_token import TokenSealer
     from orders.repository import CancellationStarter, OrderEventStore, SagaStarter
 
 Clock = Callable[[], datetime]
@@ -168,9 +169,15 @@ def load(store: OrderEventStore, order_id: str, as_of: datetime | None = None) -
 
 
 def place_order(
-    command: PlaceOrder, *, store: OrderEventStore, clock: Clock, new_id: IdFactory
+    command: PlaceOrder,
+    *,
+    store: OrderEventStore,
+    clock: Clock,
+    new_id: IdFactory,
+    seal: TokenSealer,
 ) -> OrderAccepted:
-    """Write OrderPlaced as version 1; the payment token is kept beside the event, not in it."""
+    """Write OrderPlaced as version 1; the payment token, sealed for this order (only
+    ChargePayment can open it), is kept beside the event, not in it."""
     order_id = new_id()
     request = command.request
     data = OrderPlacedData(
@@ -185,7 +192,7 @@ def place_order(
             order_id=order_id,
             version=1,
             customer_id=command.customerId,
-            payment_token=request.paymentToken,
+            payment_token_ciphertext=seal(request.paymentToken, order_id),
         )
     )
     logger.info("order placed", extra={"order_id": order_id, "lines": len(request.items)})
@@ -393,13 +400,13 @@ def saga_input(item: OrderEventItem) -> SagaInput:
     """The saga's input from the OrderPlaced item of the orders stream."""
     event = item.recorded()
     placed = event.data
-    if not isinstance(placed, OrderPlacedData) or item.paymentToken is None:
+    if not isinstance(placed, OrderPlacedData) or item.paymentTokenCiphertext is None:
         raise CorruptOrderHistory(f"not an OrderPlaced item with a payment token: {item.sk}")
     return SagaInput(
         orderId=placed.orderId,
         customerId=placed.customerId,
         items=placed.items,
-        paymentToken=item.paymentToken,
+        paymentTokenCiphertext=item.paymentTokenCiphertext,
         shippingAddress=placed.shippingAddress,
         correlationId=event.metadata.correlationId,
     )

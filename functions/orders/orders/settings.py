@@ -15,6 +15,8 @@ class OrdersTableSettings(EnvSettings):
 
 class PlaceOrderSettings(OrdersTableSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    # The payment-token KMS key (its ARN): the card token is sealed with it at once.
+    payment_token_key_id: str = Field(alias="PAYMENT_TOKEN_KEY_ID", min_length=1)
 
 
 class PendingOrderSweeperSettings(OrdersTableSettings):

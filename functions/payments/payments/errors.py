@@ -40,6 +40,14 @@ class PaymentProviderError(DomainError):
     http_status: ClassVar[int] = 502
 
 
+class PaymentTokenUnreadable(DomainError):
+    """The sealed card token does not open for this order with the payment-token key (not
+    sealed by PlaceOrder, or for another order): nothing was charged, nothing will be."""
+
+    code: ClassVar[str] = "PAYMENT_TOKEN_UNREADABLE"
+    http_status: ClassVar[int] = 422
+
+
 class PaymentAlreadyRefunded(Conflict):
     """The order's payment was refunded; it is not charged again under the same order."""
 

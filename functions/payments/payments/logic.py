@@ -34,6 +34,7 @@ from shop_shared.events import DomainEvent, new_event
 from shop_shared.observability import logger, metrics
 
 if TYPE_CHECKING:
+    from payments.payment_token import TokenOpener
     from payments.provider import PaymentProvider
     from payments.repository import PaymentRepository
 
@@ -50,8 +51,10 @@ def charge_payment(
     payments: PaymentRepository,
     provider: PaymentProvider,
     clock: Clock,
+    open_token: TokenOpener,
 ) -> PaymentResult:
-    """Charge the reserved total once: an existing charge is returned as it is."""
+    """Charge the reserved total once: an existing charge is returned as it is. The sealed
+    card token is opened (for this order only) right before the provider is called."""
     existing = payments.get(task.orderId)
     if existing is not None:
         return _already_charged(existing)
@@ -60,7 +63,7 @@ def charge_payment(
             ChargeRequest(
                 amountCents=task.reservation.totalCents,
                 currency=task.reservation.currency,
-                token=task.paymentToken,
+                token=open_token(task.paymentTokenCiphertext, task.orderId),
                 reference=task.orderId,
             ),
             idempotency_key=f"charge-{task.orderId}",

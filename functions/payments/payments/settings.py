@@ -40,3 +40,9 @@ class PaymentsSettings(CircuitBreakerSettings, PaymentsTableSettings):
                 "PAYMENT_PROVIDER_BASE_URL must be https outside localcloud (SHOP_LOCALCLOUD)"
             )
         return self
+
+
+class ChargePaymentSettings(PaymentsSettings):
+    """charge_payment alone opens the sealed card token: the payment-token KMS key (its ARN)."""
+
+    payment_token_key_id: str = Field(alias="PAYMENT_TOKEN_KEY_ID", min_length=1)

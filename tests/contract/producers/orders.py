@@ -26,7 +26,7 @@ from orders.models import (
 )
 from orders.repository import DynamoDBOrderEventStore
 from tests.contract.producers import outbox_items, template_table
-from tests.unit.orders.orders_fakes import CUSTOMER, TickingClock, sequential_ids
+from tests.unit.orders.orders_fakes import CUSTOMER, TickingClock, fake_seal, sequential_ids
 
 CONFIRMED = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
 REJECTED = "0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -57,6 +57,7 @@ def run() -> list[dict[str, Any]]:
                 store=store,
                 clock=clock,
                 new_id=sequential_ids(order_id),
+                seal=fake_seal,
             )
 
         confirm = ConfirmOrderInput.model_validate(

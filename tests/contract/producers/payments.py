@@ -12,7 +12,7 @@ from payments.logic import charge_payment, refund_payment
 from payments.models import ChargePaymentInput, RefundPaymentInput
 from payments.repository import DynamoDBPaymentRepository
 from tests.contract.producers import outbox_items, template_table
-from tests.unit.payments.payments_fakes import FakeProvider
+from tests.unit.payments.payments_fakes import FakeProvider, fake_open, fake_seal
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
@@ -27,12 +27,18 @@ def run() -> list[dict[str, Any]]:
             {
                 "orderId": ORDER_ID,
                 "correlationId": "contract-payments",
-                "paymentToken": "tok_visa",
+                "paymentTokenCiphertext": fake_seal("tok_visa", ORDER_ID),
                 "reservation": {"totalCents": 3480, "currency": "EUR"},
             }
         )
         for _ in range(2):
-            charge_payment(charge, payments=payments, provider=provider, clock=lambda: NOW)
+            charge_payment(
+                charge,
+                payments=payments,
+                provider=provider,
+                clock=lambda: NOW,
+                open_token=fake_open,
+            )
         refund_payment(
             RefundPaymentInput(orderId=ORDER_ID, correlationId="contract-payments"),
             payments=payments,

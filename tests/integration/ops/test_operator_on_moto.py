@@ -29,6 +29,7 @@ from shop_shared.events import new_event
 from tests.support.template import resource
 
 ORDER = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
+SEALED_TOKEN = "c2VhbGVkIGJ5IEtNUyBmb3IgdGhlIG9yZGVy"  # base64: what PlaceOrder stores
 ROLE = "arn:aws:iam::123456789012:role/saga"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
@@ -143,7 +144,7 @@ def placed_order(deployment: Deployment, *later: Any) -> None:
             order_id=ORDER,
             version=version,
             customer_id="customer-1",
-            payment_token="tok_visa" if version == 1 else None,
+            payment_token_ciphertext=SEALED_TOKEN if version == 1 else None,
         )
         table.put_item(Item=item.to_item())
 
@@ -199,7 +200,7 @@ def test_an_aborted_saga_of_a_pending_order_is_restarted_fresh_with_the_same_inp
         "orderId": ORDER,
         "customerId": "customer-1",
         "items": [{"sku": "KB-001", "quantity": 1}],
-        "paymentToken": "tok_visa",
+        "paymentTokenCiphertext": SEALED_TOKEN,
         "shippingAddress": None,
         "correlationId": ORDER,
     }

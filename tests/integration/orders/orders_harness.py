@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Key
 
 from orders.logic import confirm_order, place_order
 from orders.models import ConfirmOrderInput, PlaceOrder, PlaceOrderRequest
+from orders.payment_token import KmsTokenSealer
 from tests.support.template import ROOT
 
 if TYPE_CHECKING:
@@ -118,6 +119,21 @@ def stream_event(table_name: str) -> dict[str, Any]:
     return {"Records": records}
 
 
+PAYMENT_TOKEN_KEY_ALIAS = "alias/shop/payment-token"
+
+
+def payment_token_key() -> str:
+    """The payment-token KMS key of this moto (template.yaml's PaymentTokenKey), made on first
+    use: its ARN, for PAYMENT_TOKEN_KEY_ID."""
+    kms = boto3.client("kms")
+    try:
+        arn: str = kms.describe_key(KeyId=PAYMENT_TOKEN_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        arn = kms.create_key(Description="payment tokens")["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=PAYMENT_TOKEN_KEY_ALIAS, TargetKeyId=arn)
+    return arn
+
+
 def given_placed(
     store: OrderEventStore,
     at: datetime,
@@ -134,7 +150,13 @@ def given_placed(
         body["shippingAddress"] = shipping_address
     request = PlaceOrderRequest.model_validate(body)
     command = PlaceOrder(customerId=customer, correlationId=correlation_id, request=request)
-    place_order(command, store=store, clock=lambda: at, new_id=lambda: order_id)
+    place_order(
+        command,
+        store=store,
+        clock=lambda: at,
+        new_id=lambda: order_id,
+        seal=KmsTokenSealer(payment_token_key()),
+    )
 
 
 def given_confirmed(

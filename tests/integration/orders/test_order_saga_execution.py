@@ -32,7 +32,12 @@ from orders.logic import load, request_cancellation, utc_now
 from orders.repository import DynamoDBOrderEventStore
 from shipping.models import Address, CustomerAddress
 from shipping.repository import DynamoDBShippingRepository
-from tests.integration.orders.orders_harness import CUSTOMER, given_placed, stream_event
+from tests.integration.orders.orders_harness import (
+    CUSTOMER,
+    given_placed,
+    payment_token_key,
+    stream_event,
+)
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.template import raw_template, resource
 from tests.unit.orders.saga_asl import CANCELLATION, SAGA, substituted_definition
@@ -293,6 +298,7 @@ def saga() -> Iterator[SagaCloud]:
             "SHIPPING_TABLE_NAME": "ShippingTable",
             "PAYMENT_PROVIDER_BASE_URL": provider.base_url,
             "SHOP_LOCALCLOUD": "true",  # the simulator is plain http, as on localcloud
+            "PAYMENT_TOKEN_KEY_ID": payment_token_key(),  # given_placed seals with it
             "PAYMENT_PROVIDER_API_KEY_SECRET_ARN": secret["ARN"],
             "ORDER_SAGA_STATE_MACHINE_ARN": arns[SAGA],
             "ORDER_CANCELLATION_STATE_MACHINE_ARN": arns[CANCELLATION],

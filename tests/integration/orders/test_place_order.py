@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from orders.errors import IdempotencyKeyInUse
@@ -20,6 +22,7 @@ from tests.integration.orders.orders_harness import (
     api_event,
     body_of,
     load_handler,
+    payment_token_key,
     sample_event,
     without_header,
 )
@@ -41,6 +44,7 @@ def place_order(monkeypatch: pytest.MonkeyPatch, tables: tuple[Any, Any]) -> Mod
         "place_order",
         ORDERS_TABLE_NAME="OrdersTable",
         IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable",
+        PAYMENT_TOKEN_KEY_ID=payment_token_key(),
     )
 
 
@@ -75,8 +79,14 @@ def test_the_sample_event_places_a_pending_order(
         "version": 1,
     }
     assert item["customerId"] == CUSTOMER
-    assert item["paymentToken"] == "tok_visa"
-    assert "tok_visa" not in item["detail"]
+    # sealed with the payment-token key for this order: only its ciphertext is stored
+    assert "paymentToken" not in item
+    assert "tok_visa" not in json.dumps(item, default=str)
+    opened = boto3.client("kms").decrypt(
+        CiphertextBlob=base64.b64decode(item["paymentTokenCiphertext"]),
+        EncryptionContext={"orderId": order_id},
+    )
+    assert opened["Plaintext"] == b"tok_visa"
     detail = json.loads(item["detail"])
     assert detail["data"] == {
         "orderId": order_id,

@@ -29,6 +29,7 @@ from tests.integration.orders.orders_harness import (
     api_event,
     body_of,
     load_handler,
+    payment_token_key,
     sample_event,
     stream_event,
 )
@@ -96,7 +97,11 @@ def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
         queue_url=queue_url,
         queue_arn=queue_arn,
         place_order=load_handler(
-            monkeypatch, "place_order", IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable", **tables
+            monkeypatch,
+            "place_order",
+            IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable",
+            PAYMENT_TOKEN_KEY_ID=payment_token_key(),
+            **tables,
         ),
         confirm_order=load_handler(monkeypatch, "confirm_order", **tables),
         reject_order=load_handler(monkeypatch, "reject_order", **tables),

@@ -60,7 +60,10 @@ def test_an_order_placed_record_starts_the_saga_named_after_the_order(
         "orderId": SAMPLE_ORDER_ID,
         "customerId": CUSTOMER,
         "items": SAMPLE_ITEMS,
-        "paymentToken": "tok_visa",
+        # the token as PlaceOrder sealed it (only ChargePayment can open it), never the token
+        "paymentTokenCiphertext": event["Records"][0]["dynamodb"]["NewImage"][
+            "paymentTokenCiphertext"
+        ]["S"],
         "shippingAddress": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }
@@ -94,7 +97,7 @@ def test_a_bad_record_fails_alone_and_the_others_start(
     (good,) = placed_only()["Records"]
     bad = copy.deepcopy(good)
     bad["dynamodb"]["SequenceNumber"] = "111100000000012345678902"
-    del bad["dynamodb"]["NewImage"]["paymentToken"]
+    del bad["dynamodb"]["NewImage"]["paymentTokenCiphertext"]
 
     # When the batch is delivered
     response = deliver(start_order_workflows, {"Records": [bad, good]})

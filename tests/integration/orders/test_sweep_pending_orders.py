@@ -8,6 +8,7 @@ PENDING and that no saga has claimed, and starts their saga (execution name = or
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -114,7 +115,12 @@ def test_a_pending_order_without_a_saga_gets_one_once(
     assert execution["name"] == LOST
     saga_input = json.loads(execution["input"])
     assert (saga_input["orderId"], saga_input["customerId"]) == (LOST, CUSTOMER)
-    assert saga_input["paymentToken"] == "tok_visa"
+    assert "paymentToken" not in saga_input  # only the sealed token, which KMS opens:
+    opened = boto3.client("kms").decrypt(
+        CiphertextBlob=base64.b64decode(saga_input["paymentTokenCiphertext"]),
+        EncryptionContext={"orderId": LOST},
+    )
+    assert opened["Plaintext"] == b"tok_visa"
 
     # And once its saga claimed the order, a later run leaves it alone
     claim(LOST, execution["executionArn"])

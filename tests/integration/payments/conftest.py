@@ -3,10 +3,11 @@ key in Secrets Manager) against the real payment provider simulator on a free lo
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
+from tests.support.service_harness import load_sample
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 # The payment-provider breaker as the template's defaults set it (5 failures in 60 s, 30 s
@@ -100,15 +102,50 @@ def payments_env(
     state: PaymentsState,
     api_key_secret_arn: str,
     provider: PaymentProviderSimulator,
+    payment_token_key: str,
 ) -> None:
     """The environment template.yaml gives the payments functions."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payments")
     monkeypatch.setenv("PAYMENTS_TABLE_NAME", "PaymentsTable")
     monkeypatch.setenv("PAYMENT_PROVIDER_BASE_URL", provider.base_url)
     monkeypatch.setenv("SHOP_LOCALCLOUD", "true")  # the simulator is plain http, as on localcloud
+    monkeypatch.setenv("PAYMENT_TOKEN_KEY_ID", payment_token_key)
     monkeypatch.setenv("PAYMENT_PROVIDER_API_KEY_SECRET_ARN", api_key_secret_arn)
     for name, value in BREAKER_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+TOKEN_KEY_ALIAS = "alias/shop/payment-token"
+
+
+def sealed(token: str, order_id: str) -> str:
+    """The token as PlaceOrder seals it (the payment-token key of this moto, for the order)."""
+    blob = boto3.client("kms").encrypt(
+        KeyId=TOKEN_KEY_ALIAS, Plaintext=token.encode(), EncryptionContext={"orderId": order_id}
+    )["CiphertextBlob"]
+    return base64.b64encode(blob).decode()
+
+
+@pytest.fixture
+def payment_token_key(aws: None) -> str:
+    """The payment-token KMS key (template.yaml's PaymentTokenKey), its ARN."""
+    kms = boto3.client("kms")
+    arn: str = kms.create_key(Description="payment tokens")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=TOKEN_KEY_ALIAS, TargetKeyId=arn)
+    return arn
+
+
+@pytest.fixture
+def sample_event(payment_token_key: str) -> Callable[[str], dict[str, Any]]:
+    """A sample event; a sealed token in it is sealed anew, with this moto's key (tok_visa)."""
+
+    def load(name: str) -> dict[str, Any]:
+        event: dict[str, Any] = load_sample(name)
+        if "paymentTokenCiphertext" in event:
+            event["paymentTokenCiphertext"] = sealed("tok_visa", event["orderId"])
+        return event
+
+    return load
 
 
 def fresh_import(name: str) -> ModuleType:

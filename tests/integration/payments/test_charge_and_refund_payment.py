@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
-from payments.errors import PaymentDeclined, PaymentProviderUnavailable
+from payments.errors import PaymentDeclined, PaymentProviderUnavailable, PaymentTokenUnreadable
+from tests.integration.payments.conftest import sealed
 from tests.support.lambda_context import FakeLambdaContext
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
-    return {**event, "paymentToken": token}
+    return {**event, "paymentTokenCiphertext": sealed(token, event["orderId"])}
 
 
 def test_a_charge_records_the_payment_and_its_event_in_one_go(
@@ -227,3 +228,20 @@ def test_a_refund_while_the_provider_is_down_is_transient_and_keeps_the_charge(
     breaker = state.breaker()  # the refund's failure counts against the provider too
     assert breaker is not None
     assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)
+
+
+def test_a_token_sealed_for_another_order_is_not_opened_and_nothing_is_charged(
+    charge_payment: ModuleType,
+    state: PaymentsState,
+    provider: PaymentProviderSimulator,
+    sample_event: SampleEvent,
+) -> None:
+    # Given the saga state of the sample order carrying another order's sealed token
+    event = sample_event("charge_payment")
+    event["paymentTokenCiphertext"] = sealed("tok_visa", "0d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f")
+
+    # When ChargePayment runs / Then KMS does not open it for this order: nothing is charged
+    with pytest.raises(PaymentTokenUnreadable):
+        invoke(charge_payment, event)
+    assert provider.charges() == []
+    assert state.payments() == {}

@@ -17,7 +17,7 @@ from payments.errors import (
     PaymentProviderCircuitOpen,
     PaymentProviderUnavailable,
 )
-from tests.integration.payments.conftest import fresh_import
+from tests.integration.payments.conftest import fresh_import, sealed
 from tests.support.lambda_context import FakeLambdaContext
 
 if TYPE_CHECKING:
@@ -64,10 +64,10 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def charge_event(sample_event: SampleEvent, token: str, order_id: str | None = None) -> Any:
-    event = {**sample_event("charge_payment"), "paymentToken": token}
+    event = sample_event("charge_payment")
     if order_id:
         event["orderId"] = order_id
-    return event
+    return {**event, "paymentTokenCiphertext": sealed(token, event["orderId"])}
 
 
 def open_the_breaker(charge: ModuleType, sample_event: SampleEvent) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,18 @@ T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"
 OTHER_CUSTOMER = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
+
+
+def fake_seal(token: str, order_id: str) -> str:
+    """A stand-in for the KMS sealer: reversible only by fake_open, only for the same order."""
+    return base64.b64encode(f"sealed:{order_id}:{token}".encode()).decode()
+
+
+def fake_open(ciphertext: str, order_id: str) -> str:
+    prefix = f"sealed:{order_id}:"
+    plain = base64.b64decode(ciphertext).decode()
+    assert plain.startswith(prefix), "opened for another order"
+    return plain.removeprefix(prefix)
 
 
 class TickingClock:

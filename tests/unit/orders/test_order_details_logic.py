@@ -50,6 +50,7 @@ from tests.unit.orders.orders_fakes import (
     OTHER_CUSTOMER,
     InMemoryOrderEventStore,
     TickingClock,
+    fake_seal,
 )
 from tests.unit.shared.breaker_fakes import FakeClock, InMemoryBreakerStore
 
@@ -150,7 +151,7 @@ class World:
             {"items": [{"sku": "ESPRESSO-250G", "quantity": 2}], "paymentToken": "tok_visa"}
         )
         command = PlaceOrder(customerId=customer, correlationId="corr-1", request=request)
-        place_order(command, store=self.store, clock=clock, new_id=lambda: ORDER_ID)
+        place_order(command, store=self.store, clock=clock, new_id=lambda: ORDER_ID, seal=fake_seal)
         task = ConfirmOrderInput.model_validate(
             {
                 "orderId": ORDER_ID,

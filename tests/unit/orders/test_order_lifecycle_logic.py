@@ -43,6 +43,7 @@ from tests.unit.orders.orders_fakes import (
     OTHER_CUSTOMER,
     InMemoryOrderEventStore,
     TickingClock,
+    fake_seal,
     sequential_ids,
 )
 
@@ -81,7 +82,7 @@ def clock() -> TickingClock:
 def placed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:
     request = PlaceOrderRequest.model_validate({"items": ITEMS, "paymentToken": "tok_visa"})
     command = PlaceOrder(customerId=CUSTOMER, correlationId="corr-1", request=request)
-    place_order(command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID))
+    place_order(command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID), seal=fake_seal)
 
 
 def confirmed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:

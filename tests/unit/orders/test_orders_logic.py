@@ -39,6 +39,8 @@ from tests.unit.orders.orders_fakes import (
     InMemoryOrderEventStore,
     RecordingSagaStarter,
     TickingClock,
+    fake_open,
+    fake_seal,
     sequential_ids,
 )
 
@@ -53,7 +55,9 @@ def placed(store: InMemoryOrderEventStore, clock: TickingClock, **request: Any) 
         correlationId="corr-1",
         request=PlaceOrderRequest.model_validate(body),
     )
-    accepted = place_order(command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID))
+    accepted = place_order(
+        command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID), seal=fake_seal
+    )
     return accepted.orderId
 
 
@@ -90,7 +94,7 @@ def clock() -> TickingClock:
 # ---------------------------------------------------------------- place
 
 
-def test_placing_writes_order_placed_as_version_1_with_the_token_beside_the_event(
+def test_placing_writes_order_placed_as_version_1_with_the_sealed_token_beside_the_event(
     store: InMemoryOrderEventStore, clock: TickingClock
 ) -> None:
     # Given a customer's valid request / When the order is placed
@@ -104,7 +108,10 @@ def test_placing_writes_order_placed_as_version_1_with_the_token_beside_the_even
     assert item["source"] == "shop.orders"
     assert item["version"] == 1
     assert item["customerId"] == CUSTOMER
-    assert item["paymentToken"] == "tok_visa"
+    # the token is sealed for this order (by KMS in the handler), never stored as it is
+    assert "paymentToken" not in item
+    assert fake_open(item["paymentTokenCiphertext"], ORDER_ID) == "tok_visa"
+    assert "tok_visa" not in json.dumps(item)
     assert "expiresAt" not in item  # the event store is kept forever
     detail = json.loads(item["detail"])
     assert "tok_visa" not in item["detail"]
@@ -393,7 +400,7 @@ def test_the_saga_starts_once_with_the_contract_input(
         "orderId": ORDER_ID,
         "customerId": CUSTOMER,
         "items": ITEMS,
-        "paymentToken": "tok_visa",
+        "paymentTokenCiphertext": fake_seal("tok_visa", ORDER_ID),  # sealed, never the token
         "shippingAddress": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }

@@ -27,6 +27,7 @@ from tests.unit.orders.orders_fakes import (
     OTHER_CUSTOMER,
     InMemoryOrderEventStore,
     TickingClock,
+    fake_seal,
 )
 from tests.unit.orders.summaries_fakes import (
     CountingOrderEventStore,
@@ -63,7 +64,9 @@ def placed(
 ) -> str:
     request = PlaceOrderRequest.model_validate({"items": ITEMS, "paymentToken": "tok_visa"})
     command = PlaceOrder(customerId=customer, correlationId="corr-1", request=request)
-    return place_order(command, store=store, clock=clock, new_id=lambda: order_id).orderId
+    return place_order(
+        command, store=store, clock=clock, new_id=lambda: order_id, seal=fake_seal
+    ).orderId
 
 
 def confirmed(

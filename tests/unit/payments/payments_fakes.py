@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from payments.errors import PaymentDeclined, PaymentProviderUnavailable, PaymentRecordConflict
+from payments.errors import (
+    PaymentDeclined,
+    PaymentProviderUnavailable,
+    PaymentRecordConflict,
+    PaymentTokenUnreadable,
+)
 from payments.models import (
     ChargeRequest,
     PaymentRecord,
@@ -111,3 +117,16 @@ class FakeProvider(PaymentProvider):
             status="succeeded",
             amountCents=request.amountCents,
         )
+
+
+def fake_seal(token: str, order_id: str) -> str:
+    """A stand-in for PlaceOrder's KMS sealing, opened only by fake_open for the same order."""
+    return base64.b64encode(f"sealed:{order_id}:{token}".encode()).decode()
+
+
+def fake_open(ciphertext: str, order_id: str) -> str:
+    prefix = f"sealed:{order_id}:"
+    plain = base64.b64decode(ciphertext).decode()
+    if not plain.startswith(prefix):
+        raise PaymentTokenUnreadable("The payment token was not sealed for this order")
+    return plain.removeprefix(prefix)

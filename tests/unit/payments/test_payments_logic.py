@@ -9,11 +9,21 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from payments.errors import PaymentAlreadyRefunded, PaymentDeclined, PaymentProviderUnavailable
+from payments.errors import (
+    PaymentAlreadyRefunded,
+    PaymentDeclined,
+    PaymentProviderUnavailable,
+    PaymentTokenUnreadable,
+)
 from payments.logic import charge_payment, refund_payment
 from payments.models import ChargePaymentInput, PaymentRecord, RefundPaymentInput
 from shop_shared.events import DomainEvent
-from tests.unit.payments.payments_fakes import FakeProvider, InMemoryPayments
+from tests.unit.payments.payments_fakes import (
+    FakeProvider,
+    InMemoryPayments,
+    fake_open,
+    fake_seal,
+)
 
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -29,7 +39,7 @@ def charge_input(token: str = "tok_visa", total: int = 3470) -> ChargePaymentInp
             "orderId": ORDER_ID,
             "customerId": "c-1",
             "items": [{"sku": "MUG", "quantity": 1}],
-            "paymentToken": token,
+            "paymentTokenCiphertext": fake_seal(token, ORDER_ID),
             "correlationId": "corr-1",
             "reservation": {"lines": [], "totalCents": total, "currency": "EUR"},
         }
@@ -50,7 +60,13 @@ def provider() -> FakeProvider:
 
 
 def charge(payments: InMemoryPayments, provider: FakeProvider, **kwargs: Any) -> Any:
-    return charge_payment(charge_input(**kwargs), payments=payments, provider=provider, clock=clock)
+    return charge_payment(
+        charge_input(**kwargs),
+        payments=payments,
+        provider=provider,
+        clock=clock,
+        open_token=fake_open,
+    )
 
 
 def refund(payments: InMemoryPayments, provider: FakeProvider) -> Any:
@@ -199,10 +215,26 @@ def test_a_refund_while_the_provider_is_down_is_transient_and_keeps_the_charge(
     assert payments.detail_types() == ["PaymentCharged"]
 
 
+def test_a_token_sealed_for_another_order_charges_nothing(
+    payments: InMemoryPayments, provider: FakeProvider
+) -> None:
+    # Given the sealed token of another order, copied into this order's saga state
+    other = fake_seal("tok_visa", "0d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f")
+    task = charge_input().model_copy(update={"paymentTokenCiphertext": other})
+
+    # When ChargePayment runs / Then it cannot open it, and the provider is never asked
+    with pytest.raises(PaymentTokenUnreadable):
+        charge_payment(
+            task, payments=payments, provider=provider, clock=clock, open_token=fake_open
+        )
+    assert provider.charge_calls == []
+    assert payments.records == {}
+
+
 @pytest.mark.parametrize(
     "change",
     [
-        {"paymentToken": "visa"},
+        {"paymentTokenCiphertext": "tok_visa"},  # a raw token is not a sealed one
         {"reservation": {"totalCents": 0, "currency": "EUR"}},
         {"reservation": {"totalCents": 10, "currency": "eur"}},
         {"orderId": "../x"},

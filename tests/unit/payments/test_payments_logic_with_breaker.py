@@ -12,7 +12,7 @@ from payments.logic import charge_payment, refund_payment
 from payments.models import ChargePaymentInput, RefundPaymentInput
 from payments.provider import PAYMENT_PROVIDER_BREAKER, BreakerGuardedProvider
 from shop_shared.circuit_breaker import BreakerConfig, CircuitBreaker, CircuitState
-from tests.unit.payments.payments_fakes import FakeProvider, InMemoryPayments
+from tests.unit.payments.payments_fakes import FakeProvider, InMemoryPayments, fake_open, fake_seal
 from tests.unit.shared.breaker_fakes import FakeClock, InMemoryBreakerStore
 
 CONFIG = BreakerConfig(
@@ -29,7 +29,7 @@ def charge_input(n: int, token: str = "tok_visa") -> ChargePaymentInput:
     return ChargePaymentInput.model_validate(
         {
             "orderId": order_id(n),
-            "paymentToken": token,
+            "paymentTokenCiphertext": fake_seal(token, order_id(n)),
             "reservation": {"totalCents": 1250, "currency": "EUR"},
         }
     )
@@ -56,6 +56,7 @@ class World:
             payments=self.payments,
             provider=self.provider,
             clock=lambda: NOW,
+            open_token=fake_open,
         )
 
     def refund(self, n: int) -> object:
