@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from shop_shared.events import DomainEvent, EventMetadata, event_item, parse_detail
+from shop_shared.models import ShopModel
 from shop_shared.numbers import WholeNumber
 from shop_shared.text import OneLine
 
@@ -47,10 +48,6 @@ CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
 Quantity = Annotated[StrictInt, Field(ge=1, le=100), WholeNumber]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
-# The payment token sealed with the payment-token KMS key for one order (orders.payment_token).
-SealedPaymentToken = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9+/]+={0,2}$", min_length=16, max_length=8192)
-]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Cents = Annotated[int, Field(ge=0)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -68,14 +65,14 @@ def _is_none(value: object) -> bool:
 # ---------------------------------------------------------------- value objects
 
 
-class OrderLine(BaseModel):
+class OrderLine(ShopModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sku: Sku
     quantity: Quantity
 
 
-class ShippingAddress(BaseModel):
+class ShippingAddress(ShopModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     line1: AddressLine
@@ -92,7 +89,7 @@ class ShippingAddress(BaseModel):
 # ---------------------------------------------------------------- API
 
 
-class PlaceOrderRequest(BaseModel):
+class PlaceOrderRequest(ShopModel):
     """POST /orders body. No prices: the saga's ReserveStock prices the order from the catalog."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -110,7 +107,7 @@ class PlaceOrderRequest(BaseModel):
         return self
 
 
-class PlaceOrder(BaseModel):
+class PlaceOrder(ShopModel):
     """The command behind POST /orders: who asks, with which idempotency key, for what."""
 
     model_config = ConfigDict(frozen=True)
@@ -121,14 +118,14 @@ class PlaceOrder(BaseModel):
     request: PlaceOrderRequest
 
 
-class OrderAccepted(BaseModel):
+class OrderAccepted(ShopModel):
     """202 body of POST /orders."""
 
     orderId: OrderId
     status: Literal["PENDING"] = "PENDING"
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     status: OrderStatus
@@ -136,7 +133,7 @@ class HistoryEntry(BaseModel):
     reason: RejectionReason | None = Field(default=None, exclude_if=_is_none)
 
 
-class OrderView(BaseModel):
+class OrderView(ShopModel):
     """200 body of GET /orders/{orderId}; totals stay null until the order is confirmed."""
 
     orderId: OrderId
@@ -171,7 +168,7 @@ class OrderView(BaseModel):
 # ---------------------------------------------------------------- events (data of the detail)
 
 
-class OrderPlacedData(BaseModel):
+class OrderPlacedData(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     orderId: OrderId
@@ -180,7 +177,7 @@ class OrderPlacedData(BaseModel):
     shippingAddress: ShippingAddress | None = None
 
 
-class OrderConfirmedData(BaseModel):
+class OrderConfirmedData(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     orderId: OrderId
@@ -189,7 +186,7 @@ class OrderConfirmedData(BaseModel):
     currency: Currency
 
 
-class OrderRejectedData(BaseModel):
+class OrderRejectedData(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     orderId: OrderId
@@ -198,7 +195,7 @@ class OrderRejectedData(BaseModel):
     message: str = Field(min_length=1, max_length=200)
 
 
-class OrderCancellationRequestedData(BaseModel):
+class OrderCancellationRequestedData(ShopModel):
     """The customer asked to cancel a CONFIRMED order; the cancellation workflow undoes it."""
 
     model_config = ConfigDict(frozen=True)
@@ -207,7 +204,7 @@ class OrderCancellationRequestedData(BaseModel):
     customerId: CustomerId
 
 
-class OrderCancelledData(BaseModel):
+class OrderCancelledData(ShopModel):
     """Every step of the order was undone: shipment cancelled, payment refunded, stock back."""
 
     model_config = ConfigDict(frozen=True)
@@ -219,7 +216,7 @@ class OrderCancelledData(BaseModel):
 StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")]
 
 
-class OrderNeedsAttentionData(BaseModel):
+class OrderNeedsAttentionData(ShopModel):
     """A compensation still failed after its retries: an operator has to finish the order.
 
     `failedStep` and `error` are the first failure (`failedSteps` lists every one, in the order
@@ -258,7 +255,7 @@ DETAIL_TYPES: dict[type[OrderEventData], OrderEventType] = {
 }
 
 
-class RecordedEvent(BaseModel):
+class RecordedEvent(ShopModel):
     """An event read back from the store, typed, with its place in the order's history."""
 
     model_config = ConfigDict(frozen=True)
@@ -295,13 +292,11 @@ def _at_version(event: DomainEvent[Any], version: int) -> DomainEvent[Any]:
     return event.model_copy(update={"detail": detail})
 
 
-class OrderEventItem(BaseModel):
+class OrderEventItem(ShopModel):
     """One item of the orders event store, as DynamoDB holds it (resource-level types).
 
-    `paymentTokenCiphertext` (the card token sealed with the payment-token KMS key for this
-    order; never the token itself) sits beside the OrderPlaced event, never inside it: the saga
-    starter reads it from the stream image, while the event's detail (which goes on the bus)
-    does not carry it.
+    `paymentToken` sits beside the OrderPlaced event, never inside it: the saga starter reads it
+    from the stream image, while the event's detail (which goes on the bus) does not carry it.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -316,7 +311,7 @@ class OrderEventItem(BaseModel):
     occurredAt: str
     version: int = Field(ge=1)
     customerId: CustomerId
-    paymentTokenCiphertext: SealedPaymentToken | None = None
+    paymentToken: PaymentToken | None = None
     # OrderPlaced only: the UTC hour it was placed in (the sparse OrdersPlacedByHour index)
     placedHour: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d$")] | None = None
 
@@ -328,7 +323,7 @@ class OrderEventItem(BaseModel):
         order_id: str,
         version: int,
         customer_id: str,
-        payment_token_ciphertext: str | None = None,
+        payment_token: str | None = None,
     ) -> OrderEventItem:
         key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
         item = event_item(_at_version(event, version), key=key, expires=False)
@@ -338,7 +333,7 @@ class OrderEventItem(BaseModel):
                 **item,
                 "version": version,
                 "customerId": customer_id,
-                "paymentTokenCiphertext": payment_token_ciphertext,
+                "paymentToken": payment_token,
                 "placedHour": placed_hour(event.detail.metadata.occurredAt) if placed else None,
             }
         )
@@ -358,7 +353,7 @@ class OrderEventItem(BaseModel):
 # ---------------------------------------------------------------- aggregate state
 
 
-class Order(BaseModel):
+class Order(ShopModel):
     """The state of an order: the fold of its events (see logic.fold)."""
 
     model_config = ConfigDict(frozen=True)
@@ -380,7 +375,7 @@ class Order(BaseModel):
 # ---------------------------------------------------------------- saga payloads
 
 
-class SagaInput(BaseModel):
+class SagaInput(ShopModel):
     """Input of the order saga (contracts.md), started with execution name = order id."""
 
     model_config = ConfigDict(frozen=True)
@@ -388,12 +383,12 @@ class SagaInput(BaseModel):
     orderId: OrderId
     customerId: CustomerId
     items: list[OrderLine]
-    paymentTokenCiphertext: SealedPaymentToken  # only ChargePayment can decrypt it
+    paymentToken: PaymentToken
     shippingAddress: ShippingAddress | None = None
     correlationId: str = Field(min_length=1)
 
 
-class CancellationInput(BaseModel):
+class CancellationInput(ShopModel):
     """Input of the cancellation workflow, started with execution name `cancel-<orderId>`."""
 
     model_config = ConfigDict(frozen=True)
@@ -407,7 +402,7 @@ class CancellationInput(BaseModel):
         return f"cancel-{self.orderId}"
 
 
-class SagaTask(BaseModel):
+class SagaTask(ShopModel):
     """What every orders task reads from the saga's state (the rest of the state is ignored)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -416,14 +411,14 @@ class SagaTask(BaseModel):
     correlationId: str | None = Field(default=None, min_length=1)
 
 
-class ReservationTotal(BaseModel):
+class ReservationTotal(ShopModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     totalCents: Cents
     currency: Currency
 
 
-class PaymentTotal(BaseModel):
+class PaymentTotal(ShopModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     paymentId: str = Field(min_length=1)
@@ -443,7 +438,7 @@ class ConfirmOrderInput(SagaTask):
         return self
 
 
-class SagaError(BaseModel):
+class SagaError(ShopModel):
     """`$.error` as a Catch writes it: the error name and its cause (Lambda's error JSON)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -468,14 +463,14 @@ class MarkOrderCancelledInput(SagaTask):
     pass
 
 
-class OrderCancellationAccepted(BaseModel):
+class OrderCancellationAccepted(ShopModel):
     """202 body of POST /orders/{orderId}/cancel."""
 
     orderId: OrderId
     status: Literal["CANCELLING"] = "CANCELLING"
 
 
-class SagaOrderResult(BaseModel):
+class SagaOrderResult(ShopModel):
     """What ConfirmOrder and RejectOrder return into the saga's state."""
 
     orderId: OrderId

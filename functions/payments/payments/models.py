@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+
+from shop_shared.models import ShopModel
 
 PAYMENTS_SOURCE = "shop.payments"
 PRODUCER = "payments"
@@ -15,10 +17,6 @@ CHARGE_ATTEMPT_DAYS = 30  # how long the note that a charge was sent is kept (TT
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
-# The card token as the saga carries it: sealed by PlaceOrder for the order (payment_token).
-SealedPaymentToken = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9+/]+={0,2}$", min_length=16, max_length=8192)
-]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 PositiveCents = Annotated[int, Field(gt=0)]
 ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -27,7 +25,7 @@ ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 # ---------------------------------------------------------------- saga payloads
 
 
-class SagaTask(BaseModel):
+class SagaTask(ShopModel):
     """What every payments task reads from the saga's state (the rest is ignored)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -40,7 +38,7 @@ class SagaTask(BaseModel):
         return self.correlationId or self.orderId
 
 
-class ReservationTotal(BaseModel):
+class ReservationTotal(ShopModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     totalCents: PositiveCents
@@ -48,7 +46,7 @@ class ReservationTotal(BaseModel):
 
 
 class ChargePaymentInput(SagaTask):
-    paymentTokenCiphertext: SealedPaymentToken  # opened only by ChargePayment, for one call
+    paymentToken: PaymentToken
     reservation: ReservationTotal
 
 
@@ -56,7 +54,7 @@ class RefundPaymentInput(SagaTask):
     pass
 
 
-class PaymentResult(BaseModel):
+class PaymentResult(ShopModel):
     """`$.payment`: what ChargePayment returns into the saga's state."""
 
     paymentId: ProviderId
@@ -74,7 +72,7 @@ class PaymentResult(BaseModel):
         )
 
 
-class GetPaymentInput(BaseModel):
+class GetPaymentInput(ShopModel):
     """What GetPaymentFunction (internal query, not on the API) is invoked with: orders' GET
     /orders/{id}/details."""
 
@@ -84,7 +82,7 @@ class GetPaymentInput(BaseModel):
     correlationId: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
-class PaymentAnswer(BaseModel):
+class PaymentAnswer(ShopModel):
     """GetPaymentFunction's answer: the order's payment, or `found: false` (never an error)
     when the order has none."""
 
@@ -98,7 +96,7 @@ class PaymentAnswer(BaseModel):
         return cls(orderId=order_id, found=payment is not None, payment=payment)
 
 
-class RefundResult(BaseModel):
+class RefundResult(ShopModel):
     """`$.refund`: NOT_CHARGED when the order has no payment (nothing to give back)."""
 
     orderId: OrderId
@@ -112,7 +110,7 @@ def payment_key(order_id: str) -> dict[str, str]:
     return {"pk": f"PAYMENT#{order_id}"}
 
 
-class PaymentRecord(BaseModel):
+class PaymentRecord(ShopModel):
     """`PAYMENT#<orderId>` in PaymentsTable. paymentId is the provider's charge id."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -136,7 +134,7 @@ def charge_attempt_key(order_id: str) -> dict[str, str]:
     return {"pk": f"CHARGE_ATTEMPT#{order_id}"}
 
 
-class ChargeAttempt(BaseModel):
+class ChargeAttempt(ShopModel):
     """`CHARGE_ATTEMPT#<orderId>`: a charge request for the order was sent to the provider (it
     may have charged, whatever the step saw). Written before the request leaves; without it,
     RefundPayment knows nothing was ever charged and need not ask the provider."""
@@ -156,7 +154,7 @@ class ChargeAttempt(BaseModel):
 # ---------------------------------------------------------------- events (data of the detail)
 
 
-class PaymentEventData(BaseModel):
+class PaymentEventData(ShopModel):
     model_config = ConfigDict(frozen=True)
 
     detail_type: ClassVar[str]
@@ -187,14 +185,14 @@ class PaymentRefundedData(PaymentEventData):
 # ---------------------------------------------------------------- payment provider API
 
 
-class ChargeRequest(BaseModel):
+class ChargeRequest(ShopModel):
     amountCents: PositiveCents
     currency: Currency
     token: PaymentToken
     reference: OrderId
 
 
-class ProviderCharge(BaseModel):
+class ProviderCharge(ShopModel):
     model_config = ConfigDict(extra="ignore")
 
     chargeId: ProviderId
@@ -204,7 +202,7 @@ class ProviderCharge(BaseModel):
     reference: str
 
 
-class ChargeList(BaseModel):
+class ChargeList(ShopModel):
     """GET /v1/charges?reference=: the provider's charges with that reference."""
 
     model_config = ConfigDict(extra="ignore")
@@ -212,12 +210,12 @@ class ChargeList(BaseModel):
     items: list[ProviderCharge]
 
 
-class RefundRequest(BaseModel):
+class RefundRequest(ShopModel):
     chargeId: ProviderId
     amountCents: PositiveCents
 
 
-class ProviderRefund(BaseModel):
+class ProviderRefund(ShopModel):
     model_config = ConfigDict(extra="ignore")
 
     refundId: ProviderId
