@@ -48,6 +48,10 @@ CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
 Quantity = Annotated[StrictInt, Field(ge=1, le=100), WholeNumber]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
+# The payment token sealed with the payment-token KMS key for one order (orders.payment_token).
+SealedPaymentToken = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9+/]+={0,2}$", min_length=16, max_length=8192)
+]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Cents = Annotated[int, Field(ge=0)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -295,8 +299,10 @@ def _at_version(event: DomainEvent[Any], version: int) -> DomainEvent[Any]:
 class OrderEventItem(ShopModel):
     """One item of the orders event store, as DynamoDB holds it (resource-level types).
 
-    `paymentToken` sits beside the OrderPlaced event, never inside it: the saga starter reads it
-    from the stream image, while the event's detail (which goes on the bus) does not carry it.
+    `paymentTokenCiphertext` (the card token sealed with the payment-token KMS key for this
+    order; never the token itself) sits beside the OrderPlaced event, never inside it: the saga
+    starter reads it from the stream image, while the event's detail (which goes on the bus)
+    does not carry it.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -311,7 +317,7 @@ class OrderEventItem(ShopModel):
     occurredAt: str
     version: int = Field(ge=1)
     customerId: CustomerId
-    paymentToken: PaymentToken | None = None
+    paymentTokenCiphertext: SealedPaymentToken | None = None
     # OrderPlaced only: the UTC hour it was placed in (the sparse OrdersPlacedByHour index)
     placedHour: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d$")] | None = None
 
@@ -323,7 +329,7 @@ class OrderEventItem(ShopModel):
         order_id: str,
         version: int,
         customer_id: str,
-        payment_token: str | None = None,
+        payment_token_ciphertext: str | None = None,
     ) -> OrderEventItem:
         key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
         item = event_item(_at_version(event, version), key=key, expires=False)
@@ -333,7 +339,7 @@ class OrderEventItem(ShopModel):
                 **item,
                 "version": version,
                 "customerId": customer_id,
-                "paymentToken": payment_token,
+                "paymentTokenCiphertext": payment_token_ciphertext,
                 "placedHour": placed_hour(event.detail.metadata.occurredAt) if placed else None,
             }
         )
@@ -383,7 +389,7 @@ class SagaInput(ShopModel):
     orderId: OrderId
     customerId: CustomerId
     items: list[OrderLine]
-    paymentToken: PaymentToken
+    paymentTokenCiphertext: SealedPaymentToken  # only ChargePayment can decrypt it
     shippingAddress: ShippingAddress | None = None
     correlationId: str = Field(min_length=1)
 

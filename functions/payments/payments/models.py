@@ -17,6 +17,10 @@ CHARGE_ATTEMPT_DAYS = 30  # how long the note that a charge was sent is kept (TT
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 PaymentToken = Annotated[str, StringConstraints(pattern=r"^tok_[A-Za-z0-9_]{1,64}$")]
+# The card token as the saga carries it: sealed by PlaceOrder for the order (payment_token).
+SealedPaymentToken = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9+/]+={0,2}$", min_length=16, max_length=8192)
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 PositiveCents = Annotated[int, Field(gt=0)]
 ProviderId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -46,7 +50,7 @@ class ReservationTotal(ShopModel):
 
 
 class ChargePaymentInput(SagaTask):
-    paymentToken: PaymentToken
+    paymentTokenCiphertext: SealedPaymentToken  # opened only by ChargePayment, for one call
     reservation: ReservationTotal
 
 
