@@ -144,11 +144,13 @@ def test_a_confirmed_orders_card_token_is_nowhere_to_be_read(
         return any(order_id in b and "OrderConfirmed" in b for b in bus_events)
 
     assert eventually(confirmation_on_the_bus), "the bus capture saw the order confirmed"
+    log = cloud.log()
+    assert f'"order_id":"{order_id}"' in log.replace(" ", ""), "the functions' logs are in it"
     where = {
         "OrdersTable": json.dumps(items, default=str),
         "OrdersTable stream": json.dumps(stream_records(cloud, "OrdersTable"), default=str),
         "saga execution history": json.dumps(history, default=str),
         "bus events": json.dumps(bus_events),
-        "localcloud log": cloud.log(),
+        "localcloud and function logs": log,
     }
     assert [name for name, text in where.items() if RAW_TOKEN in text] == []
