@@ -180,6 +180,44 @@ def function_targets(runtime: RuntimeEnvironment, aws_url: str) -> list[Target]:
     return sorted(targets, key=lambda target: target.name)
 
 
+def before_targets(targets: list[Target], revision: str, tree: Path) -> list[Target]:
+    """The same functions as they were at `revision` (its functions/ and layers/ in `tree`),
+    with the same environment, minus the tracing switch if that template had none."""
+    archive = subprocess.run(
+        ["git", "archive", revision, "functions", "layers"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    tree.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    old_template = subprocess.run(
+        ["git", "show", f"{revision}:template.yaml"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+
+    def moved(value: str) -> str:
+        for folder in ("functions", "layers"):
+            value = value.replace(str(ROOT / folder), str(tree / folder))
+        return value
+
+    before = []
+    for target in targets:
+        environment = {name: moved(value) for name, value in target.environment.items()}
+        if "POWERTOOLS_TRACE_DISABLED" not in old_template:
+            environment.pop("POWERTOOLS_TRACE_DISABLED", None)
+        before.append(
+            Target(
+                f"{target.name} @{revision}",
+                target.python,
+                target.script,
+                target.argument,
+                environment,
+                Path(moved(str(target.cwd))),
+            )
+        )
+    return before
+
+
 def floor_target(runtime: RuntimeEnvironment, aws_url: str) -> Target:
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     env.update({"TZ": ":UTC", **base_worker_environment(aws_url)})
@@ -236,6 +274,25 @@ def measure(targets: list[Target], rounds: int) -> dict[str, list[float]]:
     return samples
 
 
+def _commit() -> str:
+    """The commit measured, marked + when the working tree differs from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "functions", "layers", "template.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{head}+" if dirty else head or "unknown"
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
@@ -249,6 +306,7 @@ def report(
     reference: str | None,
     load_before: str,
     load_after: str,
+    before: str | None = None,
 ) -> tuple[dict[str, object], str]:
     def row(name: str) -> dict[str, float]:
         values = samples[name]
@@ -267,6 +325,8 @@ def report(
         median = statistics.median(samples[name])
         entry["above_floor_ms"] = round(median - floor_ms, 1)
         entry["ratio_to_reference"] = round(median / reference_ms, 2) if reference_ms else None
+        if before:
+            entry["before_median_ms"] = row(f"{name} @{before}")["median_ms"]
         rows[name] = entry
     medians = [statistics.median(samples[name]) for name in functions]
     slowest = max(functions, key=lambda name: statistics.median(samples[name]))
@@ -280,6 +340,20 @@ def report(
         if reference_ms
         else None,
         "slowest_ratio": round(max(medians) / reference_ms, 2) if reference_ms else None,
+        "before": before,
+        "before_median_function_ms": round(
+            statistics.median(
+                statistics.median(samples[f"{name} @{before}"]) for name in functions
+            ),
+            1,
+        )
+        if before
+        else None,
+        "before_slowest_function_ms": round(
+            max(statistics.median(samples[f"{name} @{before}"]) for name in functions), 1
+        )
+        if before
+        else None,
         "median_spread_pct": round(
             statistics.median(float(rows[name]["spread_pct"] or 0) for name in functions), 1
         ),
@@ -290,6 +364,7 @@ def report(
         f"{platform.python_version()}, {os.cpu_count()} cores",
         "load_average_before": load_before,
         "load_average_after": load_after,
+        "commit": _commit(),
         "rounds": len(samples[floor]),
         "command": "python -m bench.cold_start" + (" --reference PATH" if reference else ""),
         "summary": summary,
@@ -300,18 +375,19 @@ def report(
     ratio_head = "ratio to reference" if reference else "ratio (no reference)"
     lines = [
         f"Cold init (import of the handler module in a fresh Lambda-runtime interpreter), median "
-        f"of {len(samples[floor])} interleaved samples; load average {load_before} before, "
-        f"{load_after} after.",
+        f"of {len(samples[floor])} interleaved samples, commit {document['commit']}; load "
+        f"average {load_before} before, {load_after} after.",
         "",
-        f"| function | median ms | spread (max-min)/median | {ratio_head} | above floor ms |",
-        "|---|---:|---:|---:|---:|",
+        f"| function | median ms | spread (max-min)/median | {ratio_head} | above floor ms |"
+        + (f" before ({before}) ms |" if before else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|" if before else ""),
     ]
     for name in sorted(functions, key=lambda name: -statistics.median(samples[name])):
         r = rows[name]
         ratio = f"{r['ratio_to_reference']:.2f}" if r["ratio_to_reference"] is not None else "-"
         lines.append(
             f"| {name} | {r['median_ms']:.0f} | {r['spread_pct']:.0f}% | {ratio} "
-            f"| {r['above_floor_ms']:.0f} |"
+            f"| {r['above_floor_ms']:.0f} |" + (f" {r['before_median_ms']:.0f} |" if before else "")
         )
     f = row(floor)
     lines.append(f"| *{floor}* | {f['median_ms']:.0f} | {f['spread_pct']:.0f}% | | 0 |")
@@ -332,6 +408,12 @@ def report(
             "(aims: 0.6 and 0.7)."
             if reference
             else "; no reference timed (--reference PATH)."
+        )
+        + (
+            f" At {before}: median function {summary['before_median_function_ms']} ms, "
+            f"slowest {summary['before_slowest_function_ms']} ms."
+            if before
+            else ""
         ),
     ]
     return document, "\n".join(lines) + "\n"
@@ -341,6 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--reference", type=Path, help=f"a clone of {REFERENCE_URL} (never copied here)"
+    )
+    parser.add_argument(
+        "--before", metavar="REVISION", help="also time the functions as they were at REVISION"
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -369,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
             return
         functions = [target.name for target in targets]
         floor = floor_target(runtime, cloud.aws_url)
+        if args.before:
+            targets += before_targets(targets, args.before, Path(tmp) / "before")
         targets.append(floor)
         reference = None
         if args.reference is not None:
@@ -388,6 +475,7 @@ def main(argv: list[str] | None = None) -> None:
         reference=reference,
         load_before=load_before,
         load_after=load_after,
+        before=args.before,
     )
     document["seconds"] = round(time.monotonic() - started, 1)
     args.results.mkdir(parents=True, exist_ok=True)
