@@ -17,6 +17,7 @@ from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
 from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
+from localcloud.cognito import auth_flows as cognito_auth_flows
 from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.dynamodb import transactions as dynamodb_transactions
 from localcloud.endpoint.server import AwsEndpoint
@@ -113,6 +114,7 @@ class LocalCloud:
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
         dynamodb_transactions.install()  # no copy of a whole table per TransactWriteItems
+        cognito_auth_flows.install()  # a client's ExplicitAuthFlows, PreventUserExistenceErrors
         stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)

@@ -138,12 +138,15 @@ def pool(moto_endpoint: str) -> UserPool:
         PoolName="shop-users", Policies={"PasswordPolicy": {"MinimumLength": 12}}
     )["UserPool"]["Id"]
     client.create_group(GroupName="admin", UserPoolId=pool_id)
-    client_id = client.create_user_pool_client(UserPoolId=pool_id, ClientName="shop-web")[
-        "UserPoolClient"
-    ]["ClientId"]
-    other_client_id = client.create_user_pool_client(UserPoolId=pool_id, ClientName="other")[
-        "UserPoolClient"
-    ]["ClientId"]
+    # Both allow the server-side password sign-in these tests use (Cognito refuses a flow a
+    # client does not list; localcloud.cognito.auth_flows).
+    flows = ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    client_id = client.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="shop-web", ExplicitAuthFlows=flows
+    )["UserPoolClient"]["ClientId"]
+    other_client_id = client.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="other", ExplicitAuthFlows=flows
+    )["UserPoolClient"]["ClientId"]
     return UserPool(client, moto_endpoint, pool_id, client_id, other_client_id)
 
 
