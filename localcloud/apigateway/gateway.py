@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 AUTHORIZATION_HEADER = "Authorization"
 _HOP_BY_HOP_HEADERS = frozenset({"connection", "content-length", "transfer-encoding"})
-_PROXY_RESPONSE_KEYS = ("statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded")
 _DATE_CLAIMS = frozenset({"exp", "iat"})
 # requestContext.identity fields that are null for a Cognito-authorized or public call.
 _ABSENT_IDENTITY_FIELDS = (

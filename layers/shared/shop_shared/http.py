@@ -348,10 +348,6 @@ class Caller:
     def is_admin(self) -> bool:
         return ADMIN_GROUP in self.groups
 
-    def require_admin(self) -> None:
-        if not self.is_admin:
-            raise Forbidden("Only the admin group may do this")
-
 
 def current_caller(app: APIGatewayRestResolver) -> Caller:
     claims = app.current_event.request_context.authorizer.claims or {}
