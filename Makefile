@@ -112,7 +112,7 @@ burst: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## 200 orders from 16 threads (issue 8'
 # The import roots Lambda gives each function (the shared layer, every service folder), so the
 # schema generator imports each functions/<service>/<service>/events.py as the tests do.
 EMPTY :=
-PROJECT_PYTHONPATH := $(subst $(EMPTY) $(EMPTY),:,layers/shared $(wildcard functions/*))
+PROJECT_PYTHONPATH := $(subst $(EMPTY) $(EMPTY),:,layers/shared $(patsubst %/,%,$(wildcard functions/*/)))
 
 schemas: $(STAMP)  ## regenerate schemas/events/** and the README's Events table from events.py
 	PYTHONPATH=$(PROJECT_PYTHONPATH) $(BIN)/python -m tools.event_schemas
