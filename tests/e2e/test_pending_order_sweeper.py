@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from orders.logic import place_order
 from orders.models import OrderEventItem, PlaceOrder, PlaceOrderRequest
+from orders.payment_token import KmsTokenSealer
 from orders.repository import OrderEventStore
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.polling import eventually
@@ -73,8 +74,15 @@ def place_with_a_lost_record(
         {"items": [{"sku": sku, "quantity": 1}], "paymentToken": "tok_visa"}
     )
     command = PlaceOrder(customerId=sub_of(customer), correlationId="lost-1", request=request)
+    # The token sealed as PlaceOrder seals it: with localcloud's payment-token key (KMS)
+    key_id = cloud.status()["environments"]["PlaceOrderFunction"]["PAYMENT_TOKEN_KEY_ID"]
+    seal = KmsTokenSealer(key_id, cloud.aws.client("kms"))
     order_id = place_order(
-        command, store=store, clock=lambda: placed_at, new_id=lambda: str(uuid.uuid4())
+        command,
+        store=store,
+        clock=lambda: placed_at,
+        new_id=lambda: str(uuid.uuid4()),
+        seal=seal,
     ).orderId
     (placed,) = store.items
     real = {k: _serialize(v) for k, v in placed.to_item().items()}
