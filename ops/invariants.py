@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from inventory.models import ReservationItem, ReservationStatus
 from notifications.logic import is_handled
 from notifications.models import SentItem
-from ops.deployment import Deployment, discover
+from ops.deployment import OPERATOR_QUEUE, Deployment, discover
 from ops.evidence import (
     CANCELLATION_PREFIX,
     CANCELLATION_WORKFLOW,
@@ -905,17 +905,38 @@ def check_when_settled(
     flight then is listed in it). Each check peeks the queues: see `ops.evidence.peek`."""
     options = options or CheckOptions()
     deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:  # only the orders are read until then: no queue is peeked
+    while time.monotonic() < deadline:  # no queue is received from until then, only counted
         events = order_events(deployment, order_id)
         orders = {
             key: order
             for key, items in events.items()
             if (order := fold(item.recorded() for item in items)) is not None
         }
-        if not orders_in_flight(orders, datetime.now(UTC), options)[0]:
+        in_flight = orders_in_flight(orders, datetime.now(UTC), options)[0]
+        if not in_flight and not busy_consumer_queues(deployment):
             break
         time.sleep(poll_seconds)
     return check(deployment, order_id=order_id, options=options)
+
+
+def busy_consumer_queues(deployment: Deployment) -> list[str]:
+    """The queues whose consumers still have work: messages waiting or being handled (a
+    redelivery after a failed attempt waits out the visibility timeout, longer than any fixed
+    settle time). Dead-letter, on-failure and operator queues hold no one's pending work.
+    Counted with GetQueueAttributes, which receives nothing."""
+    idle = {*deployment.failure_queues(), OPERATOR_QUEUE}
+    sqs = deployment.client("sqs")
+    busy = []
+    for logical_id, url in deployment.queues().items():
+        if logical_id in idle:
+            continue
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        if any(int(value) for value in attributes.values()):
+            busy.append(logical_id)
+    return busy
 
 
 def render(report: Report) -> str:
