@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -98,7 +99,7 @@ class Backoff:
         self.current = self.first
 
 
-class Poller(threading.Thread):
+class Poller(threading.Thread, ABC):
     """One event source mapping, run by Lambda's rules on its own thread."""
 
     def __init__(
@@ -132,9 +133,9 @@ class Poller(threading.Thread):
         )
         return self.faults.draw(service, operation, actions={"duplicate"}) is not None
 
+    @abstractmethod
     def record_id(self, record: dict[str, Any]) -> str:
         """The itemIdentifier a partial batch response names this record by."""
-        raise NotImplementedError
 
     def status(self) -> dict[str, Any]:
         return {
