@@ -38,9 +38,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
-from localcloud.cloud import LocalCloud, read_status
+from localcloud.cloud import read_status, worker_base_environment
 from localcloud.cloudformation.template import Template
 from localcloud.lambda_.environment import REQUIREMENTS_FILE, RuntimeEnvironment, worker_environment
 from localcloud.spec import FunctionSpec
@@ -95,22 +94,6 @@ class Target:
     cwd: Path
 
 
-@dataclass(frozen=True)
-class _Endpoint:
-    url: str
-
-
-@dataclass(frozen=True)
-class _RunningCloud:
-    endpoint: _Endpoint
-
-
-def base_worker_environment(aws_url: str) -> dict[str, str]:
-    """LocalCloud.worker_environment(): what every worker of the running localcloud gets on
-    top of its function's variables (asked of the facade with only the endpoint it reads)."""
-    return LocalCloud.worker_environment(cast("LocalCloud", _RunningCloud(_Endpoint(aws_url))))
-
-
 def sample_ms(target: Target) -> float:
     result = subprocess.run(
         [str(target.python), "-c", target.script, target.argument],
@@ -158,7 +141,7 @@ def function_targets(runtime: RuntimeEnvironment, aws_url: str) -> list[Target]:
     template = Template.load(ROOT / "template.yaml")
     template.register_function_identities()  # the layers' ARNs; the rest is the status's
     layers = template.layer_dirs()
-    base = base_worker_environment(aws_url)
+    base = worker_base_environment(aws_url)
     targets = []
     for logical_id, properties in template.of_type("AWS::Lambda::Function"):
         spec = FunctionSpec(
@@ -220,7 +203,7 @@ def before_targets(targets: list[Target], revision: str, tree: Path) -> list[Tar
 
 def floor_target(runtime: RuntimeEnvironment, aws_url: str) -> Target:
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    env.update({"TZ": ":UTC", **base_worker_environment(aws_url)})
+    env.update({"TZ": ":UTC", **worker_base_environment(aws_url)})
     return Target("floor: boto3 + 1 client", runtime.python, IMPORT_FLOOR, "", env, ROOT)
 
 
@@ -251,7 +234,7 @@ def reference_target(clone: Path, aws_url: str) -> Target:
     env.update(
         {
             "TZ": ":UTC",
-            **base_worker_environment(aws_url),
+            **worker_base_environment(aws_url),
             **REFERENCE_VARIABLES,
             "AWS_LAMBDA_FUNCTION_NAME": "CreateOrderFunction",
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",

@@ -234,19 +234,7 @@ class LocalCloud:
     def worker_environment(self) -> dict[str, str]:
         """What every function's process gets on top of the template's variables."""
         assert self.endpoint is not None
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint.url,
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
-            "AWS_SESSION_TOKEN": "localcloud",
-            "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            # The one explicit sign a function runs here, not on AWS: payments accept the
-            # provider simulator's plain http only with it (payments.settings).
-            "SHOP_LOCALCLOUD": "true",
-        }
+        return worker_base_environment(self.endpoint.url)
 
     def _function_clients(self, function: str) -> AwsClients:
         """Clients as the function's execution role (its event source mappings poll so)."""
@@ -330,6 +318,24 @@ def _api_name(template: Template, logical_id: str) -> str:
     properties = template.resources[logical_id].get("Properties", {})
     name = properties.get("Name") or properties.get("Body", {}).get("info", {}).get("title")
     return str(template.resolve(name)) if name else logical_id
+
+
+def worker_base_environment(endpoint_url: str) -> dict[str, str]:
+    """What every function's process gets on top of the template's variables, with localcloud's
+    AWS endpoint at `endpoint_url` (also what bench.cold_start gives the functions it times)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+        "AWS_SESSION_TOKEN": "localcloud",
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        # The one explicit sign a function runs here, not on AWS: payments accept the
+        # provider simulator's plain http only with it (payments.settings).
+        "SHOP_LOCALCLOUD": "true",
+    }
 
 
 def _enable_step_functions_execution(endpoint_url: str) -> None:
