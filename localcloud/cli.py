@@ -91,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         "so a 60 s period lasts 3 s)",
     )
     run.add_argument(
+        "--waf-window-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="AWS WAF rate-based rules' evaluation windows times X (default 1; tests use e.g. "
+        "0.05, so a 60 s window lasts 3 s)",
+    )
+    run.add_argument(
         "--express-max-duration",
         type=float,
         default=300.0,
@@ -160,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         faults_seed=args.faults_seed,
         lambda_concurrency=_lambda_concurrency(args),
         alarm_period_scale=args.alarm_period_scale,
+        waf_window_scale=args.waf_window_scale,
         step_functions=_step_functions(args),
         iam=args.iam,
     )

@@ -32,6 +32,9 @@ from localcloud.sns.delivery import SnsDelivery
 from localcloud.spec import REGION
 from localcloud.stepfunctions import patches as stepfunctions_patches
 from localcloud.stepfunctions.express import StepFunctionsSettings
+from localcloud.waf.acl import WebAcl
+from localcloud.waf.metrics import WafMetrics
+from localcloud.waf.stage import StageWebAcl
 
 if TYPE_CHECKING:
     from localcloud.payment_provider.simulator import PaymentProviderSimulator
@@ -68,6 +71,9 @@ class LocalCloudSettings:
     iam: bool = True  # enforce the template's roles and policies (localcloud.iam)
     # CloudWatch alarm periods are multiplied by this (tests: e.g. 0.05, a 60 s period in 3 s).
     alarm_period_scale: float = 1.0
+    # AWS WAF rate-based rules' evaluation windows are multiplied by this (tests: 0.05, a 60 s
+    # window in 3 s), so a blocked client's recovery is seen without waiting minutes.
+    waf_window_scale: float = 1.0
     # Step Functions: the EXPRESS cap (AWS: 5 minutes); tests shorten it.
     step_functions: StepFunctionsSettings = field(default_factory=StepFunctionsSettings)
 
@@ -156,6 +162,7 @@ class LocalCloud:
             }
             api_metrics = cloudwatch.api_metrics(_api_name(template, api.logical_id), api.stage)
             gateway = ApiGateway(api, self.runtime, verifiers, on_request=api_metrics.request)
+            gateway.web_acl = self._web_acl(template, api.logical_id, api.stage, cloudwatch)
             gateway.serve(s.host, s.api_port + index if s.api_port else 0)
             self.gateways.append(gateway)
         self.event_sources = EventSources(
@@ -170,6 +177,16 @@ class LocalCloud:
         ).start()
         cloudwatch.start()
         self.ready_after = time.monotonic() - self.started_at
+
+    def _web_acl(
+        self, template: Template, api_id: str, stage: str, cloudwatch: CloudWatch
+    ) -> StageWebAcl | None:
+        """AWS WAF in front of the stage, when the template associates a web ACL with it."""
+        properties = _stage_web_acl(template, api_id, stage)
+        if properties is None:
+            return None
+        acl = WebAcl.from_properties(properties, window_scale=self.settings.waf_window_scale)
+        return StageWebAcl(acl, WafMetrics(cloudwatch.publisher, acl.metric_name))
 
     def _start_payment_provider(self, template: Template) -> None:
         """The template talks to a payment provider: run the simulator and point it there."""
@@ -311,6 +328,20 @@ class LocalCloud:
             if len(entry) > 1:
                 resources[logical_id] = entry
         return resources
+
+
+def _stage_web_acl(template: Template, api_id: str, stage: str) -> dict[str, Any] | None:
+    """The resolved properties of the web ACL the template associates with the API's stage."""
+    stage_arn = f"arn:aws:apigateway:{REGION}::/restapis/{template.ref(api_id)}/stages/{stage}"
+    for _, association in template.of_type("AWS::WAFv2::WebACLAssociation"):
+        if template.resolve(association["ResourceArn"]) != stage_arn:
+            continue
+        acl_arn = template.resolve(association["WebACLArn"])
+        for logical_id, properties in template.of_type("AWS::WAFv2::WebACL"):
+            if template.attributes.get((logical_id, "Arn")) == acl_arn:
+                resolved: dict[str, Any] = template.resolve(properties)
+                return resolved
+    return None
 
 
 def _api_name(template: Template, logical_id: str) -> str:

@@ -19,7 +19,8 @@ it then
    (`shop_shared.http.operation`: the domain errors it may raise, 403 for admin-only routes),
    and what every route of its kind may answer: 400 (invalid request) for one with input, 415
    (a body not sent as JSON) for one with a body, the gateway's 401 and 403 (no valid token,
-   access denied) for one behind the Cognito authorizer, 429 (throttled) and 500 for all; sets
+   access denied) for one behind the Cognito authorizer, 403 (blocked by the web ACL) when the
+   template puts one in front of the stage, 429 (throttled) and 500 for all; sets
    each operation's security from the template and tags it with its service.
 
 Paths and component schemas are merged with Powertools' OpenAPIMerge (a method and path defined
@@ -129,12 +130,19 @@ def build_document(template_path: Path = TEMPLATE) -> dict[str, Any]:
         functions = _api_functions(template)
         schemas = _resolver_schemas(functions, aws_url)
     return assemble(
-        list(zip(functions, schemas, strict=True)), stage=api.stage, version=_project_version()
+        list(zip(functions, schemas, strict=True)),
+        stage=api.stage,
+        version=_project_version(),
+        web_acl=any(template.of_type("AWS::WAFv2::WebACLAssociation")),
     )
 
 
 def assemble(
-    documented: list[tuple[ApiFunction, dict[str, Any]]], *, stage: str, version: str
+    documented: list[tuple[ApiFunction, dict[str, Any]]],
+    *,
+    stage: str,
+    version: str,
+    web_acl: bool = False,
 ) -> dict[str, Any]:
     """One document from each function's resolver schema (see the module's docstring)."""
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
@@ -156,7 +164,7 @@ def assemble(
     )
     taken: dict[str, Any] = {ERROR_SCHEMA: ErrorBody.model_json_schema()}
     for function, schema in sorted(documented, key=lambda pair: pair[0].logical_id):
-        paths, components = _fragment(function, schema, taken)
+        paths, components = _fragment(function, schema, taken, web_acl=web_acl)
         merge.add_schema({"paths": paths, "components": {"schemas": components}})
     document = merge.get_openapi_schema()
     authorizers = sorted(
@@ -181,7 +189,7 @@ def assemble(
 
 
 def _fragment(
-    function: ApiFunction, schema: dict[str, Any], taken: dict[str, Any]
+    function: ApiFunction, schema: dict[str, Any], taken: dict[str, Any], *, web_acl: bool
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The function's operations (those the template routes to it), documented, and the
     component schemas they need, renamed where `taken` has another schema by that name."""
@@ -197,7 +205,7 @@ def _fragment(
             "does not route to it"
         )
     for (method, path), route in expected.items():
-        _document_operation(paths[path][method.lower()], function, route)
+        _document_operation(paths[path][method.lower()], function, route, web_acl=web_acl)
 
     prefix = function.logical_id.removesuffix("Function")
     while clashes := {
@@ -213,7 +221,9 @@ def _fragment(
     return paths, components
 
 
-def _document_operation(operation: dict[str, Any], function: ApiFunction, route: Route) -> None:
+def _document_operation(
+    operation: dict[str, Any], function: ApiFunction, route: Route, *, web_acl: bool
+) -> None:
     responses = {str(status): response for status, response in operation["responses"].items()}
     if _is_powertools_validation_error(responses.get("422")):
         del responses["422"]  # shop_shared.http answers an invalid request with 400, not 422
@@ -226,7 +236,9 @@ def _document_operation(operation: dict[str, Any], function: ApiFunction, route:
     if route.authorizer:
         responses.setdefault("401", _error("No valid token in Authorization (UNAUTHORIZED)"))
         _add_error(responses, "403", "Access denied (FORBIDDEN)")
-    responses.setdefault("429", _error("Too many requests (THROTTLED)"))
+    if web_acl:  # the stage's web ACL blocks a client IP over its rate limit (WAF_FILTERED)
+        _add_error(responses, "403", "Too many requests from this IP, blocked by WAF (FORBIDDEN)")
+    _add_error(responses, "429", "Too many requests to the API (THROTTLED)")
     responses.setdefault("500", _error("Something failed on our side (INTERNAL_ERROR)"))
     operation["responses"] = dict(sorted(responses.items()))
     operation["security"] = [{route.authorizer: []}] if route.authorizer else []

@@ -13,12 +13,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused, TooManyOrders
 from orders.idempotency import IdempotentOrderPlacement
 from orders.logic import new_order_id, place_order, utc_now
 from orders.models import IDEMPOTENCY_KEY_PATTERN, OrderAccepted, PlaceOrder, PlaceOrderRequest
 from orders.payment_token import KmsTokenSealer
-from orders.repository import DynamoDBOrderEventStore
+from orders.placement_limit import PlacementLimit
+from orders.repository import DynamoDBOrderEventStore, DynamoDBPlacementCounter
 from orders.settings import PlaceOrderSettings
 from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
@@ -26,16 +27,28 @@ from shop_shared.settings import load_settings
 
 settings = load_settings(PlaceOrderSettings)
 store = DynamoDBOrderEventStore(settings.orders_table_name)
-placement = IdempotentOrderPlacement(
-    partial(
-        place_order,
-        store=store,
-        clock=utc_now,
-        new_id=new_order_id,
-        seal=KmsTokenSealer(settings.payment_token_key_id),  # only ChargePayment can open it
-    ),
-    table_name=settings.idempotency_table_name,
+limit = PlacementLimit(
+    limit=settings.placement_limit,
+    window_seconds=settings.placement_limit_window_seconds,
+    counter=DynamoDBPlacementCounter(settings.placement_limits_table_name),
+    clock=utc_now,
 )
+place = partial(
+    place_order,
+    store=store,
+    clock=utc_now,
+    new_id=new_order_id,
+    seal=KmsTokenSealer(settings.payment_token_key_id),  # only ChargePayment can open it
+)
+
+
+def place_within_limit(command: PlaceOrder) -> OrderAccepted:
+    """Counted inside the idempotent call: a replayed Idempotency-Key is not counted again."""
+    limit.admit(command.customerId)
+    return place(command)
+
+
+placement = IdempotentOrderPlacement(place_within_limit, table_name=settings.idempotency_table_name)
 app = create_resolver()
 
 
@@ -44,6 +57,7 @@ app = create_resolver()
     **operation(
         IdempotencyKeyReused,
         IdempotencyKeyInUse,
+        TooManyOrders,
         ok={202: "The order is placed (PENDING); the saga confirms or rejects it"},
     ),
 )

@@ -66,6 +66,13 @@ class Invoker(Protocol):
     def invoke(self, name_or_arn: str, payload: bytes) -> InvokeResult: ...
 
 
+class WebAclInspector(Protocol):
+    """The web ACL associated with the stage (localcloud.waf): True when it blocks the
+    request from `source_ip` with these headers."""
+
+    def blocks(self, source_ip: str, headers: Mapping[str, str]) -> bool: ...
+
+
 # ---------------------------------------------------------------- gateway responses
 
 # The status API Gateway gives each response type when the template does not set one.
@@ -75,6 +82,7 @@ _DEFAULT_STATUS = {
     "ACCESS_DENIED": 403,
     "THROTTLED": 429,
     "AUTHORIZER_FAILURE": 500,
+    "WAF_FILTERED": 403,
 }
 _DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
 _CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z]+(?:\.[A-Za-z]+)*)")
@@ -484,6 +492,7 @@ class ApiGateway:
         *,
         throttle_clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[int, float], None] | None = None,
+        web_acl: WebAclInspector | None = None,
     ) -> None:
         missing = {r.authorizer for r in api.routes if r.authorizer} - set(verifiers)
         if missing:
@@ -497,6 +506,7 @@ class ApiGateway:
         self._router = Router([*api.routes, *mock_routes])
         self._bucket = _stage_bucket(api, throttle_clock)
         self._on_request = on_request  # (status, latency ms): CloudWatch's AWS/ApiGateway
+        self.web_acl = web_acl  # AWS WAF, asked first: before routing, throttle and authorizer
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -568,6 +578,10 @@ class ApiGateway:
         return response(environ, start_response)
 
     def _handle(self, request: Request, info: _RequestInfo) -> Response:
+        if self.web_acl is not None and self.web_acl.blocks(
+            request.remote_addr or "127.0.0.1", dict(request.headers.items())
+        ):
+            raise GatewayError("WAF_FILTERED", "Forbidden")
         match = self._route(request)
         if self._bucket is not None and not self._bucket.take():
             raise GatewayError("THROTTLED", "Too Many Requests")

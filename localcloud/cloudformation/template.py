@@ -206,6 +206,8 @@ class Template:
             self.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}"
         for logical_id, _ in self.of_type("AWS::ApiGateway::RestApi"):
             self.refs[logical_id] = logical_id.lower()
+        for logical_id, properties in self.of_type("AWS::ApiGateway::Stage"):
+            self.refs[logical_id] = str(properties["StageName"])  # Ref: the stage's name
 
     def layer_dirs(self) -> dict[str, Path]:
         """Layer ARN -> local folder (the layer's ContentUri, like /opt/python)."""

@@ -204,7 +204,7 @@ def responses_of(document: dict[str, Any], method: str, path: str) -> dict[str, 
         ("GET", "/orders/{orderId}/details", {"200", "404"}),
         ("GET", "/products/{sku}", {"200", "404"}),
         ("PUT", "/products/{sku}", {"200", "201", "403", "503"}),
-        ("POST", "/orders", {"202", "409", "422"}),
+        ("POST", "/orders", {"202", "409", "422", "429"}),
     ],
 )
 def test_what_the_handlers_answer_is_documented(
@@ -234,6 +234,23 @@ def test_the_gateways_answers_are_documented_on_every_route_behind_the_authorize
             assert {"401", "403"} <= set(responses), (method, path)
         if operation.get("requestBody"):
             assert "415" in responses, (method, path)
+
+
+def test_the_web_acls_block_is_documented_on_every_route(document: dict[str, Any]) -> None:
+    # The template's web ACL (WebAcl, on the stage) answers 403 to a client IP over its rate
+    # limit on any route, public ones included (issue 11, finding 5).
+    for method, path, operation in operations(document):
+        assert "WAF" in operation["responses"]["403"]["description"], (method, path)
+
+
+def test_the_per_customer_order_limit_is_documented_with_retry_after(
+    document: dict[str, Any],
+) -> None:
+    too_many = responses_of(document, "POST", "/orders")["429"]
+
+    assert "TOO_MANY_ORDERS" in too_many["description"]
+    assert "THROTTLED" in too_many["description"]
+    assert too_many["headers"]["Retry-After"]["schema"]["pattern"] == "^[0-9]+$"
 
 
 def test_the_admin_only_route_says_so(document: dict[str, Any]) -> None:

@@ -71,6 +71,7 @@ def localcloud_process(
     express_max_duration: float | None = None,
     faults: Path | None = None,
     faults_seed: int | None = None,
+    waf_window_scale: float | None = None,
 ) -> Iterator[RunningLocalCloud]:
     ready_file = tmp_dir / "ready.json"
     log_path = tmp_dir / "localcloud.log"
@@ -87,6 +88,10 @@ def localcloud_process(
         "0",
         "--provider-port",
         "0",
+        "--xray-port",
+        "0",
+        "--logs-dir",
+        str(tmp_dir / "logs"),
         "--ready-file",
         str(ready_file),
     ]
@@ -96,6 +101,8 @@ def localcloud_process(
         command += ["--alarm-period-scale", str(alarm_period_scale)]
     if express_max_duration is not None:  # a shorter EXPRESS cap, so it is reached in seconds
         command += ["--express-max-duration", str(express_max_duration)]
+    if waf_window_scale is not None:  # shorter WAF rate windows, so a block ends in seconds
+        command += ["--waf-window-scale", str(waf_window_scale)]
     if faults is not None:  # fault rules from the start (localcloud/faults)
         command += ["--faults", str(faults)]
     if faults_seed is not None:

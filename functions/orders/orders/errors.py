@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shop_shared.errors import Conflict, DomainError, NotFound, TransientError
+from shop_shared.errors import Conflict, DomainError, NotFound, TooManyRequests, TransientError
 
 
 class OrderNotFound(NotFound):
@@ -47,6 +47,13 @@ class IdempotencyKeyInUse(Conflict):
     """A request with this Idempotency-Key is still being processed."""
 
     code: ClassVar[str] = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class TooManyOrders(TooManyRequests):
+    """The customer placed as many orders as the limit allows in this window; Retry-After says
+    when the next window opens."""
+
+    code: ClassVar[str] = "TOO_MANY_ORDERS"
 
 
 class VersionTaken(Exception):

@@ -165,3 +165,34 @@ class StepFunctionsCancellationStarter(CancellationStarter):
 
     def start(self, cancellation: CancellationInput) -> bool:
         return self._executions.start(cancellation.execution_name, cancellation)
+
+
+class PlacementCounter(ABC):
+    """How many orders a customer placed in a window, counted where every instance sees it."""
+
+    @abstractmethod
+    def take(self, key: str, *, limit: int, expires_at: int) -> bool:
+        """Count one more placement under `key` unless it holds `limit` already (then False);
+        the count may be forgotten after `expires_at` (epoch seconds)."""
+
+
+class DynamoDBPlacementCounter(PlacementCounter):
+    """OrderPlacementLimitsTable: one item per key, `placed` raised by a conditional ADD (atomic
+    across concurrent Lambdas), removed by TTL (`expiresAt`) after its window."""
+
+    def __init__(self, table_name: str, table: Table | None = None) -> None:
+        self._table = table or boto3.resource("dynamodb").Table(table_name)
+
+    def take(self, key: str, *, limit: int, expires_at: int) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression="ADD placed :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+                ConditionExpression="attribute_not_exists(placed) OR placed < :limit",
+                ExpressionAttributeValues={":one": 1, ":limit": limit, ":exp": expires_at},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

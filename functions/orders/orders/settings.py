@@ -17,6 +17,14 @@ class PlaceOrderSettings(OrdersTableSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     # The payment-token KMS key (its ARN): the card token is sealed with it at once.
     payment_token_key_id: str = Field(alias="PAYMENT_TOKEN_KEY_ID", min_length=1)
+    # Orders one customer may place per window (template: OrderPlacementLimit*).
+    placement_limits_table_name: str = Field(
+        alias="ORDER_PLACEMENT_LIMITS_TABLE_NAME", min_length=1
+    )
+    placement_limit: int = Field(alias="ORDER_PLACEMENT_LIMIT", ge=1)
+    placement_limit_window_seconds: int = Field(
+        alias="ORDER_PLACEMENT_LIMIT_WINDOW_SECONDS", ge=1, le=86400
+    )
 
 
 class PendingOrderSweeperSettings(OrdersTableSettings):

@@ -14,11 +14,18 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "BAD_REQUEST"
     http_status: ClassVar[int] = 400
+    # Headers the answer carries besides the body (name -> what it says, for the OpenAPI
+    # document); `headers()` gives their values.
+    response_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
         self.message = message
         self.context = context
+
+    def headers(self) -> dict[str, str]:
+        """The values of `response_headers` for this error."""
+        return {}
 
 
 class ValidationFailed(DomainError):
@@ -46,3 +53,20 @@ class TransientError(DomainError):
 
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
+
+
+class TooManyRequests(DomainError):
+    """The caller has used up a limit for now; `Retry-After` says when to try again."""
+
+    code = "TOO_MANY_REQUESTS"
+    http_status = 429
+    response_headers: ClassVar[dict[str, str]] = {
+        "Retry-After": "Seconds to wait before trying again"
+    }
+
+    def __init__(self, message: str, *, retry_after_seconds: int, **context: Any) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **context)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

@@ -83,11 +83,23 @@ def _cors() -> CORSConfig | None:
     )
 
 
-def error_response(status: int, code: str, message: str, **details: object) -> Response[dict]:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **details: object,
+) -> Response[dict]:
     body: dict[str, object] = {"message": message, "code": code}
     if details:
         body["details"] = details
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=dict(headers) if headers else None,
+    )
 
 
 # ---------------------------------------------------------------- what a route declares
@@ -119,6 +131,12 @@ def operation(
             "description": "; ".join(dict.fromkeys(_describe(kind) for kind in kinds)),
             "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": ERROR_SCHEMA_REF}}},
         }
+        headers = {name: text for kind in kinds for name, text in kind.response_headers.items()}
+        if headers:
+            responses[status]["headers"] = {
+                name: {"description": text, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+                for name, text in headers.items()
+            }
     declaration: dict[str, Any] = {"responses": responses}
     if admin:
         declaration["openapi_extensions"] = {ADMIN_ONLY_EXTENSION: True}
@@ -177,7 +195,9 @@ def create_resolver() -> APIGatewayRestResolver:
             )
             return _internal_error()
         logger.info("request refused", extra={"code": error.code, "context": error.context})
-        return error_response(error.http_status, error.code, error.message)
+        return error_response(
+            error.http_status, error.code, error.message, headers=error.headers()
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[dict]:

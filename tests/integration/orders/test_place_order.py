@@ -34,18 +34,25 @@ KEY = sample_event("place_order")["headers"]["Idempotency-Key"]
 
 @pytest.fixture
 def tables(make_table: Any) -> tuple[Any, Any]:
+    make_table("OrderPlacementLimitsTable")
     return make_table("OrdersTable"), make_table("OrdersIdempotencyTable")
+
+
+def place_order_environment(limit: int) -> dict[str, str]:
+    return {
+        "ORDERS_TABLE_NAME": "OrdersTable",
+        "IDEMPOTENCY_TABLE_NAME": "OrdersIdempotencyTable",
+        "PAYMENT_TOKEN_KEY_ID": payment_token_key(),
+        "ORDER_PLACEMENT_LIMITS_TABLE_NAME": "OrderPlacementLimitsTable",
+        "ORDER_PLACEMENT_LIMIT": str(limit),
+        "ORDER_PLACEMENT_LIMIT_WINDOW_SECONDS": "3600",
+    }
 
 
 @pytest.fixture
 def place_order(monkeypatch: pytest.MonkeyPatch, tables: tuple[Any, Any]) -> ModuleType:
-    return load_handler(
-        monkeypatch,
-        "place_order",
-        ORDERS_TABLE_NAME="OrdersTable",
-        IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable",
-        PAYMENT_TOKEN_KEY_ID=payment_token_key(),
-    )
+    # The per-customer limit well above what these tests place (its own tests below).
+    return load_handler(monkeypatch, "place_order", **place_order_environment(limit=1000))
 
 
 def post(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
@@ -278,3 +285,95 @@ def test_a_retry_while_the_first_request_is_still_running_is_a_409(
     assert [(e.code, e.http_status) for e in seen] == [("IDEMPOTENCY_KEY_IN_USE", 409)]
     assert all_items(orders) == []
     assert all_items(idempotency) == []  # the failed first attempt released the key
+
+
+# ---------------------------------------------------------------- the per-customer limit
+
+
+@pytest.fixture
+def limited_to_two(monkeypatch: pytest.MonkeyPatch, tables: tuple[Any, Any]) -> ModuleType:
+    return load_handler(monkeypatch, "place_order", **place_order_environment(limit=2))
+
+
+def counters() -> list[dict[str, Any]]:
+    return all_items(boto3.resource("dynamodb").Table("OrderPlacementLimitsTable"))
+
+
+def test_an_order_over_the_customers_limit_is_429_with_retry_after_and_writes_nothing(
+    limited_to_two: ModuleType, tables: tuple[Any, Any]
+) -> None:
+    orders, idempotency = tables
+    event = without_header(sample_event("place_order"), "Idempotency-Key")
+    # Given the customer placed as many orders as the window allows
+    placed = [post(limited_to_two, event) for _ in range(2)]
+    assert [p["statusCode"] for p in placed] == [202, 202]
+
+    # When they place one more in the same window
+    refused = post(limited_to_two, event)
+
+    # Then it is refused 429 with Retry-After (seconds to the next window) and the error body
+    assert refused["statusCode"] == 429
+    assert body_of(refused)["code"] == "TOO_MANY_ORDERS"
+    assert body_of(refused)["message"]
+    (retry_after,) = refused["multiValueHeaders"]["Retry-After"]
+    assert 1 <= int(retry_after) <= 3600
+    # And no order was written for it (no OrderPlaced: no saga, no stock held, no event)
+    assert len(all_items(orders)) == 2
+    assert all_items(idempotency) == []
+    # And the window's counter holds the two placed orders, with a TTL after the window
+    (counter,) = counters()
+    assert counter["pk"].startswith(f"CUSTOMER#{CUSTOMER}#")
+    assert counter["placed"] == 2
+    window_start = int(counter["pk"].rsplit("#", 1)[1])
+    assert counter["expiresAt"] == window_start + 2 * 3600
+
+    # And another customer is not limited by it
+    other = post(limited_to_two, api_event("place_order", sub=OTHER_CUSTOMER))
+    assert other["statusCode"] == 202
+
+
+def test_a_replayed_idempotency_key_is_not_counted_again(
+    limited_to_two: ModuleType, tables: tuple[Any, Any]
+) -> None:
+    orders, _ = tables
+    # Given one order placed with an Idempotency-Key and replayed three times
+    first = post(limited_to_two, sample_event("place_order"))
+    replays = [post(limited_to_two, sample_event("place_order")) for _ in range(3)]
+    assert {body_of(r)["orderId"] for r in [first, *replays]} == {body_of(first)["orderId"]}
+    assert counters()[0]["placed"] == 1
+
+    # When the customer places a second, different order: the limit (2) still has room for it
+    second = post(limited_to_two, without_header(sample_event("place_order"), "Idempotency-Key"))
+    assert second["statusCode"] == 202
+    # And a third is refused, while a replay of the first key still answers the first order
+    third = post(limited_to_two, api_event("place_order", headers={"Idempotency-Key": "other-1"}))
+    replay = post(limited_to_two, sample_event("place_order"))
+
+    assert third["statusCode"] == 429
+    assert replay["statusCode"] == 202
+    assert body_of(replay) == body_of(first)
+    assert len({i["pk"] for i in all_items(orders)}) == 2
+    assert counters()[0]["placed"] == 2
+
+
+def test_the_counter_admits_exactly_the_limit_under_concurrent_placements(
+    tables: tuple[Any, Any],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orders.repository import DynamoDBPlacementCounter
+
+    # Given ten placements of one customer arriving at once, with room for three
+    counter = DynamoDBPlacementCounter("OrderPlacementLimitsTable")
+
+    def take(_: int) -> bool:
+        return counter.take("CUSTOMER#c#0", limit=3, expires_at=120)
+
+    # When each takes its count
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        admitted = list(pool.map(take, range(10)))
+
+    # Then exactly three are admitted, and the stored count is three
+    assert admitted.count(True) == 3
+    (item,) = counters()
+    assert item["placed"] == 3

@@ -73,6 +73,7 @@ def cursor_key_secret() -> str:
 def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
     orders = make_table("OrdersTable")
     make_table("OrdersIdempotencyTable")
+    make_table("OrderPlacementLimitsTable")
     summaries = make_table(SUMMARIES)
     events, sqs = boto3.client("events"), boto3.client("sqs")
     events.create_event_bus(Name=BUS)
@@ -101,6 +102,9 @@ def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
             "place_order",
             IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable",
             PAYMENT_TOKEN_KEY_ID=payment_token_key(),
+            ORDER_PLACEMENT_LIMITS_TABLE_NAME="OrderPlacementLimitsTable",
+            ORDER_PLACEMENT_LIMIT="1000",
+            ORDER_PLACEMENT_LIMIT_WINDOW_SECONDS="3600",
             **tables,
         ),
         confirm_order=load_handler(monkeypatch, "confirm_order", **tables),
