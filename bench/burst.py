@@ -43,6 +43,7 @@ from bench.load import (
     summary,
 )
 from tests.support.localcloud_process import ROOT, localcloud_process
+from tests.support.shop import ROOMY_CLIENT_LIMITS  # one IP, many orders per customer
 
 RESULTS = ROOT / "bench" / "results" / "burst.json"
 
@@ -148,7 +149,10 @@ def target_for(args: argparse.Namespace) -> Iterator[Target]:
         status = Target("", args.aws_url).status()
         yield Target(status["apiUrl"], args.aws_url)
         return
-    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        localcloud_process(Path(tmp), overrides=ROOMY_CLIENT_LIMITS) as cloud,
+    ):
         yield Target(cloud.api_url, cloud.aws_url)
         if args.keep_log:
             Path(args.keep_log).write_text(cloud.log())

@@ -48,6 +48,7 @@ from bench.load import (
 from ops.deployment import discover
 from ops.invariants import CheckOptions, check_when_settled
 from tests.support.localcloud_process import ROOT, localcloud_process
+from tests.support.shop import ROOMY_CLIENT_LIMITS  # one IP, many orders per customer
 
 RESULTS = ROOT / "bench" / "results" / "soak.json"
 FAULTS = ROOT / "bench" / "faults" / "soak.json"
@@ -248,7 +249,10 @@ def target_for(aws_url: str | None) -> Iterator[Target]:
         with urllib.request.urlopen(f"{aws_url}/_localcloud/status", timeout=30) as response:
             yield Target(json.loads(response.read())["apiUrl"], aws_url)
         return
-    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        localcloud_process(Path(tmp), overrides=ROOMY_CLIENT_LIMITS) as cloud,
+    ):
         yield Target(cloud.api_url, cloud.aws_url)
 
 

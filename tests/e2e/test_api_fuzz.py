@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+from tests.support.shop import ROOMY_CLIENT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-api-fuzz")]
 
@@ -35,9 +36,14 @@ SEED = os.environ.get("API_FUZZ_SEED", "20261201")  # "random" for a new seed ea
 MIN_CASES_PER_ROLE = 1000  # so `make test` sends at least 2,000 generated requests
 RUN_TIMEOUT_SECONDS = 1800
 ROLES = ("customer", "admin")
-# Two runs at full speed exceed the stage's throttle (100/s, burst 200), and a 429 is not what
-# the checks of a request are about (throttling has its own tests in tests/localcloud).
-ROOMY_LIMITS = {"ApiThrottlingRateLimit": "100000", "ApiThrottlingBurstLimit": "100000"}
+# Two runs at full speed exceed the stage's throttle (100/s, burst 200), the web ACL's limit per
+# IP and the orders per customer, and a 429 or WAF's 403 is not what the checks of a request
+# are about (each limit has its own tests).
+ROOMY_LIMITS = {
+    "ApiThrottlingRateLimit": "100000",
+    "ApiThrottlingBurstLimit": "100000",
+    **ROOMY_CLIENT_LIMITS,
+}
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,17 @@ import pytest
 from bench.load import Target
 from bench.soak import SoakOptions, run
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.shop import ROOMY_CLIENT_LIMITS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-soak")]
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(tmp_path_factory.mktemp("soak")) as running:
+    # 100 orders from one IP, five per customer: not what the per-client limits are for.
+    with localcloud_process(
+        tmp_path_factory.mktemp("soak"), overrides=ROOMY_CLIENT_LIMITS
+    ) as running:
         yield running
 
 

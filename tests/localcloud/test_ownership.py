@@ -17,6 +17,7 @@ import pytest
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.polling import eventually
 from tests.support.shop import (
+    ROOMY_CLIENT_LIMITS,
     SAGA_OVERRIDES,
     Client,
     final_order,
@@ -32,7 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-ownership")]
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
     with localcloud_process(
-        tmp_path_factory.mktemp("ownership"), overrides=SAGA_OVERRIDES
+        tmp_path_factory.mktemp("ownership"), overrides={**SAGA_OVERRIDES, **ROOMY_CLIENT_LIMITS}
     ) as running:
         yield running
 
