@@ -73,6 +73,9 @@ REASONS: dict[str, RejectionReason] = {
     "PaymentDeclined": "PAYMENT_DECLINED",
     "PaymentProviderUnavailable": "PAYMENT_PROVIDER_UNAVAILABLE",
     "PaymentProviderCircuitOpen": "PAYMENT_PROVIDER_UNAVAILABLE",
+    # The sealed card token does not open for the order (not sealed by PlaceOrder, or for
+    # another order): nothing was charged, no retry can change that (issue 11).
+    "PaymentTokenUnreadable": "PAYMENT_TOKEN_UNREADABLE",
     "ShippingUnavailable": "SHIPPING_UNAVAILABLE",
 }
 FALLBACK_REASON: RejectionReason = "SAGA_FAILED"

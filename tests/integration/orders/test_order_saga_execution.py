@@ -28,12 +28,15 @@ from moto.awslambda.models import LambdaBackend
 
 from localcloud.cloudformation.tables import create_table
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
-from orders.logic import load, request_cancellation, utc_now
+from orders.logic import load, place_order, request_cancellation, utc_now
+from orders.models import PlaceOrder, PlaceOrderRequest
+from orders.payment_token import KmsTokenSealer
 from orders.repository import DynamoDBOrderEventStore
 from shipping.models import Address, CustomerAddress
 from shipping.repository import DynamoDBShippingRepository
 from tests.integration.orders.orders_harness import (
     CUSTOMER,
+    SAMPLE_ITEMS,
     given_placed,
     payment_token_key,
     stream_event,
@@ -406,6 +409,43 @@ def test_a_declined_card_releases_the_stock_then_rejects(saga: SagaCloud) -> Non
     assert error["Error"] == "PaymentDeclined"
     assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_DECLINED", None)
     assert saga.payment(order_id) is None
+    assert saga.shipment(order_id) is None
+    assert order_id not in saga.inventory.reserved
+
+
+def test_a_card_token_that_does_not_open_for_the_order_is_rejected_without_retry(
+    saga: SagaCloud,
+) -> None:
+    # Given an order whose card token was sealed for another order (a bug, or a ciphertext
+    # copied from another order): KMS will never open it for this one
+    order_id = str(uuid.uuid4())
+    sealer = KmsTokenSealer(payment_token_key())
+    request = PlaceOrderRequest.model_validate({"items": SAMPLE_ITEMS, "paymentToken": "tok_visa"})
+    place_order(
+        PlaceOrder(customerId=CUSTOMER, correlationId="corr-1", request=request),
+        store=saga.orders,
+        clock=utc_now,
+        new_id=lambda: order_id,
+        seal=lambda token, _: sealer(token, str(uuid.uuid4())),
+    )
+
+    # When its saga runs
+    saga.deliver("start_order_saga", order_id)
+    execution = wait_for_end(saga.saga_arn, order_id)
+
+    # Then ChargePayment fails once with the named error, is not retried, charges nothing, and
+    # the order is rejected cleanly: stock released, no payment, no refund asked, no shipment
+    assert execution["status"] == "SUCCEEDED"
+    assert saga.functions.called(order_id) == [
+        "ReserveStock",
+        "ChargePayment",
+        "ReleaseStock",
+        "RejectOrder",
+    ]
+    assert json.loads(execution["output"])["error"]["Error"] == "PaymentTokenUnreadable"
+    assert order_state(saga, order_id) == ("REJECTED", "PAYMENT_TOKEN_UNREADABLE", None)
+    assert saga.payment(order_id) is None
+    assert [c for c in saga.provider.charges() if c["reference"] == order_id] == []
     assert saga.shipment(order_id) is None
     assert order_id not in saga.inventory.reserved
 

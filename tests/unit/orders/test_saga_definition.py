@@ -34,6 +34,7 @@ BUSINESS_ERRORS = {
     "MixedCurrencies",
     "ReservationReleased",
     "PaymentDeclined",
+    "PaymentTokenUnreadable",  # the card token does not open for the order: never will
     "ShippingUnavailable",
     "ShipmentAlreadyCancelled",
 }
@@ -462,7 +463,8 @@ def test_the_business_errors_each_forward_step_can_raise_are_caught_by_name(
     }
     assert named == {
         "ReserveStock": {"OutOfStock", "ProductNotFound", "MixedCurrencies", "ReservationReleased"},
-        "ChargePayment": {"PaymentDeclined"},  # the only failure known to have charged nothing
+        # the only failures known to have charged nothing (the provider was not asked)
+        "ChargePayment": {"PaymentDeclined", "PaymentTokenUnreadable"},
         "ScheduleShipment": {"ShippingUnavailable", "ShipmentAlreadyCancelled"},
         "ConfirmOrder": set(),
     }
