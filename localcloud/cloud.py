@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 import urllib.request
@@ -37,6 +38,8 @@ from localcloud.waf.metrics import WafMetrics
 from localcloud.waf.stage import StageWebAcl
 
 if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
     from localcloud.payment_provider.simulator import PaymentProviderSimulator
 
 log = logging.getLogger("localcloud")
@@ -161,7 +164,14 @@ class LocalCloud:
                 for name, pool in api.cognito_authorizers.items()
             }
             api_metrics = cloudwatch.api_metrics(_api_name(template, api.logical_id), api.stage)
-            gateway = ApiGateway(api, self.runtime, verifiers, on_request=api_metrics.request)
+            gateway = ApiGateway(
+                api,
+                self.runtime,
+                verifiers,
+                on_request=api_metrics.request,
+                may_invalidate_cache=self._may_invalidate_cache,
+                on_cache_lookup=api_metrics.cache_lookup,
+            )
             gateway.web_acl = self._web_acl(template, api.logical_id, api.stage, cloudwatch)
             gateway.serve(s.host, s.api_port + index if s.api_port else 0)
             self.gateways.append(gateway)
@@ -253,6 +263,21 @@ class LocalCloud:
         assert self.endpoint is not None
         return worker_base_environment(self.endpoint.url)
 
+    def _may_invalidate_cache(self, request: Request, method_arn: str) -> bool:
+        """execute-api:InvalidateCache (a `Cache-Control: max-age=0` the stage cache obeys) for
+        an IAM-signed request: localcloud's admin key always; a role's key, with its session
+        token, when the role's policies allow it on the method. Unsigned callers never."""
+        match = _SIGV4_ACCESS_KEY.match(request.headers.get("Authorization", ""))
+        if match is None:
+            return False
+        if match.group(1) == LOCAL_CREDENTIALS["aws_access_key_id"]:
+            return True
+        role = self.iam.roles.by_access_key(match.group(1)) if self.iam else None
+        token = request.headers.get("X-Amz-Security-Token")
+        if self.iam is None or role is None or token != role.credentials.session_token:
+            return False
+        return self.iam.allows(role.arn, "execute-api:InvalidateCache", method_arn)
+
     def _function_clients(self, function: str) -> AwsClients:
         """Clients as the function's execution role (its event source mappings poll so)."""
         assert self.endpoint is not None
@@ -342,6 +367,9 @@ def _stage_web_acl(template: Template, api_id: str, stage: str) -> dict[str, Any
                 resolved: dict[str, Any] = template.resolve(properties)
                 return resolved
     return None
+
+
+_SIGV4_ACCESS_KEY = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/")
 
 
 def _api_name(template: Template, logical_id: str) -> str:

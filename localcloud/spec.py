@@ -41,6 +41,9 @@ class ApiRoute:
     method: str  # upper case, e.g. "GET"
     path: str  # resource path as in the template, e.g. "/orders/{orderId}"
     authorizer: str | None  # name of a Cognito authorizer, or None for Authorizer: NONE
+    # The integration's cacheKeyParameters (RequestParameters with Caching: true), such as
+    # "method.request.querystring.cursor": what the stage cache keys this method's answers on.
+    cache_key_parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ class MockIntegration:
 
 
 @dataclass(frozen=True)
+class MethodCacheSetting:
+    """The cache fields of one entry of the stage's MethodSettings (None: not set there)."""
+
+    resource_path: str  # decoded ("/products/{sku}"), or "/*" for every resource
+    http_method: str  # "GET", or "*" for every method
+    caching_enabled: bool | None = None
+    ttl_seconds: int | None = None
+    require_authorization: bool | None = None  # RequireAuthorizationForCacheControl
+    unauthorized_strategy: str | None = None  # UnauthorizedCacheControlHeaderStrategy
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     logical_id: str
     stage: str  # "v1": requests are served under /<stage>/...
@@ -73,3 +88,5 @@ class ApiSpec:
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     mocks: tuple[MockIntegration, ...] = ()
+    cache_cluster_enabled: bool = False  # the stage's CacheClusterEnabled
+    cache_settings: tuple[MethodCacheSetting, ...] = ()

@@ -12,17 +12,23 @@ from inventory import logic
 from inventory.errors import ProductNotFound
 from inventory.models import SKU_PATTERN, ProductResponse
 from inventory.repository import DynamoDBInventoryRepository
-from inventory.settings import InventorySettings
+from inventory.settings import CatalogSettings
 from shop_shared.http import create_resolver, operation
+from shop_shared.http_cache import PublicCache, may_be_not_modified
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
-settings = load_settings(InventorySettings)
+settings = load_settings(CatalogSettings)
 repository = DynamoDBInventoryRepository(settings.inventory_table_name)
 app = create_resolver()
+cache = PublicCache(settings.catalog_max_age_seconds)
 
 
-@app.get("/products/<sku>", **operation(ProductNotFound, ok={200: "The product"}))
+@app.get(
+    "/products/<sku>",
+    middlewares=[cache],
+    **may_be_not_modified(operation(ProductNotFound, ok={200: "The product"})),
+)
 @tracer.capture_method
 def get_product(sku: Annotated[str, Path(pattern=SKU_PATTERN)]) -> ProductResponse:
     return ProductResponse.from_product(logic.get_product(sku, repository=repository))

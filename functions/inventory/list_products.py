@@ -16,17 +16,23 @@ from inventory.models import (
     ProductListResponse,
 )
 from inventory.repository import DynamoDBInventoryRepository
-from inventory.settings import InventorySettings
-from shop_shared.http import create_resolver
+from inventory.settings import CatalogSettings
+from shop_shared.http import create_resolver, operation
+from shop_shared.http_cache import PublicCache, may_be_not_modified
 from shop_shared.observability import logger, tracer
 from shop_shared.settings import load_settings
 
-settings = load_settings(InventorySettings)
+settings = load_settings(CatalogSettings)
 repository = DynamoDBInventoryRepository(settings.inventory_table_name)
 app = create_resolver()
+cache = PublicCache(settings.catalog_max_age_seconds)
 
 
-@app.get("/products")
+@app.get(
+    "/products",
+    middlewares=[cache],
+    **may_be_not_modified(operation(ok={200: "One page of the catalog"})),
+)
 @tracer.capture_method(capture_response=False)  # up to 100 products: too large to trace
 def list_products(
     limit: Annotated[

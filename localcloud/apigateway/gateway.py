@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from localcloud.apigateway.cache import InvalidationRefused, StageCache
 from localcloud.cognito.tokens import AuthorizerUnavailable, CognitoVerifier, Unauthorized
 from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse, MockIntegration
@@ -492,6 +493,9 @@ class ApiGateway:
         *,
         throttle_clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[int, float], None] | None = None,
+        cache_clock: Callable[[], float] = time.monotonic,
+        may_invalidate_cache: Callable[[Request, str], bool] | None = None,
+        on_cache_lookup: Callable[[bool], None] | None = None,
         web_acl: WebAclInspector | None = None,
     ) -> None:
         missing = {r.authorizer for r in api.routes if r.authorizer} - set(verifiers)
@@ -506,6 +510,10 @@ class ApiGateway:
         self._router = Router([*api.routes, *mock_routes])
         self._bucket = _stage_bucket(api, throttle_clock)
         self._on_request = on_request  # (status, latency ms): CloudWatch's AWS/ApiGateway
+        # The stage cache (CacheClusterEnabled + MethodSettings); a pass-through without one.
+        self.cache = StageCache(
+            api, clock=cache_clock, may_invalidate=may_invalidate_cache, on_lookup=on_cache_lookup
+        )
         self.web_acl = web_acl  # AWS WAF, asked first: before routing, throttle and authorizer
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -590,7 +598,15 @@ class ApiGateway:
             return _mock_response(mock)
         claims = self._authorize(match.route, request)
         event = build_proxy_event(request, match, info, claims)
-        return self._invoke(match.route, event)
+        try:
+            return self.cache.serve(
+                match.route,
+                request,
+                match.path_parameters,
+                lambda: self._invoke(match.route, event),
+            )
+        except InvalidationRefused as error:  # FAIL_WITH_403
+            raise GatewayError("ACCESS_DENIED", "Unauthorized") from error
 
     def _route(self, request: Request) -> RouteMatch:
         prefix = f"/{self.api.stage}"

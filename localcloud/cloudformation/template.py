@@ -26,6 +26,7 @@ from localcloud.spec import (
     ApiSpec,
     FunctionSpec,
     GatewayResponse,
+    MethodCacheSetting,
     MockIntegration,
 )
 
@@ -254,6 +255,8 @@ class Template:
                     throttle_burst=_throttle(self, stage, "ThrottlingBurstLimit", int),
                     gateway_responses=_gateway_responses(body, self.resolve),
                     mocks=tuple(_mocks(body, self.resolve)),
+                    cache_cluster_enabled=_true(self.resolve(stage.get("CacheClusterEnabled"))),
+                    cache_settings=tuple(_cache_settings(self, stage)),
                 )
             )
         return apis
@@ -286,7 +289,11 @@ def _routes(body: Mapping[str, Any]) -> Iterator[ApiRoute]:
             security = [name for entry in operation.get("security", []) for name in entry]
             authorizer = next((name for name in security if name != "NONE"), None)
             yield ApiRoute(
-                function=match.group(1), method=method.upper(), path=path, authorizer=authorizer
+                function=match.group(1),
+                method=method.upper(),
+                path=path,
+                authorizer=authorizer,
+                cache_key_parameters=tuple(integration.get("cacheKeyParameters", [])),
             )
 
 
@@ -353,6 +360,40 @@ def _throttle(
         if setting.get("ResourcePath") in ("/*", "/*/*") and key in setting:
             return cast(template.resolve(setting[key]))
     return None
+
+
+def _cache_settings(template: Template, stage: Mapping[str, Any]) -> Iterator[MethodCacheSetting]:
+    """The cache fields of the stage's MethodSettings; ResourcePath's "~1" is "/"."""
+    for raw in stage.get("MethodSettings", []):
+        setting = template.resolve(raw)
+        ttl = setting.get("CacheTtlInSeconds")
+        yield MethodCacheSetting(
+            resource_path=_decoded_resource_path(str(setting.get("ResourcePath", "/*"))),
+            http_method=str(setting.get("HttpMethod", "*")).upper(),
+            caching_enabled=_optional_bool(setting.get("CachingEnabled")),
+            ttl_seconds=None if ttl is None else int(ttl),
+            require_authorization=_optional_bool(
+                setting.get("RequireAuthorizationForCacheControl")
+            ),
+            unauthorized_strategy=setting.get("UnauthorizedCacheControlHeaderStrategy"),
+        )
+
+
+def _decoded_resource_path(path: str) -> str:
+    """MethodSettings' ResourcePath: "/" then the path with "/" written "~1" ("/~1products~1{sku}"
+    is /products/{sku}); "/*" (every resource) and "/" (the root) as they are."""
+    if path in ("/*", "/"):
+        return path
+    return path.removeprefix("/").replace("~1", "/").replace("~0", "~")
+
+
+def _true(value: Any) -> bool:
+    """A CloudFormation Boolean: true or "true" (any case)."""
+    return str(value).lower() == "true"
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else _true(value)
 
 
 def _reserved_concurrency(template: Template, properties: Mapping[str, Any]) -> int | None:

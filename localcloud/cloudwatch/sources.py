@@ -111,6 +111,27 @@ class ApiMetrics:
                 )
             )
 
+    def cache_lookup(self, hit: bool) -> None:
+        """A request to a caching method: CacheHitCount or CacheMissCount."""
+        now = datetime.now(UTC)
+        for dimensions in self._dimension_sets:
+            self._publisher.put(
+                *(
+                    Datum.of(
+                        "AWS/ApiGateway",
+                        name,
+                        value,
+                        dimensions=dimensions,
+                        unit="Count",
+                        timestamp=now,
+                    )
+                    for name, value in (
+                        ("CacheHitCount", int(hit)),
+                        ("CacheMissCount", int(not hit)),
+                    )
+                )
+            )
+
 
 class _Poller:
     """Calls `poll` every `interval` seconds on a daemon thread until closed."""

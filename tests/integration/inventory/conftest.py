@@ -72,7 +72,11 @@ def _inventory_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
     """One moto, one InventoryTable (as template.yaml declares it) and the handler modules per
     test module; per test, creating clients and a table costs ~0.5 s. Settings and clients are
     read when a handler module is imported, so the environment is set first."""
-    environment = {"INVENTORY_TABLE_NAME": TABLE_NAME, "POWERTOOLS_SERVICE_NAME": "inventory"}
+    environment = {
+        "INVENTORY_TABLE_NAME": TABLE_NAME,
+        "POWERTOOLS_SERVICE_NAME": "inventory",
+        "CATALOG_MAX_AGE_SECONDS": "60",
+    }
     with handlers_on_moto(TABLE_NAME, environment, HANDLERS) as cloud:
         yield cloud
 
