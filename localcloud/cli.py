@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from localcloud.stepfunctions.express import StepFunctionsSettings
 
 DEFAULT_AWS_URL = "http://127.0.0.1:4566"
+DEFAULT_LOGS_DIR = Path(".localcloud/logs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
     )
+    run.add_argument(
+        "--xray-port",
+        type=int,
+        default=2000,
+        metavar="PORT",
+        help="the X-Ray daemon's UDP port, given to functions as AWS_XRAY_DAEMON_ADDRESS "
+        "(default 2000, as on AWS; 0: a free port)",
+    )
+    run.add_argument(
+        "--logs-dir",
+        type=Path,
+        default=DEFAULT_LOGS_DIR,
+        help=f"one log file per function here (default {DEFAULT_LOGS_DIR})",
+    )
 
     token = commands.add_parser("token", help="print an ID token for a user (created on first use)")
     token.add_argument("username")
@@ -119,6 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="logical id, e.g. HealthFunction")
     invoke.add_argument("-e", "--event", type=Path, help="event JSON file (default: {})")
     invoke.add_argument("--aws-url", default=DEFAULT_AWS_URL)
+
+    logs = commands.add_parser(
+        "logs", help="the functions' log lines, or one order's whole story (--order)"
+    )
+    logs.add_argument("--order", metavar="ORDER_ID", help="every line, event, step and email")
+    logs.add_argument("--function", metavar="NAME", help="one function's lines, e.g. PlaceOrder")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--json", action="store_true", help="--order: the story as JSON")
+    logs.add_argument("--logs-dir", type=Path, default=DEFAULT_LOGS_DIR)
+    logs.add_argument("--aws-url", default=DEFAULT_AWS_URL)
 
     env_vars = commands.add_parser(
         "env-vars", help="print an env.json for `sam local invoke --env-vars` against localcloud"
@@ -131,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "token": _token, "invoke": _invoke, "env-vars": _env_vars}
+    handlers = {
+        "run": _run,
+        "token": _token,
+        "invoke": _invoke,
+        "logs": _logs,
+        "env-vars": _env_vars,
+    }
     try:
         return handlers[args.command](args)
     except (urllib.error.URLError, ConnectionError) as error:
@@ -171,6 +202,8 @@ def _run(args: argparse.Namespace) -> int:
         waf_window_scale=args.waf_window_scale,
         step_functions=_step_functions(args),
         iam=args.iam,
+        xray_port=args.xray_port,
+        logs_dir=args.logs_dir,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -268,6 +301,38 @@ def _invoke(args: argparse.Namespace) -> int:
         return 1
     print(_pretty(body))
     return 1 if failed else 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from localcloud.logs import reader
+
+    if args.order:
+        story = reader.fetch_story(args.aws_url, args.order)
+        if story is None:
+            print(f"nothing is known of order {args.order}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(story, indent=2))
+            return 0
+        for entry in story["entries"]:
+            print(reader.format_story_entry(entry))
+        if story["traceIds"]:
+            print(f"traces: {' '.join(story['traceIds'])}")
+        return 0
+    if not args.logs_dir.is_dir():
+        print(f"no logs in {args.logs_dir} (is localcloud running here?)", file=sys.stderr)
+        return 1
+    if args.follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            reader.follow(
+                args.logs_dir,
+                args.function,
+                lambda line: print(reader.format_file_line(line), flush=True),
+            )
+        return 0
+    for line in reader.read_files(args.logs_dir, args.function):
+        print(reader.format_file_line(line))
+    return 0
 
 
 def _env_vars(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito import auth_flows as cognito_auth_flows
 from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.dynamodb import transactions as dynamodb_transactions
-from localcloud.endpoint.server import AwsEndpoint
+from localcloud.endpoint.server import AwsEndpoint, sent_emails
 from localcloud.events import patterns as event_patterns
 from localcloud.events.scheduler import Scheduler
 from localcloud.eventsources.pollers import EventSources
@@ -29,13 +29,21 @@ from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.iam.account import IamAccount
 from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
+from localcloud.logs import journal as logs_journal
+from localcloud.logs.logbook import LogBook
+from localcloud.logs.views import LogViews
 from localcloud.sns.delivery import SnsDelivery
-from localcloud.spec import REGION
+from localcloud.spec import REGION, ApiSpec, FunctionSpec
 from localcloud.stepfunctions import patches as stepfunctions_patches
+from localcloud.stepfunctions import tracing as stepfunctions_tracing
 from localcloud.stepfunctions.express import StepFunctionsSettings
 from localcloud.waf.acl import WebAcl
 from localcloud.waf.metrics import WafMetrics
 from localcloud.waf.stage import StageWebAcl
+from localcloud.xray import filters as xray_filters
+from localcloud.xray.daemon import XRayDaemon
+from localcloud.xray.platform import ApiTracer, LambdaTracer, active_functions, traced_stages
+from localcloud.xray.views import TraceViews
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -79,6 +87,10 @@ class LocalCloudSettings:
     waf_window_scale: float = 1.0
     # Step Functions: the EXPRESS cap (AWS: 5 minutes); tests shorten it.
     step_functions: StepFunctionsSettings = field(default_factory=StepFunctionsSettings)
+    # The X-Ray daemon's UDP port (AWS_XRAY_DAEMON_ADDRESS; 0: a free one, as tests use).
+    xray_port: int = 2000
+    # One file per function (<Function>.log); None: lines kept in memory only.
+    logs_dir: Path | None = None
 
 
 class LocalCloud:
@@ -99,6 +111,8 @@ class LocalCloud:
         self.cloudwatch: CloudWatch | None = None
         self.token_clients: dict[str, str] = {}
         self.sns = SnsDelivery()
+        self.xray: XRayDaemon | None = None
+        self.logbook = LogBook(settings.logs_dir)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -130,6 +144,7 @@ class LocalCloud:
         self.endpoint.serve(s.host, s.aws_port)
         self.sns.endpoint_url = self.endpoint.url  # SNS SubscribeURLs point here
         _enable_step_functions_execution(self.endpoint.url)
+        self._start_observability(template, self.endpoint)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
         self.token_clients = {  # the local-only client of each pool, for `localcloud token`
@@ -138,14 +153,7 @@ class LocalCloud:
         }
         self._put_provider_key(template, clients)
         self.cloudwatch = cloudwatch = CloudWatch(clients, period_scale=s.alarm_period_scale)
-        functions = template.functions()
-        if s.iam:  # from here on, every call but the admin's is IAM's to allow
-            self.iam = IamAccount(template)
-            self.iam.install_service_roles()
-            self.endpoint.authorize = self.iam.authorizer.check
-            functions = self.iam.function_specs(functions)
-        else:  # moto is process-wide: drop what an earlier run with IAM installed
-            IamAccount.uninstall_service_roles()
+        functions = self._start_iam(template, self.endpoint)
 
         self.runtime = LambdaRuntime(
             functions, self.worker_environment(), concurrency=s.lambda_concurrency
@@ -153,6 +161,7 @@ class LocalCloud:
         self.runtime.faults = self.faults
         self.endpoint.runtime = self.runtime
         self.runtime.add_observer(cloudwatch.lambda_metrics)
+        self._observe(self.runtime, template)
         for index, api in enumerate(template.apis()):
             verifiers = {
                 name: CognitoVerifier(
@@ -169,6 +178,7 @@ class LocalCloud:
                 self.runtime,
                 verifiers,
                 on_request=api_metrics.request,
+                tracer=self._api_tracer(template, api),
                 may_invalidate_cache=self._may_invalidate_cache,
                 on_cache_lookup=api_metrics.cache_lookup,
             )
@@ -197,6 +207,49 @@ class LocalCloud:
             return None
         acl = WebAcl.from_properties(properties, window_scale=self.settings.waf_window_scale)
         return StageWebAcl(acl, WafMetrics(cloudwatch.publisher, acl.metric_name))
+
+    def _start_observability(self, template: Template, endpoint: AwsEndpoint) -> None:
+        """X-Ray's daemon and the traces AWS records itself; logs, the bus's and SES's journal,
+        and their JSON routes (/_localcloud/traces, /_localcloud/logs, .../orders/<id>/story)."""
+        xray_filters.install()  # GetTraceSummaries' FilterExpression
+        logs_journal.install()
+        self.xray = XRayDaemon(endpoint.url, self.settings.host, self.settings.xray_port)
+        endpoint.local_routes += [
+            TraceViews(endpoint.url),
+            LogViews(self.logbook, endpoint.url, sent_emails),
+        ]
+
+    def _start_iam(self, template: Template, endpoint: AwsEndpoint) -> dict[str, FunctionSpec]:
+        """From here on, every call but the admin's is IAM's to allow; the functions' specs with
+        their roles."""
+        functions = template.functions()
+        if not self.settings.iam:  # moto is process-wide: drop what an earlier run installed
+            IamAccount.uninstall_service_roles()
+            return functions
+        self.iam = IamAccount(template)
+        self.iam.install_service_roles()
+        endpoint.authorize = self.iam.authorizer.check
+        return self.iam.function_specs(functions)
+
+    def _observe(self, runtime: LambdaRuntime, template: Template) -> None:
+        """The functions' lines into the log book; Lambda's trace headers and segments; the
+        traced state machines' segments (once provisioned: their ARNs are known)."""
+        assert self.xray is not None
+        runtime.add_observer(self.logbook)
+        runtime.tracer = LambdaTracer(self.xray.emit, active_functions(template.resources))
+        traced_machines = [
+            template.ref(logical_id)
+            for logical_id, properties in template.of_type("AWS::StepFunctions::StateMachine")
+            if (properties.get("TracingConfiguration") or {}).get("Enabled")
+        ]
+        stepfunctions_tracing.install(self.xray.emit, traced_machines)
+
+    def _api_tracer(self, template: Template, api: ApiSpec) -> ApiTracer | None:
+        """X-Ray segments for the API's stage, when its TracingEnabled is on."""
+        if self.xray is None or api.logical_id not in traced_stages(template.resources):
+            return None
+        api_name = _api_name(template, api.logical_id)
+        return ApiTracer(self.xray.emit, api_name, api.logical_id, api.stage)
 
     def _start_payment_provider(self, template: Template) -> None:
         """The template talks to a payment provider: run the simulator and point it there."""
@@ -231,6 +284,9 @@ class LocalCloud:
             self.endpoint.close if self.endpoint else None,
             self.sns.uninstall,
             self.provider.close if self.provider else None,
+            stepfunctions_tracing.uninstall,
+            self.xray.close if self.xray else None,
+            self.logbook.close,
         ):
             if closer is None:
                 continue
@@ -261,7 +317,9 @@ class LocalCloud:
     def worker_environment(self) -> dict[str, str]:
         """What every function's process gets on top of the template's variables."""
         assert self.endpoint is not None
-        return worker_base_environment(self.endpoint.url)
+        if self.xray is None:
+            return worker_base_environment(self.endpoint.url)
+        return worker_base_environment(self.endpoint.url, self.xray.address)
 
     def _may_invalidate_cache(self, request: Request, method_arn: str) -> bool:
         """execute-api:InvalidateCache (a `Cache-Control: max-age=0` the stage cache obeys) for
@@ -319,6 +377,7 @@ class LocalCloud:
                 "apiUrl": self.api_url,
                 "awsUrl": self.aws_url,
                 "paymentProviderUrl": self.provider.base_url if self.provider else None,
+                "xrayDaemonAddress": self.xray.address if self.xray else None,
                 "userPools": self.user_pools(),
                 "functions": self.runtime.stats(),
                 "lambdaConcurrency": self.runtime.concurrency_stats(),
@@ -379,7 +438,9 @@ def _api_name(template: Template, logical_id: str) -> str:
     return str(template.resolve(name)) if name else logical_id
 
 
-def worker_base_environment(endpoint_url: str) -> dict[str, str]:
+def worker_base_environment(
+    endpoint_url: str, xray_daemon_address: str = "127.0.0.1:2000"
+) -> dict[str, str]:
     """What every function's process gets on top of the template's variables, with localcloud's
     AWS endpoint at `endpoint_url` (also what bench.cold_start gives the functions it times)."""
     return {
@@ -390,7 +451,7 @@ def worker_base_environment(endpoint_url: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
         "AWS_SESSION_TOKEN": "localcloud",
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address,
         # The one explicit sign a function runs here, not on AWS: payments accept the
         # provider simulator's plain http only with it (payments.settings).
         "SHOP_LOCALCLOUD": "true",

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote, urlsplit
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
+
+    from localcloud.xray.platform import ApiTracer, TracedRequest
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,15 @@ class InvokeResult(Protocol):
 
 class Invoker(Protocol):
     def invoke(self, name_or_arn: str, payload: bytes) -> InvokeResult: ...
+
+
+class TracingInvoker(Protocol):
+    """An invoker that takes the caller's X-Ray trace header (LambdaRuntime); a traced stage
+    is only ever given one."""
+
+    def invoke(
+        self, name_or_arn: str, payload: bytes, *, trace_header: str | None = None
+    ) -> InvokeResult: ...
 
 
 class WebAclInspector(Protocol):
@@ -493,6 +504,7 @@ class ApiGateway:
         *,
         throttle_clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[int, float], None] | None = None,
+        tracer: ApiTracer | None = None,
         cache_clock: Callable[[], float] = time.monotonic,
         may_invalidate_cache: Callable[[Request, str], bool] | None = None,
         on_cache_lookup: Callable[[bool], None] | None = None,
@@ -510,6 +522,7 @@ class ApiGateway:
         self._router = Router([*api.routes, *mock_routes])
         self._bucket = _stage_bucket(api, throttle_clock)
         self._on_request = on_request  # (status, latency ms): CloudWatch's AWS/ApiGateway
+        self._tracer = tracer  # the stage's TracingEnabled: X-Ray segments (localcloud.xray)
         # The stage cache (CacheClusterEnabled + MethodSettings); a pass-through without one.
         self.cache = StageCache(
             api, clock=cache_clock, may_invalidate=may_invalidate_cache, on_lookup=on_cache_lookup
@@ -566,12 +579,26 @@ class ApiGateway:
             api_id=self.api.logical_id,
             received_at=time.time(),
         )
+        tracer = self._tracer
+        traced = tracer.begin(request.headers.get("X-Amzn-Trace-Id")) if tracer else None
         try:
-            response = self._handle(request, info)
+            response = self._handle(request, info, traced)
         except GatewayError as error:
             response = self._gateway_response(error, info.request_id)
         response.headers["x-amzn-RequestId"] = info.request_id
         response.headers["X-Request-Id"] = info.request_id
+        if tracer is not None and traced is not None:
+            response.headers["X-Amzn-Trace-Id"] = traced.response_header
+            tracer.end(
+                traced,
+                method=request.method,
+                url=request.url,
+                status=response.status_code,
+                client_ip=request.remote_addr or "127.0.0.1",
+                user_agent=request.headers.get("User-Agent"),
+                resource_path=traced.resource_path,
+                request_id=info.request_id,
+            )
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info(
             "%s %s %d %.1fms",
@@ -585,12 +612,16 @@ class ApiGateway:
             self._on_request(response.status_code, elapsed_ms)
         return response(environ, start_response)
 
-    def _handle(self, request: Request, info: _RequestInfo) -> Response:
+    def _handle(
+        self, request: Request, info: _RequestInfo, traced: TracedRequest | None = None
+    ) -> Response:
         if self.web_acl is not None and self.web_acl.blocks(
             request.remote_addr or "127.0.0.1", dict(request.headers.items())
         ):
             raise GatewayError("WAF_FILTERED", "Forbidden")
         match = self._route(request)
+        if traced is not None:
+            traced.resource_path = match.route.path
         if self._bucket is not None and not self._bucket.take():
             raise GatewayError("THROTTLED", "Too Many Requests")
         mock = self._mocks.get((match.route.method, match.route.path))
@@ -603,7 +634,7 @@ class ApiGateway:
                 match.route,
                 request,
                 match.path_parameters,
-                lambda: self._invoke(match.route, event),
+                lambda: self._invoke(match.route, event, traced),
             )
         except InvalidationRefused as error:  # FAIL_WITH_403
             raise GatewayError("ACCESS_DENIED", "Unauthorized") from error
@@ -632,9 +663,21 @@ class ApiGateway:
             logger.error("authorizer unavailable", extra={"authorizer": route.authorizer})
             raise GatewayError("AUTHORIZER_FAILURE", "Internal server error") from error
 
-    def _invoke(self, route: ApiRoute, event: dict[str, Any]) -> Response:
+    def _invoke(
+        self, route: ApiRoute, event: dict[str, Any], traced: TracedRequest | None = None
+    ) -> Response:
+        payload = json.dumps(event).encode("utf-8")
         try:
-            result = self._invoker.invoke(route.function, json.dumps(event).encode("utf-8"))
+            if traced is None:
+                result = self._invoker.invoke(route.function, payload)
+            else:
+                traced.function, traced.invoke_started = route.function, time.time()
+                try:
+                    result = cast("TracingInvoker", self._invoker).invoke(
+                        route.function, payload, trace_header=str(traced.header)
+                    )
+                finally:
+                    traced.invoke_ended = time.time()
         except TooManyRequestsException as error:
             # "If the Lambda API rejects the invocation request, API Gateway returns a 500
             # error code" (AWS Lambda Developer Guide, "Handling Lambda errors with an API

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("localcloud.aws")
 
 StatusProvider = Callable[[], dict[str, Any]]
+# More /_localcloud/* routes (localcloud.xray, localcloud.logs): a response, or None to pass.
+LocalRoute = Callable[[Request], Response | None]
 
 
 def sent_emails() -> list[dict[str, Any]]:
@@ -73,6 +75,7 @@ class AwsEndpoint:
         self.faults = faults or FaultRegistry()
         # IAM's gate (localcloud.iam): None to let the request on, or the refusal to answer.
         self.authorize: Callable[[dict[str, Any]], Response | None] | None = None
+        self.local_routes: list[LocalRoute] = []
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -179,6 +182,8 @@ class AwsEndpoint:
                 payload,
                 client_context=request.headers.get("X-Amz-Client-Context"),
                 nested=_from_a_function(request),
+                # botocore forwards a function's _X_AMZN_TRACE_ID; Step Functions its own.
+                trace_header=request.headers.get("X-Amzn-Trace-Id"),
             )
         except TooManyRequestsException as throttled:  # Invoke's 429, before the function ran
             return _json_response(
@@ -209,6 +214,10 @@ class AwsEndpoint:
             args = request.args
             status, body = confirm_from_url(args.get("TopicArn", ""), args.get("Token", ""))
             return _json_response(status, body)
+        for route in self.local_routes:
+            answer = route(request)
+            if answer is not None:
+                return answer
         return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
 
 

@@ -44,6 +44,7 @@ from localcloud.spec import FunctionSpec
 
 if TYPE_CHECKING:
     from localcloud.faults.rules import FaultRegistry, FaultRule
+    from localcloud.xray.platform import LambdaTracer
 
 logger = logging.getLogger(__name__)
 
@@ -415,6 +416,7 @@ class LambdaRuntime:
         }
         self._closed = threading.Event()
         self.faults: FaultRegistry | None = None  # localcloud's fault rules for `lambda`
+        self.tracer: LambdaTracer | None = None  # X-Ray: trace headers, Lambda's segments
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         return self._pool(name_or_arn).spec
@@ -429,10 +431,11 @@ class LambdaRuntime:
         *,
         client_context: str | None = None,
         nested: bool = False,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous invocation; TooManyRequestsException when it is throttled.
         `nested`: made by a running invocation that waits for it (no wait for a running
-        slot, see concurrency.py)."""
+        slot, see concurrency.py). `trace_header`: the caller's X-Amzn-Trace-Id."""
         started = time.perf_counter()
         pool = self._pool(name_or_arn)
         spec = pool.spec
@@ -450,11 +453,13 @@ class LambdaRuntime:
             raise
         try:
             _, qualifier = parse_function_ref(name_or_arn)
+            traced = self.tracer.begin(spec.name, trace_header) if self.tracer else None
             invocation = Invocation(
                 payload,
                 spec.arn if qualifier is None else f"{spec.arn}:{qualifier}",
                 spec.timeout_seconds,
                 client_context_json(client_context),
+                str(traced.header) if traced is not None else None,
             )
             # A running slot first (the CPU), then a worker: a worker is held only while
             # its invocation can run, so a function's few warm workers serve its burst.
@@ -482,6 +487,14 @@ class LambdaRuntime:
             duration_ms=duration_ms,
             request_id=invocation.request_id,
         )
+        if self.tracer is not None and traced is not None:
+            self.tracer.end(
+                traced,
+                request_id=invocation.request_id,
+                function_error=outcome.function_error,
+                payload=outcome.payload,
+                cold_start=cold_start,
+            )
         self.observers.invoked(spec.name, result)
         return result
 

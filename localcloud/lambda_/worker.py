@@ -80,9 +80,17 @@ class Invocation:
     """One request travelling from invoke() to a worker and back."""
 
     def __init__(
-        self, payload: bytes, invoked_arn: str, timeout_seconds: int, client_context: str | None
+        self,
+        payload: bytes,
+        invoked_arn: str,
+        timeout_seconds: int,
+        client_context: str | None,
+        trace_header: str | None = None,
     ) -> None:
         self.request_id = str(uuid.uuid4())
+        # Lambda-Runtime-Trace-Id: the runtime client puts it in _X_AMZN_TRACE_ID for the
+        # handler (X-Ray, Powertools' xray_trace_id, botocore's forwarded header).
+        self.trace_header = trace_header or _new_trace_id()
         self.payload = payload
         self.invoked_arn = invoked_arn
         self.timeout_seconds = timeout_seconds
@@ -97,7 +105,7 @@ class Invocation:
             "Lambda-Runtime-Aws-Request-Id": self.request_id,
             "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": self.invoked_arn,
-            "Lambda-Runtime-Trace-Id": _new_trace_id(),
+            "Lambda-Runtime-Trace-Id": self.trace_header,
         }
         if self.client_context is not None:
             headers["Lambda-Runtime-Client-Context"] = self.client_context

@@ -88,6 +88,10 @@ def localcloud_process(
         "0",
         "--provider-port",
         "0",
+        "--xray-port",
+        "0",
+        "--logs-dir",
+        str(tmp_dir / "logs"),
         "--ready-file",
         str(ready_file),
     ]

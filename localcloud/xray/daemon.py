@@ -1,0 +1,133 @@
+"""The X-Ray daemon: segment documents in over UDP, out to X-Ray's PutTraceSegments.
+
+The SDKs (and Lambda's runtime) send each document as one UDP datagram to
+AWS_XRAY_DAEMON_ADDRESS: a header line `{"format": "json", "version": 1}`, a newline, then the
+segment (or independently sent subsegment) JSON. The daemon batches what it receives and calls
+PutTraceSegments (at most 50 documents a call, AWS's limit), here against localcloud's endpoint,
+so the segments land in moto's X-Ray backend and `aws xray get-trace-summaries` /
+`batch-get-traces` find them. localcloud's own emulated services hand their segments to `emit`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import socket
+import threading
+from typing import Any
+
+from localcloud.awsclients import AwsClients
+
+logger = logging.getLogger(__name__)
+
+HEADER = {"format": "json", "version": 1}
+MAX_BATCH = 50  # PutTraceSegments' limit of documents per call
+_MAX_DATAGRAM = 65535
+
+
+def datagram(document: dict[str, Any]) -> bytes:
+    """One document as the SDKs send it to the daemon."""
+    return (json.dumps(HEADER) + "\n" + json.dumps(document)).encode()
+
+
+def parse_datagram(data: bytes) -> str | None:
+    """The segment document of a datagram (JSON text), or None when it is not one."""
+    text = data.decode("utf-8", errors="replace")
+    header, newline, body = text.partition("\n")
+    if not newline:
+        return None
+    try:
+        if json.loads(header).get("format") != "json":
+            return None
+        document = json.loads(body)
+    except (ValueError, AttributeError):
+        return None
+    return body if isinstance(document, dict) else None
+
+
+class XRayDaemon:
+    """Listens on UDP `host:port` (0: a free port) and forwards batches to X-Ray."""
+
+    def __init__(self, endpoint_url: str, host: str = "127.0.0.1", port: int = 2000) -> None:
+        self._xray: Any = AwsClients(endpoint_url).client("xray")
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind((host, port))
+        self._socket.settimeout(0.5)  # so close() is noticed
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self.received = 0
+        self.sent = 0
+        self.rejected = 0
+        self._threads = [
+            threading.Thread(target=self._listen, name="xray-daemon-udp", daemon=True),
+            threading.Thread(target=self._forward, name="xray-daemon-send", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def address(self) -> str:
+        """What workers get as AWS_XRAY_DAEMON_ADDRESS."""
+        host, port = self._socket.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def emit(self, document: dict[str, Any]) -> None:
+        """A segment from localcloud itself (API Gateway, Lambda, Step Functions)."""
+        self._queue.put(json.dumps(document))
+
+    def _listen(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                data = self._socket.recv(_MAX_DATAGRAM)
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            document = parse_datagram(data)
+            if document is None:
+                self.rejected += 1
+                logger.debug("not a segment document: %r", data[:200])
+                continue
+            self.received += 1
+            self._queue.put(document)
+
+    def _forward(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    document = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if document is None:
+                    self._send(batch)
+                    return
+                batch.append(document)
+            self._send(batch)
+
+    def _send(self, batch: list[str]) -> None:
+        try:
+            answer = self._xray.put_trace_segments(TraceSegmentDocuments=batch)
+        except Exception:  # the daemon drops what X-Ray refuses, as AWS's daemon does
+            logger.warning(
+                "PutTraceSegments failed; %d segments dropped", len(batch), exc_info=True
+            )
+            return
+        unprocessed = answer.get("UnprocessedTraceSegments") or []
+        self.sent += len(batch) - len(unprocessed)
+        for item in unprocessed:
+            logger.warning("segment not stored", extra={"segment": item})
+
+    def stats(self) -> dict[str, int]:
+        return {"received": self.received, "sent": self.sent, "rejected": self.rejected}
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._socket.close()
