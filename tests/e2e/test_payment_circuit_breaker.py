@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
+from tests.support.breakers import breaker_counts
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.polling import eventually
 from tests.support.shop import (
@@ -43,9 +44,14 @@ COOLDOWN_SECONDS = 20  # covers the next order's way to its charge on a busy mac
 OVERRIDES = {
     "SagaRetryIntervalSeconds": "1",
     "SagaRetryMaxAttempts": str(RETRY_MAX_ATTEMPTS),
-    "PaymentProviderBreakerFailureThreshold": "2",
-    "PaymentProviderBreakerFailureWindowSeconds": "60",
+    # Opens when >= 60% of >= 2 calls within 60 s failed: an order's two failed attempts on a
+    # fresh breaker (2 of 2), or after one good charge (2 of 3), but not its first failure
+    # after a good charge (1 of 2)
+    "PaymentProviderBreakerFailureRatePercent": "60",
+    "PaymentProviderBreakerMinimumCalls": "2",
+    "PaymentProviderBreakerWindowSeconds": "60",
     "PaymentProviderBreakerCooldownSeconds": str(COOLDOWN_SECONDS),
+    "PaymentProviderBreakerHalfOpenCalls": "1",
     "PaymentProviderBreakerCacheTtlSeconds": "0.5",
 }
 BREAKER = "BREAKER#payment-provider"
@@ -172,7 +178,7 @@ def test_an_unavailable_provider_opens_the_breaker_and_orders_fail_fast_until_it
     unavailable = place(customer, sku, "tok_unavailable")
     assert eventually(lambda: breaker_state(cloud) == "OPEN"), "the breaker did not open"
     opened = breaker_item(cloud)
-    assert opened["version"] == 2  # one failure recorded, then opened
+    assert opened["version"] == 1  # two failed calls counted, then opened
     # ---- And another order, with a good card, comes right after, while the breaker is open
     fast = place(customer, sku, "tok_visa")
 
@@ -211,11 +217,11 @@ def test_an_unavailable_provider_opens_the_breaker_and_orders_fail_fast_until_it
     assert provider.lookups(unavailable) == 1
     assert (first["status"], first.get("reason")) == ("REJECTED", "PAYMENT_PROVIDER_UNAVAILABLE")
     assert decided_at(first) >= int(opened["openedAtMs"]) / 1000 + COOLDOWN_SECONDS
-    assert opened["failuresAtMs"] == []
+    assert breaker_counts(opened) == (0, 0)  # each state counts afresh
     closed = breaker_item(cloud)
-    assert (closed["state"], closed["failuresAtMs"]) == ("CLOSED", [])
+    assert (closed["state"], breaker_counts(closed)) == ("CLOSED", (0, 0))
     assert "openedAtMs" not in closed
-    assert closed["version"] == opened["version"] + 2  # probing, then closed
+    assert closed["version"] == opened["version"] + 2  # half-open (the trial), then closed
     # And for both: nothing charged, the stock back, the events say what happened
     for order_id in (unavailable, fast):
         assert item(cloud, "PaymentsTable", pk=f"PAYMENT#{order_id}") is None
@@ -231,11 +237,16 @@ def test_an_unavailable_provider_opens_the_breaker_and_orders_fail_fast_until_it
     recovered = place(customer, sku, "tok_visa")
     order = final_order(customer, recovered)
 
-    # Then its charge went through at once, and the breaker stayed CLOSED
+    # Then its charge went through at once, and the breaker stayed CLOSED, counting it
     assert order["status"] == "CONFIRMED", order
     assert provider.charge_attempts(recovered) == 1
     assert charge_invocations(cloud, recovered) == ["succeeded"]
-    assert breaker_item(cloud)["version"] == closed["version"]
+    after = breaker_item(cloud)
+    assert (after["state"], after["version"], breaker_counts(after)) == (
+        "CLOSED",
+        closed["version"],
+        (1, 0),
+    )
     payment = item(cloud, "PaymentsTable", pk=f"PAYMENT#{recovered}")
     assert payment is not None
     assert payment["status"] == "CHARGED"
@@ -270,6 +281,7 @@ def test_a_charge_whose_answers_are_lost_while_the_breaker_opens_is_refunded(
 
     # Given a provider that charges the card, then holds the answer past the client's timeout,
     # every time: each attempt counts as a provider failure, and two of them open the breaker
+    # (2 of 2 calls, or 2 of 3 with the previous test's good charge still in the window)
     provider.lost_answer_mode = "stall"
     provider.stall_seconds = 5  # the client gives up after 3 s
     provider.answers_lost_per_request = 1000

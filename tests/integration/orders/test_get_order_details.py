@@ -38,11 +38,12 @@ from tests.integration.orders.orders_harness import (
     load_handler,
     sample_event,
 )
+from tests.support.breakers import breaker_counts
 from tests.support.lambda_context import FakeLambdaContext
 
 ORDER_ID = sample_event("get_order_details")["pathParameters"]["orderId"]
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
-FAILURE_THRESHOLD = 2
+MINIMUM_CALLS = 3  # >= 50% failed of >= 3 calls opens a part's breaker
 FUNCTIONS = {
     "GetCustomerProfileFunction": (
         "get_customer_profile",
@@ -170,8 +171,10 @@ def world(make_table: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch) -> 
         GET_SHIPMENT_FUNCTION_NAME="GetShipmentFunction",
         SERVICE_CALL_CONNECT_TIMEOUT_SECONDS="1",
         SERVICE_CALL_READ_TIMEOUT_SECONDS="2",
-        CIRCUIT_BREAKER_FAILURE_THRESHOLD=str(FAILURE_THRESHOLD),
-        CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS="60",
+        CIRCUIT_BREAKER_FAILURE_RATE_PERCENT="50",
+        CIRCUIT_BREAKER_MINIMUM_CALLS=str(MINIMUM_CALLS),
+        CIRCUIT_BREAKER_WINDOW_SECONDS="60",
+        CIRCUIT_BREAKER_HALF_OPEN_CALLS="1",
         CIRCUIT_BREAKER_COOLDOWN_SECONDS="30",
         CIRCUIT_BREAKER_CACHE_TTL_SECONDS="0",
     )
@@ -226,9 +229,16 @@ def test_a_confirmed_orders_details_show_all_four_parts(world: World) -> None:
         },
     }
     assert body["order"]["status"] == "CONFIRMED"
-    # And each service was asked once per request; no table changed (no breaker item either)
+    # And each service was asked once per request; no table changed but for the breakers'
+    # counts in OrdersTable (two calls each, none failed)
     assert sorted(world.lambda_.invoked) == sorted(list(FUNCTIONS) * 2)
-    assert {name: all_items(table) for name, table in world.tables.items()} == before
+    after = {name: all_items(table) for name, table in world.tables.items()}
+    breakers = [i for i in after["OrdersTable"] if i["pk"].startswith("BREAKER#")]
+    after["OrdersTable"] = [i for i in after["OrdersTable"] if i not in breakers]
+    assert after == before
+    assert {i["name"]: (i["state"], breaker_counts(i)) for i in breakers} == {
+        name: ("CLOSED", (2, 0)) for name in ("customers", "payments", "shipping")
+    }
 
 
 def test_an_order_with_nothing_elsewhere_shows_none_parts(world: World) -> None:
@@ -265,18 +275,21 @@ def test_a_service_that_fails_is_unavailable_and_its_breaker_opens_in_orders_tab
     # Then still 200: the shipment is unavailable, the other parts are what they were
     assert status == 200
     assert body == {**healthy, "shipment": {"status": "unavailable"}}
-    # And the shipping breaker (BREAKER#shipping, sk BREAKER, in OrdersTable) counted it
+    # And the shipping breaker (BREAKER#shipping, sk BREAKER, in OrdersTable) counted it: two
+    # calls, one failed (below the minimum of 3 calls, still closed); the others' two successes
     shipping = world.breaker("shipping")
     assert shipping is not None
-    assert (shipping["itemType"], shipping["state"], len(shipping["failuresAtMs"])) == (
+    assert (shipping["itemType"], shipping["state"], breaker_counts(shipping)) == (
         "BREAKER",
         "CLOSED",
-        1,
+        (2, 1),
     )
-    assert world.breaker("customers") is None
-    assert world.breaker("payments") is None
+    for part in ("customers", "payments"):
+        other = world.breaker(part)
+        assert other is not None
+        assert (other["state"], breaker_counts(other)) == ("CLOSED", (2, 0))
 
-    # When it fails again (the threshold), and then the owner asks twice more
+    # When it fails again (2 of 3 calls failed: open), and then the owner asks twice more
     assert world.get() == (200, body)
     shipment_calls = world.lambda_.invoked.count("GetShipmentFunction")
     assert world.get() == world.get() == (200, body)

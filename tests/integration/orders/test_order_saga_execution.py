@@ -295,7 +295,7 @@ def saga() -> Iterator[SagaCloud]:
             **parameter_defaults("ChargePaymentFunction"),
             # The payment provider's circuit breaker is kept out of the way: its own tests cover
             # it, and this module's deliberate provider failures would otherwise open it.
-            "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "1000",
+            "CIRCUIT_BREAKER_MINIMUM_CALLS": "1000",
             "ORDERS_TABLE_NAME": "OrdersTable",
             "PAYMENTS_TABLE_NAME": "PaymentsTable",
             "SHIPPING_TABLE_NAME": "ShippingTable",

@@ -20,11 +20,13 @@ from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from tests.support.service_harness import load_sample
 
 API_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
-# The payment-provider breaker as the template's defaults set it (5 failures in 60 s, 30 s
-# cool-down, 1 s cache): each test has a fresh table, so a fresh CLOSED breaker.
+# The payment-provider breaker: >= 50% of >= 5 calls failed in 60 s opens it, 30 s cool-down,
+# 1 s cache: each test has a fresh table, so a fresh CLOSED breaker.
 BREAKER_ENV = {
-    "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "5",
-    "CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS": "60",
+    "CIRCUIT_BREAKER_FAILURE_RATE_PERCENT": "50",
+    "CIRCUIT_BREAKER_MINIMUM_CALLS": "5",
+    "CIRCUIT_BREAKER_WINDOW_SECONDS": "60",
+    "CIRCUIT_BREAKER_HALF_OPEN_CALLS": "1",
     "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "30",
     "CIRCUIT_BREAKER_CACHE_TTL_SECONDS": "1",
 }

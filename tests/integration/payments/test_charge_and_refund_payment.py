@@ -12,6 +12,7 @@ import pytest
 from localcloud.payment_provider.simulator import PaymentProviderSimulator
 from payments.errors import PaymentDeclined, PaymentProviderUnavailable, PaymentTokenUnreadable
 from tests.integration.payments.conftest import sealed
+from tests.support.breakers import breaker_counts
 from tests.support.lambda_context import FakeLambdaContext
 
 if TYPE_CHECKING:
@@ -126,8 +127,12 @@ def test_a_declined_card_raises_payment_declined_and_writes_nothing(
 
     assert type(declined.value).__name__ == "PaymentDeclined"  # the errorType the saga matches
     assert declined.value.message == "Your card was declined"
-    # nothing but the note that a charge request was sent (so a refund knows to look)
-    assert set(state.items()) == {f"CHARGE_ATTEMPT#{ORDER_ID}"}
+    # nothing but the note that a charge request was sent (so a refund knows to look), and the
+    # breaker's count of one call that did not fail (a decline is an answer)
+    assert set(state.items()) == {"BREAKER#payment-provider", f"CHARGE_ATTEMPT#{ORDER_ID}"}
+    breaker = state.breaker()
+    assert breaker is not None
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (1, 0))
     assert provider.charges() == []
 
 
@@ -144,7 +149,7 @@ def test_an_unavailable_provider_raises_a_transient_error_and_writes_nothing(
     assert state.outbox() == []
     breaker = state.breaker()
     assert breaker is not None
-    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (1, 1))
     assert set(state.items()) == {"BREAKER#payment-provider", f"CHARGE_ATTEMPT#{ORDER_ID}"}
     attempt = state.items()[f"CHARGE_ATTEMPT#{ORDER_ID}"]
     assert (attempt["itemType"], attempt["orderId"]) == ("CHARGE_ATTEMPT", ORDER_ID)
@@ -158,7 +163,7 @@ def test_an_unavailable_provider_raises_a_transient_error_and_writes_nothing(
     assert state.outbox() == []
     breaker = state.breaker()
     assert breaker is not None
-    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 2)
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (2, 2))
     assert set(state.items()) == {"BREAKER#payment-provider", f"CHARGE_ATTEMPT#{ORDER_ID}"}
 
 
@@ -227,7 +232,7 @@ def test_a_refund_while_the_provider_is_down_is_transient_and_keeps_the_charge(
     assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
     breaker = state.breaker()  # the refund's failure counts against the provider too
     assert breaker is not None
-    assert (breaker["state"], len(breaker["failuresAtMs"])) == ("CLOSED", 1)
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (2, 1))  # charge, refund
 
 
 def test_a_token_sealed_for_another_order_is_not_opened_and_nothing_is_charged(

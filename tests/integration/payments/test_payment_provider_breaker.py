@@ -18,6 +18,7 @@ from payments.errors import (
     PaymentProviderUnavailable,
 )
 from tests.integration.payments.conftest import fresh_import, sealed
+from tests.support.breakers import breaker_counts
 from tests.support.lambda_context import FakeLambdaContext
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ def provider(api_key: str) -> Any:
 
 @pytest.fixture
 def handlers(payments_env: None, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
-    monkeypatch.setenv("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "2")
-    monkeypatch.setenv("CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("CIRCUIT_BREAKER_FAILURE_RATE_PERCENT", "50")
+    monkeypatch.setenv("CIRCUIT_BREAKER_MINIMUM_CALLS", "2")
+    monkeypatch.setenv("CIRCUIT_BREAKER_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("CIRCUIT_BREAKER_HALF_OPEN_CALLS", "1")
     monkeypatch.setenv("CIRCUIT_BREAKER_COOLDOWN_SECONDS", str(COOLDOWN_SECONDS))
     monkeypatch.setenv("CIRCUIT_BREAKER_CACHE_TTL_SECONDS", "0")
     return fresh_import("charge_payment"), fresh_import("refund_payment")
@@ -71,8 +74,10 @@ def charge_event(sample_event: SampleEvent, token: str, order_id: str | None = N
 
 
 def open_the_breaker(charge: ModuleType, sample_event: SampleEvent) -> None:
+    """Two failed charges: >= 50% of >= 2 calls. (After one success, the first failure already
+    opens it, and the second charge fails fast.)"""
     for _ in range(2):
-        with pytest.raises(PaymentProviderUnavailable):
+        with pytest.raises((PaymentProviderUnavailable, PaymentProviderCircuitOpen)):
             invoke(charge, charge_event(sample_event, "tok_unavailable"))
 
 
@@ -116,13 +121,14 @@ def test_after_the_cool_down_a_charge_probes_and_closes_the_breaker(
     first = invoke(charge, charge_event(sample_event, "tok_visa", OTHER_ORDER))
     second = invoke(charge, charge_event(sample_event, "tok_visa", OTHER_ORDER))
 
-    # Then the probe charged it once, and the breaker is CLOSED with no failures
+    # Then the trial charged it once, and the breaker is CLOSED, counting afresh (the retry
+    # found the order charged and did not call the provider)
     assert first == second
     (charged,) = provider.charges()
     assert charged["reference"] == OTHER_ORDER
     breaker = state.breaker()
     assert breaker is not None
-    assert (breaker["state"], breaker["failuresAtMs"]) == ("CLOSED", [])
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (0, 0))
     assert list(state.payments()) == [f"PAYMENT#{OTHER_ORDER}"]
     assert [detail_type for detail_type, _ in state.outbox()] == ["PaymentCharged"]
 
@@ -139,8 +145,14 @@ def test_declined_cards_never_open_the_breaker(
             invoke(charge, charge_event(sample_event, "tok_declined"))
 
     assert len(provider.requests) == 4
-    # no breaker item (nothing failed): only the note that charge requests were sent
-    assert set(state.items()) == {f"CHARGE_ATTEMPT#{sample_event('charge_payment')['orderId']}"}
+    # the breaker counted four calls, none failed; and the note that charge requests were sent
+    assert set(state.items()) == {
+        "BREAKER#payment-provider",
+        f"CHARGE_ATTEMPT#{sample_event('charge_payment')['orderId']}",
+    }
+    breaker = state.breaker()
+    assert breaker is not None
+    assert (breaker["state"], breaker_counts(breaker)) == ("CLOSED", (4, 0))
 
 
 def test_a_refund_fails_fast_while_open_and_the_charge_stays(

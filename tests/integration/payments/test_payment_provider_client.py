@@ -195,8 +195,10 @@ def test_the_settings_refuse_plain_http_unless_localcloud_says_it_is_local() -> 
         "PAYMENTS_TABLE_NAME": "PaymentsTable",
         "PAYMENT_PROVIDER_BASE_URL": "http://127.0.0.1:9999",
         "PAYMENT_PROVIDER_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:k",
-        "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "5",
-        "CIRCUIT_BREAKER_FAILURE_WINDOW_SECONDS": "60",
+        "CIRCUIT_BREAKER_FAILURE_RATE_PERCENT": "50",
+        "CIRCUIT_BREAKER_MINIMUM_CALLS": "5",
+        "CIRCUIT_BREAKER_WINDOW_SECONDS": "60",
+        "CIRCUIT_BREAKER_HALF_OPEN_CALLS": "1",
         "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "30",
         "CIRCUIT_BREAKER_CACHE_TTL_SECONDS": "1",
     }

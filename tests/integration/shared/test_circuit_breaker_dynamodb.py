@@ -1,5 +1,6 @@
-"""The circuit breaker's shared state in DynamoDB (moto): the item, its conditional writes, two
-environments sharing it, and the cache that keeps a closed breaker from reading per call."""
+"""The circuit breaker's shared state in DynamoDB (moto): the item, its counters (ADD), its
+conditional transitions, two environments sharing it, and the cache that keeps a closed breaker
+from reading per call."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from shop_shared.circuit_breaker import (
     BreakerRecord,
     CircuitBreaker,
     CircuitOpen,
-    CircuitState,
     DynamoDBBreakerStore,
+    WindowBucket,
 )
 from shop_shared.errors import TransientError
 from tests.support.template import resource
@@ -25,9 +26,16 @@ from tests.unit.shared.breaker_fakes import START, FakeClock
 
 NAME = "payment-provider"
 PK = f"BREAKER#{NAME}"
+# Opens at >= 50% failed over >= 2 calls in 10 s (buckets of 1 s); one trial call.
 CONFIG = BreakerConfig(
-    failure_threshold=2, failure_window_seconds=10, cooldown_seconds=5, cache_ttl_seconds=1
+    failure_rate_threshold=0.5,
+    minimum_calls=2,
+    window_seconds=10,
+    cooldown_seconds=5,
+    half_open_calls=1,
+    cache_ttl_seconds=1,
 )
+BUCKET = CONFIG.bucket_of(START)
 
 
 class ProviderDown(TransientError):
@@ -88,34 +96,69 @@ def failing() -> None:
     raise ProviderDown("503")
 
 
-def test_the_store_writes_only_on_the_version_it_expects(table: Any) -> None:
-    store = DynamoDBBreakerStore(table.name)
+def counters(item: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in item.items() if k.startswith(("calls_", "failures_"))}
+
+
+def test_counts_add_up_and_transitions_are_written_only_on_the_version_expected(
+    table: Any,
+) -> None:
+    first, second = DynamoDBBreakerStore(table.name), DynamoDBBreakerStore(table.name)
     # Given no item: the breaker reads as a fresh CLOSED one
-    assert store.load(NAME) == BreakerRecord()
+    assert first.load(NAME) == BreakerRecord()
 
-    # When two writers both try to create version 1, then both try version 2 on it
-    first = BreakerRecord(failures=(START,), version=1)
-    assert store.save(NAME, first) is True
-    assert store.save(NAME, BreakerRecord(failures=(START + 1,), version=1)) is False
-    opened = BreakerRecord(state=CircuitState.OPEN, opened_at=START + 2.5, version=2)
-    assert store.save(NAME, opened) is True
-    assert store.save(NAME, BreakerRecord(failures=(START + 3,), version=2)) is False
+    # When two writers count into the same bucket, one of them a failure
+    first.count(NAME, BUCKET, failed=False)
+    counted = second.count(NAME, BUCKET, failed=True)
 
-    # Then the winners' writes are what is stored, read back exactly
-    assert store.load(NAME) == opened
+    # Then both counts are there (ADD: no read-modify-write), in the answer and in the table
+    assert counted == BreakerRecord(buckets=(WindowBucket(start_ms=BUCKET, calls=2, failures=1),))
     item = stored(table)
     assert item is not None
-    assert {k: item[k] for k in ("pk", "itemType", "name", "state", "version", "openedAtMs")} == {
-        "pk": PK,
-        "itemType": "BREAKER",
-        "name": NAME,
-        "state": "OPEN",
+    assert counters(item) == {f"calls_{BUCKET}": 2, f"failures_{BUCKET}": 1}
+    assert (item["itemType"], item["name"]) == ("BREAKER", NAME)
+
+    # When both try to open it on version 0, then both to start a trial round on version 1
+    opened = counted.opened(START + 2.5)
+    assert first.transition(NAME, opened) is True
+    assert second.transition(NAME, counted.opened(START + 3)) is False
+    trials = opened.half_opened(START + 8)
+    assert second.transition(NAME, trials) is True
+    assert first.transition(NAME, opened.half_opened(START + 9)) is False
+
+    # Then the winners' writes are stored, the counters removed by the first transition
+    assert first.load(NAME) == trials
+    item = stored(table)
+    assert item is not None
+    assert counters(item) == {}
+    assert {k: item[k] for k in ("state", "version", "openedAtMs", "halfOpenAtMs", "trials")} == {
+        "state": "HALF_OPEN",
         "version": 2,
         "openedAtMs": round((START + 2.5) * 1000),
+        "halfOpenAtMs": round((START + 8) * 1000),
+        "trials": 1,
     }
     assert "expiresAt" not in item  # the table's TTL never removes a breaker
+    # And a second trial is claimed only up to the limit, only in that round
+    assert first.claim_trial(NAME, trials, limit=2) is True
+    assert second.claim_trial(NAME, trials, limit=2) is False
+    assert second.claim_trial(NAME, opened, limit=5) is False  # another version
+    assert stored(table)["trials"] == 2  # type: ignore[index]
     # And it is the only item: nothing else (no outbox event) was written
     assert [i["pk"] for i in table.scan()["Items"]] == [PK]
+
+
+def test_a_count_drops_the_stale_buckets_it_is_told_of(table: Any) -> None:
+    store = DynamoDBBreakerStore(table.name)
+    store.count(NAME, BUCKET, failed=True)
+    later = BUCKET + 11 * CONFIG.bucket_ms
+
+    record = store.count(NAME, later, failed=False, stale=[BUCKET])
+
+    assert record.buckets == (WindowBucket(start_ms=later, calls=1, failures=0),)
+    item = stored(table)
+    assert item is not None
+    assert counters(item) == {f"calls_{later}": 1}
 
 
 def test_two_environments_share_the_breaker(table: Any, clock: FakeClock) -> None:
@@ -127,20 +170,23 @@ def test_two_environments_share_the_breaker(table: Any, clock: FakeClock) -> Non
         calls.append("called")
         return "charged"
 
-    # Given the second environment has seen the breaker closed
+    # Given the second environment has seen the breaker closed (one call, counted)
     assert second.call(provider) == "charged"
 
-    # When the first sees two transient failures within the window
-    for _ in range(CONFIG.failure_threshold):
-        with pytest.raises(ProviderDown):
-            first.call(failing)
-        clock.advance(0.2)
+    # When the first sees a transient failure within the window (1 of 2 calls: 50%)
+    with pytest.raises(ProviderDown):
+        first.call(failing)
+    clock.advance(0.2)
 
-    # Then the table says OPEN, for everybody
+    # Then the table says OPEN, for everybody, and counts afresh
     item = stored(table)
     assert item is not None
-    assert (item["state"], item["openedAtMs"]) == ("OPEN", round((START + 0.2) * 1000))
-    assert item["failuresAtMs"] == []
+    assert (item["state"], item["openedAtMs"], item["version"]) == (
+        "OPEN",
+        round(START * 1000),
+        1,
+    )
+    assert counters(item) == {}
     # And the second, once its cache is older than the TTL, fails fast without calling
     clock.advance(CONFIG.cache_ttl_seconds)
     reads = second_reads.reads
@@ -152,25 +198,27 @@ def test_two_environments_share_the_breaker(table: Any, clock: FakeClock) -> Non
         CONFIG.cooldown_seconds - CONFIG.cache_ttl_seconds - 0.2
     )
 
-    # When the cool-down is over: one probe, and a success closes it for both
+    # When the cool-down is over: one trial, and a success closes it for both
     clock.advance(CONFIG.cooldown_seconds)
     during: list[str] = []
 
-    def probe() -> str:
+    def trial() -> str:
         during.append(str((stored(table) or {})["state"]))
-        with pytest.raises(ProviderCircuitOpen):  # the first, meanwhile, may not probe too
+        with pytest.raises(ProviderCircuitOpen):  # the first, meanwhile, may not try too
             first.call(provider)
         return provider()
 
-    assert second.call(probe) == "charged"
+    assert second.call(trial) == "charged"
     assert during == ["HALF_OPEN"]
     assert calls == ["called", "called"]
     item = stored(table)
     assert item is not None
-    assert item["state"] == "CLOSED"
+    assert (item["state"], item["version"], item["trials"]) == ("CLOSED", 3, 0)
     assert "openedAtMs" not in item
+    assert "halfOpenAtMs" not in item
     clock.advance(CONFIG.cache_ttl_seconds)
     assert first.call(provider) == "charged"
+    assert counters(stored(table) or {}) == {f"calls_{CONFIG.bucket_of(clock.now)}": 1}
 
 
 def test_a_closed_breaker_reads_the_table_once_per_cache_ttl(table: Any, clock: FakeClock) -> None:
@@ -181,18 +229,18 @@ def test_a_closed_breaker_reads_the_table_once_per_cache_ttl(table: Any, clock: 
         assert breaker.call(lambda: "ok") == "ok"
         clock.advance(CONFIG.cache_ttl_seconds / 40)
 
-    # Then one GetItem was made, and nothing was written
+    # Then one GetItem was made, and every call was counted (each count answers the state)
     assert reads.reads == 1
-    assert stored(table) is None
-    # And after the TTL it reads again
+    assert counters(stored(table) or {}) == {f"calls_{BUCKET}": 30}
+    # And after a TTL without calls it reads again
     clock.advance(CONFIG.cache_ttl_seconds)
     breaker.call(lambda: "ok")
     assert reads.reads == 2
 
 
-def test_a_failed_probe_reopens_in_the_table(table: Any, clock: FakeClock) -> None:
+def test_a_failed_trial_reopens_in_the_table(table: Any, clock: FakeClock) -> None:
     breaker, _ = environment(table, clock)
-    for _ in range(CONFIG.failure_threshold):
+    for _ in range(CONFIG.minimum_calls):
         with pytest.raises(ProviderDown):
             breaker.call(failing)
     clock.advance(CONFIG.cooldown_seconds)
@@ -203,8 +251,25 @@ def test_a_failed_probe_reopens_in_the_table(table: Any, clock: FakeClock) -> No
     item = stored(table)
     assert item is not None
     assert (item["state"], item["openedAtMs"]) == ("OPEN", round(clock.now * 1000))
-    assert "probeStartedAtMs" not in item
-    assert item["version"] == 4  # failure, opened, probing, re-opened
+    assert "halfOpenAtMs" not in item
+    assert item["version"] == 3  # opened, half-open, re-opened
+
+
+def test_the_breaker_works_in_a_table_with_a_sort_key(make_table: Any, clock: FakeClock) -> None:
+    orders = make_table("OrdersTable")
+    breaker = CircuitBreaker(
+        "shipping",
+        store=DynamoDBBreakerStore(orders.name, sort_key={"sk": "BREAKER"}),
+        config=CONFIG,
+        clock=clock,
+    )
+
+    for _ in range(CONFIG.minimum_calls):
+        with pytest.raises(ProviderDown):
+            breaker.call(failing)
+
+    (item,) = orders.scan()["Items"]
+    assert (item["pk"], item["sk"], item["state"]) == ("BREAKER#shipping", "BREAKER", "OPEN")
 
 
 def test_without_its_table_the_breaker_lets_calls_through(clock: FakeClock, aws: None) -> None:
@@ -213,14 +278,14 @@ def test_without_its_table_the_breaker_lets_calls_through(clock: FakeClock, aws:
     )
 
     assert breaker.call(lambda: "ok") == "ok"
-    for _ in range(CONFIG.failure_threshold + 1):
+    for _ in range(CONFIG.minimum_calls + 1):
         with pytest.raises(ProviderDown):
             breaker.call(failing)
 
 
 def test_the_outbox_relay_filter_never_matches_a_breaker_item(table: Any, clock: FakeClock) -> None:
     breaker, _ = environment(table, clock)
-    for _ in range(CONFIG.failure_threshold):
+    for _ in range(CONFIG.minimum_calls):
         with pytest.raises(ProviderDown):
             breaker.call(failing)
     item = stored(table)

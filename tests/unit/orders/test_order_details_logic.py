@@ -54,8 +54,14 @@ from tests.unit.orders.orders_fakes import (
 )
 from tests.unit.shared.breaker_fakes import FakeClock, InMemoryBreakerStore
 
+# A part's breaker opens at >= 50% failed of >= 3 calls within 60 s.
 CONFIG = BreakerConfig(
-    failure_threshold=3, failure_window_seconds=60, cooldown_seconds=30, cache_ttl_seconds=1
+    failure_rate_threshold=0.5,
+    minimum_calls=3,
+    window_seconds=60,
+    cooldown_seconds=30,
+    half_open_calls=1,
+    cache_ttl_seconds=1,
 )
 DEADLINE_SECONDS = 0.3
 CORRELATION_ID = "req-1"
@@ -176,9 +182,16 @@ class World:
         )
         return details.model_dump(mode="json")
 
+    def windows(self) -> dict[str, tuple[int, int]]:
+        """(calls, failures) each breaker counted in its window."""
+        return {
+            name: record.window(self.clock.now, CONFIG)
+            for name, record in self.breaker_store.records.items()
+        }
+
     def failures(self, breaker: str) -> int:
         record = self.breaker_store.records.get(breaker)
-        return 0 if record is None else len(record.failures)
+        return 0 if record is None else record.window(self.clock.now, CONFIG)[1]
 
     def asked(self) -> dict[str, int]:
         return {part: len(queries) for part, queries in self.services.asked.items()}
@@ -239,9 +252,13 @@ def test_all_parts_answer_and_the_details_compose_them(world: World) -> None:
         "payment": [PaymentQuery(orderId=ORDER_ID, correlationId=CORRELATION_ID)],
         "shipment": [ShipmentQuery(orderId=ORDER_ID, correlationId=CORRELATION_ID)],
     }
-    # And nothing was written: the event store is unchanged, no breaker saw a failure
+    # And the event store is unchanged; each breaker counted one call, none failed
     assert world.store.items == events_before
-    assert world.breaker_store.records == {}
+    assert world.windows() == {
+        CUSTOMERS_BREAKER: (1, 0),
+        PAYMENTS_BREAKER: (1, 0),
+        SHIPPING_BREAKER: (1, 0),
+    }
 
 
 def test_asking_twice_answers_the_same_and_changes_nothing(world: World) -> None:
@@ -252,10 +269,14 @@ def test_asking_twice_answers_the_same_and_changes_nothing(world: World) -> None
     # When they are asked for again
     second = world.details()
 
-    # Then the same answer, and still nothing written
+    # Then the same answer, the event store unchanged, and only the breakers' calls counted
     assert second == first
     assert world.store.items == events_before
-    assert world.breaker_store.records == {}
+    assert world.windows() == {
+        CUSTOMERS_BREAKER: (2, 0),
+        PAYMENTS_BREAKER: (2, 0),
+        SHIPPING_BREAKER: (2, 0),
+    }
     assert world.asked() == {"customer": 2, "payment": 2, "shipment": 2}
 
 
@@ -277,7 +298,11 @@ def test_services_with_nothing_for_the_order_answer_none(world: World) -> None:
         {"status": "none"},
         {"status": "none"},
     )
-    assert world.breaker_store.records == {}
+    assert world.windows() == {
+        CUSTOMERS_BREAKER: (1, 0),
+        PAYMENTS_BREAKER: (1, 0),
+        SHIPPING_BREAKER: (1, 0),
+    }
 
 
 def test_a_refunded_payment_and_a_cancelled_shipment_are_shown_as_they_are(world: World) -> None:
@@ -317,8 +342,8 @@ def test_a_part_whose_service_fails_is_unavailable_and_the_others_stand(world: W
     }
     # And the payments breaker counted the failure; the others saw none
     assert world.failures(PAYMENTS_BREAKER) == 1
-    assert CUSTOMERS_BREAKER not in world.breaker_store.records
-    assert SHIPPING_BREAKER not in world.breaker_store.records
+    assert world.failures(CUSTOMERS_BREAKER) == 0
+    assert world.failures(SHIPPING_BREAKER) == 0
 
 
 def test_an_unexpected_error_in_a_part_is_unavailable_too(world: World) -> None:
@@ -329,10 +354,10 @@ def test_an_unexpected_error_in_a_part_is_unavailable_too(world: World) -> None:
     details = world.details()
 
     # Then the customer is unavailable, the rest intact; a bug is not a transient failure, so
-    # the breaker does not count it
+    # the breaker does not count it as a failure
     assert details["customer"] == {"status": "unavailable"}
     assert (details["payment"], details["shipment"]) == (PAYMENT, SHIPMENT)
-    assert CUSTOMERS_BREAKER not in world.breaker_store.records
+    assert world.failures(CUSTOMERS_BREAKER) == 0
 
 
 def test_an_answer_about_another_order_is_unavailable_and_counts_as_a_failure(
@@ -420,15 +445,15 @@ def test_repeated_failures_open_the_breaker_and_then_the_service_is_left_alone(
     world.services.payment_behaviour = failing(OwningServiceFailed("GetPayment failed"))
 
     # When the details are asked for as many times as the threshold, then twice more
-    for _ in range(CONFIG.failure_threshold + 2):
+    for _ in range(CONFIG.minimum_calls + 2):
         assert world.details()["payment"] == {"status": "unavailable"}
 
     # Then the breaker opened at the threshold, and the two later requests did not call payments
     assert world.breaker_store.records[PAYMENTS_BREAKER].state is CircuitState.OPEN
     assert world.asked() == {
-        "customer": CONFIG.failure_threshold + 2,
-        "payment": CONFIG.failure_threshold,
-        "shipment": CONFIG.failure_threshold + 2,
+        "customer": CONFIG.minimum_calls + 2,
+        "payment": CONFIG.minimum_calls,
+        "shipment": CONFIG.minimum_calls + 2,
     }
 
     # And after the cool-down, one probe that succeeds closes it and the payment is back

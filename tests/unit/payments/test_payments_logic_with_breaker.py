@@ -15,8 +15,14 @@ from shop_shared.circuit_breaker import BreakerConfig, CircuitBreaker, CircuitSt
 from tests.unit.payments.payments_fakes import FakeProvider, InMemoryPayments, fake_open, fake_seal
 from tests.unit.shared.breaker_fakes import FakeClock, InMemoryBreakerStore
 
+# Opens at >= 50% failed of >= 3 calls within 60 s; one trial call after 30 s.
 CONFIG = BreakerConfig(
-    failure_threshold=3, failure_window_seconds=60, cooldown_seconds=30, cache_ttl_seconds=1
+    failure_rate_threshold=0.5,
+    minimum_calls=3,
+    window_seconds=60,
+    cooldown_seconds=30,
+    half_open_calls=1,
+    cache_ttl_seconds=1,
 )
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
@@ -70,6 +76,10 @@ class World:
     def breaker_state(self) -> CircuitState:
         return self.store.records[PAYMENT_PROVIDER_BREAKER].state
 
+    def breaker_window(self) -> tuple[int, int]:
+        """(calls, failures) the breaker counted in its window."""
+        return self.store.records[PAYMENT_PROVIDER_BREAKER].window(self.clock.now, CONFIG)
+
 
 @pytest.fixture
 def world() -> World:
@@ -96,9 +106,9 @@ def test_an_open_breaker_rejects_a_charge_without_calling_the_provider(world: Wo
 
 
 def test_an_order_already_charged_is_answered_even_while_open(world: World) -> None:
-    # Given a charged order, then the breaker opened
+    # Given a charged order, then the breaker opened (2 of 3 calls failed)
     first = world.charge(0)
-    for n in range(1, 4):
+    for n in range(1, 3):
         with pytest.raises(PaymentProviderUnavailable):
             world.charge(n, "tok_unavailable")
 
@@ -115,14 +125,15 @@ def test_declines_are_answers_and_do_not_open_the_breaker(world: World) -> None:
         with pytest.raises(PaymentDeclined):
             world.charge(n, "tok_declined")
 
-    assert PAYMENT_PROVIDER_BREAKER not in world.store.records
+    assert world.breaker_state() is CircuitState.CLOSED
+    assert world.breaker_window() == (5, 0)  # five calls, none failed
     assert world.charge(5)  # still calls through
 
 
 def test_a_refund_while_open_fails_fast_and_succeeds_after_the_cool_down(world: World) -> None:
-    # Given a charged order and an open breaker
+    # Given a charged order and an open breaker (2 of 3 calls failed)
     world.charge(0)
-    for n in range(1, 4):
+    for n in range(1, 3):
         with pytest.raises(PaymentProviderUnavailable):
             world.charge(n, "tok_unavailable")
 
@@ -159,6 +170,7 @@ def test_a_failing_note_of_the_attempt_is_not_the_providers_failure(world: World
         with pytest.raises(ClientError):
             world.charge(n)
 
-    # Then the request was never sent, and the provider's breaker counted nothing against it
+    # Then the request was never sent, and the provider's breaker counted no failure against it
     assert world.fake.charge_calls == []
-    assert PAYMENT_PROVIDER_BREAKER not in world.store.records  # no failure recorded
+    assert world.breaker_state() is CircuitState.CLOSED
+    assert world.breaker_window() == (3, 0)

@@ -1,8 +1,11 @@
-"""Every transition of the circuit breaker, on a fake clock and an in-memory store."""
+"""Every transition of the rate-based circuit breaker, on a fake clock and an in-memory store
+that counts atomically and writes transitions on a version, as the DynamoDB store does."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import random
 import threading
 import urllib.error
 from collections.abc import Callable
@@ -16,16 +19,24 @@ from shop_shared.circuit_breaker import (
     BreakerConfig,
     BreakerRecord,
     CircuitBreaker,
+    CircuitBreakerSettings,
     CircuitOpen,
     CircuitState,
+    WindowBucket,
     is_transient_failure,
 )
 from shop_shared.errors import DomainError, NotFound, TransientError
 from tests.unit.shared.breaker_fakes import START, FakeClock, InMemoryBreakerStore
 
 NAME = "payment-provider"
+# Opens at >= 50% failed over >= 4 calls within 10 s (buckets of 1 s); 2 trial calls.
 CONFIG = BreakerConfig(
-    failure_threshold=3, failure_window_seconds=10, cooldown_seconds=30, cache_ttl_seconds=1
+    failure_rate_threshold=0.5,
+    minimum_calls=4,
+    window_seconds=10,
+    cooldown_seconds=30,
+    half_open_calls=2,
+    cache_ttl_seconds=1,
 )
 
 
@@ -98,79 +109,150 @@ def fail(breaker: CircuitBreaker, dependency: Dependency, times: int, every: flo
     dependency.error = None
 
 
+def succeed(breaker: CircuitBreaker, dependency: Dependency, times: int) -> None:
+    for _ in range(times):
+        assert breaker.call(dependency) == "answer"
+
+
 def open_breaker(breaker: CircuitBreaker, dependency: Dependency) -> None:
-    fail(breaker, dependency, CONFIG.failure_threshold)
+    fail(breaker, dependency, CONFIG.minimum_calls)
     assert breaker.state() is CircuitState.OPEN
 
 
-# ---------------------------------------------------------------- closed
+def window(store: InMemoryBreakerStore, now: float) -> tuple[int, int]:
+    return store.records[NAME].window(now, CONFIG)
 
 
-def test_a_closed_breaker_calls_through_and_writes_nothing(
+# ---------------------------------------------------------------- closed: counting
+
+
+def test_a_closed_breaker_calls_through_and_counts_the_call(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency
 ) -> None:
     # When a healthy dependency is called
     result = breaker.call(dependency)
 
-    # Then it answered, and a success in CLOSED changes no state
+    # Then it answered, and the call is counted in the current bucket; no state changed
     assert result == "answer"
     assert dependency.calls == 1
-    assert store.saves == 0
-    assert NAME not in store.records
-
-
-def test_n_failures_within_the_window_open_the_breaker(
-    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
-) -> None:
-    # Given two failures, 4 s apart (below the threshold of 3)
-    fail(breaker, dependency, 2, every=4)
-    record = store.records[NAME]
-    assert record.state is CircuitState.CLOSED
-    assert record.failures == (START, START + 4)
-
-    # When a third fails 4 s later: three inside the 10 s window
-    clock.advance(4)
-    fail(breaker, dependency, 1)
-
-    # Then the breaker is OPEN since that failure, its failure list cleared
     assert store.records[NAME] == BreakerRecord(
-        state=CircuitState.OPEN, failures=(), opened_at=START + 8, version=3
+        buckets=(WindowBucket(start_ms=round(START * 1000), calls=1, failures=0),)
     )
-    assert dependency.calls == 3
+    assert store.transitions == 0
 
 
-def test_failures_outside_the_window_do_not_count(
+def test_failures_below_the_minimum_number_of_calls_do_not_open_it(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
-    # Given two failures, then a pause longer than the window
-    fail(breaker, dependency, 2, every=1)
-    clock.advance(CONFIG.failure_window_seconds + 0.5)
+    # When three calls fail in a row (all of them, but fewer than the minimum of 4)
+    fail(breaker, dependency, CONFIG.minimum_calls - 1, every=2)
 
-    # When a third failure comes
+    # Then it stays closed with the three failures counted
+    record = store.records[NAME]
+    assert (record.state, record.version) == (CircuitState.CLOSED, 0)
+    assert window(store, clock.now) == (3, 3)
+
+
+def test_the_failure_rate_at_the_threshold_over_the_minimum_calls_opens_it(
+    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
+) -> None:
+    # Given two successes and one failure (3 calls: below the minimum)
+    succeed(breaker, dependency, 2)
+    fail(breaker, dependency, 1)
+    assert breaker.state() is CircuitState.CLOSED
+
+    # When the fourth call fails: 2 of 4 failed, 50%, at the threshold
+    clock.advance(1.5)
     fail(breaker, dependency, 1)
 
-    # Then only it counts: still CLOSED, with one failure remembered
+    # Then it is open since that failure, its window emptied for the next state
+    assert store.records[NAME] == BreakerRecord(
+        state=CircuitState.OPEN, opened_at=clock.now, version=1
+    )
+
+
+def test_a_failure_rate_below_the_threshold_does_not_open_it(
+    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
+) -> None:
+    # When the last 3 of every 7 calls fail (43%, below 50%), 70 calls within the window
+    for index in range(70):
+        dependency.error = DependencyDown("503") if index % 7 >= 4 else None
+        with contextlib.suppress(DependencyDown):
+            breaker.call(dependency)
+        clock.advance(0.1)
+
+    # Then every call reached the dependency and the breaker is still closed
+    assert dependency.calls == 70
+    record = store.records[NAME]
+    assert (record.state, record.version) == (CircuitState.CLOSED, 0)
+    assert window(store, clock.now - 0.1) == (70, 30)
+
+
+def test_a_low_failure_rate_at_high_volume_never_opens_it_but_an_outage_does(
+    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
+) -> None:
+    # Given 3,000 calls over 5 minutes (10 per second), 10% of them failing at random, so the
+    # window always holds far more than 5 failures (a count-based breaker's 5 in 60 s)
+    rng = random.Random(9)
+    for _ in range(3000):
+        dependency.error = DependencyDown("503") if rng.random() < 0.10 else None
+        with contextlib.suppress(DependencyDown):
+            breaker.call(dependency)
+        clock.advance(0.1)
+    assert dependency.calls == 3000
+    record = store.records[NAME]
+    assert (record.state, record.version) == (CircuitState.CLOSED, 0)
+    calls, failures = window(store, clock.now)
+    assert calls >= 90  # a full window
+    assert failures >= 5  # with many failures in it
+
+    # When the dependency goes down entirely, at the same volume
+    dependency.error = DependencyDown("503")
+    failed_calls = 0
+    while breaker.state() is CircuitState.CLOSED and failed_calls < 200:
+        with pytest.raises(DependencyDown):
+            breaker.call(dependency)
+        failed_calls += 1
+        clock.advance(0.1)
+
+    # Then it opens once the window's failures reach half its calls: within a few seconds
+    assert store.records[NAME].state is CircuitState.OPEN
+    assert store.records[NAME].version == 1
+    assert failed_calls <= 100  # at most one window's worth of calls
+    with pytest.raises(DependencyCircuitOpen):
+        breaker.call(dependency)
+
+
+def test_calls_older_than_the_window_do_not_count_and_their_buckets_are_dropped(
+    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
+) -> None:
+    # Given three failures
+    fail(breaker, dependency, 3)
+
+    # When, a whole window later, one more call fails
+    clock.advance(CONFIG.window_seconds + 0.5)
+    fail(breaker, dependency, 1)
+
+    # Then only that failure is in the window: still closed, the old bucket removed
     record = store.records[NAME]
     assert record.state is CircuitState.CLOSED
-    assert record.failures == (clock.now,)
-    # And two more inside the window do open it
-    fail(breaker, dependency, 2, every=1)
-    assert store.records[NAME].state is CircuitState.OPEN
+    assert record.buckets == (
+        WindowBucket(start_ms=CONFIG.bucket_of(clock.now), calls=1, failures=1),
+    )
 
 
-def test_a_business_answer_is_not_a_failure(
-    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency
+def test_a_business_answer_is_a_call_but_not_a_failure(
+    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
-    # Given a dependency that declines, more often than the threshold
     dependency.error = CardDeclined("declined")
-    for _ in range(CONFIG.failure_threshold + 2):
+
+    for _ in range(CONFIG.minimum_calls + 2):
         with pytest.raises(CardDeclined):
             breaker.call(dependency)
 
-    # Then the breaker stays closed and recorded nothing
+    assert dependency.calls == CONFIG.minimum_calls + 2
     assert breaker.state() is CircuitState.CLOSED
-    assert NAME not in store.records
-    assert dependency.calls == CONFIG.failure_threshold + 2
+    assert window(store, clock.now) == (CONFIG.minimum_calls + 2, 0)
 
 
 # ---------------------------------------------------------------- open
@@ -179,71 +261,59 @@ def test_a_business_answer_is_not_a_failure(
 def test_an_open_breaker_fails_fast_without_calling(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
-    # Given an open breaker
     open_breaker(breaker, dependency)
     calls_before = dependency.calls
-    clock.advance(5)
+    clock.advance(10)
 
-    # When it is called before the cool-down is over
     with pytest.raises(DependencyCircuitOpen) as raised:
         breaker.call(dependency)
 
-    # Then the dependency was not called, and the error is typed and says when to retry
     assert dependency.calls == calls_before
-    error = raised.value
-    assert isinstance(error, CircuitOpen)
-    assert isinstance(error, TransientError)
-    assert error.breaker == NAME
-    assert error.retry_after_seconds == CONFIG.cooldown_seconds - 5
-    assert (error.code, error.http_status) == ("CIRCUIT_OPEN", 503)
-    assert store.records[NAME].state is CircuitState.OPEN
+    assert raised.value.breaker == NAME
+    assert raised.value.retry_after_seconds == pytest.approx(CONFIG.cooldown_seconds - 10)
+    assert raised.value.code == "CIRCUIT_OPEN"
+    assert raised.value.http_status == 503
+    assert store.records[NAME].buckets == ()  # a refused call is not counted
 
 
 def test_an_open_breaker_seen_by_another_environment_fails_fast_there_too(
     store: InMemoryBreakerStore, clock: FakeClock, dependency: Dependency
 ) -> None:
-    # Given two environments sharing the store, the first opens the breaker
-    first, second = new_breaker(store, clock), new_breaker(store, clock)
-    assert second.call(dependency) == "answer"  # the second has CLOSED cached
-    open_breaker(first, dependency)
+    # Given environment A opened it
+    a, b = new_breaker(store, clock), new_breaker(store, clock)
+    open_breaker(a, dependency)
     calls_before = dependency.calls
 
-    # When the second's cache has expired
-    clock.advance(CONFIG.cache_ttl_seconds)
+    # When environment B (which never saw a failure) calls
     with pytest.raises(DependencyCircuitOpen):
-        second.call(dependency)
+        b.call(dependency)
 
-    # Then it failed fast without calling the dependency
+    # Then B read the shared state and failed fast too
     assert dependency.calls == calls_before
 
 
 # ---------------------------------------------------------------- half-open
 
 
-def test_after_the_cool_down_one_probe_goes_through_and_closes_on_success(
+def test_after_the_cool_down_trial_calls_go_through_and_a_success_closes_it(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
-    # Given an open breaker whose cool-down is over
     open_breaker(breaker, dependency)
+    opened = store.records[NAME]
     clock.advance(CONFIG.cooldown_seconds)
-    states_during_probe: list[CircuitState] = []
-    dependency.during_call = lambda: states_during_probe.append(store.records[NAME].state)
 
-    # When it is called
-    result = breaker.call(dependency)
-
-    # Then the call was the probe (HALF_OPEN while it ran), and its success closed the breaker
-    assert result == "answer"
-    assert states_during_probe == [CircuitState.HALF_OPEN]
-    record = store.records[NAME]
-    assert (record.state, record.failures, record.opened_at) == (CircuitState.CLOSED, (), None)
-    # And calls go through again
-    dependency.during_call = None
+    # When a caller calls after the cool-down
     assert breaker.call(dependency) == "answer"
 
+    # Then it went HALF_OPEN (version 2) for its trial, which closed it (version 3), counting
+    # afresh
+    assert store.records[NAME] == BreakerRecord(version=opened.version + 2)
+    succeed(breaker, dependency, 1)
+    assert window(store, clock.now) == (1, 0)
 
-def test_a_business_answer_to_the_probe_closes_the_breaker(
-    breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
+
+def test_a_business_answer_to_a_trial_closes_the_breaker(
+    breaker: CircuitBreaker, dependency: Dependency, clock: FakeClock
 ) -> None:
     open_breaker(breaker, dependency)
     clock.advance(CONFIG.cooldown_seconds)
@@ -252,68 +322,65 @@ def test_a_business_answer_to_the_probe_closes_the_breaker(
     with pytest.raises(CardDeclined):
         breaker.call(dependency)
 
-    assert store.records[NAME].state is CircuitState.CLOSED
+    assert breaker.state() is CircuitState.CLOSED
 
 
-def test_a_failed_probe_opens_the_breaker_again_for_a_new_cool_down(
+def test_a_failed_trial_opens_the_breaker_again_for_a_new_cool_down(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
-    # Given an open breaker whose cool-down is over
     open_breaker(breaker, dependency)
-    clock.advance(CONFIG.cooldown_seconds + 2)
-    probe_time = clock.now
+    clock.advance(CONFIG.cooldown_seconds + 1)
 
-    # When the probe fails
+    # When the trial fails
     fail(breaker, dependency, 1)
 
-    # Then the breaker is OPEN again, from the probe's failure on
-    record = store.records[NAME]
-    assert (record.state, record.opened_at) == (CircuitState.OPEN, probe_time)
+    # Then it is open again since the trial
+    assert store.records[NAME] == BreakerRecord(
+        state=CircuitState.OPEN, opened_at=clock.now, version=3
+    )
     calls_before = dependency.calls
     clock.advance(CONFIG.cooldown_seconds - 1)
     with pytest.raises(DependencyCircuitOpen):
         breaker.call(dependency)
     assert dependency.calls == calls_before
-    # And a new cool-down later, a new probe may go through
-    clock.advance(1)
-    assert breaker.call(dependency) == "answer"
-    assert store.records[NAME].state is CircuitState.CLOSED
 
 
-def test_while_one_caller_probes_another_fails_fast(
+def test_only_the_allowed_number_of_trial_calls_go_through(
     store: InMemoryBreakerStore, clock: FakeClock, dependency: Dependency
 ) -> None:
-    # Given two environments that both saw the breaker open, and the cool-down is over
-    first, second = new_breaker(store, clock), new_breaker(store, clock)
+    # Given three environments, the breaker open and its cool-down over
+    first, second, third = (new_breaker(store, clock) for _ in range(3))
     open_breaker(first, dependency)
-    with pytest.raises(DependencyCircuitOpen):
-        second.call(dependency)
     clock.advance(CONFIG.cooldown_seconds)
     calls_before = dependency.calls
-    second_outcome: list[BaseException] = []
+    outcomes: list[str] = []
+    callers = [second, third]
 
-    def second_calls_meanwhile() -> None:
-        dependency.during_call = None
+    def the_next_calls_meanwhile() -> None:
+        # while this trial is in flight, the next environment calls (and so on)
+        if not callers:
+            return
+        caller = callers.pop(0)
         try:
-            second.call(dependency)
-        except CircuitOpen as error:
-            second_outcome.append(error)
+            caller.call(dependency)
+            outcomes.append("trial")
+        except DependencyCircuitOpen:
+            outcomes.append("failed fast")
 
-    dependency.during_call = second_calls_meanwhile
-
-    # When the first probes, and the second calls while the probe is in flight
+    # When the first trial is in flight, the second calls; while that is in flight, the third
+    dependency.during_call = the_next_calls_meanwhile
     assert first.call(dependency) == "answer"
 
-    # Then only the probe reached the dependency; the second failed fast
-    assert dependency.calls == calls_before + 1
-    assert len(second_outcome) == 1
-    assert isinstance(second_outcome[0], DependencyCircuitOpen)
+    # Then two trials (half_open_calls) reached the dependency, the third failed fast, and the
+    # first answer closed it
+    assert outcomes == ["failed fast", "trial"]  # the third's (it ended first), the second's
+    assert dependency.calls == calls_before + CONFIG.half_open_calls
     assert store.records[NAME].state is CircuitState.CLOSED
 
 
 class RacingStore(InMemoryBreakerStore):
     """The first `parties` reads wait for each other: every caller reads OPEN before any of
-    them writes, so they all race for the probe with the same expected version."""
+    them writes, so they all race to start the half-open round on the same version."""
 
     def __init__(self, parties: int) -> None:
         super().__init__()
@@ -331,7 +398,9 @@ class RacingStore(InMemoryBreakerStore):
         return record
 
 
-def test_of_many_concurrent_callers_exactly_one_probes(clock: FakeClock) -> None:
+def test_of_many_concurrent_callers_exactly_the_allowed_trials_go_through(
+    clock: FakeClock,
+) -> None:
     # Given eight environments (threads) that all read the breaker OPEN, the cool-down over
     store = RacingStore(parties=8)
     breakers = [new_breaker(store, clock) for _ in range(8)]
@@ -351,12 +420,12 @@ def test_of_many_concurrent_callers_exactly_one_probes(clock: FakeClock) -> None
     def caller(breaker: CircuitBreaker) -> None:
         try:
             breaker.call(slow_dependency)
-            outcome = "probed"
+            outcome = "trial"
         except DependencyCircuitOpen:
             outcome = "failed fast"
         with lock:
             outcomes.append(outcome)
-            if outcomes.count("failed fast") == len(breakers) - 1:
+            if outcomes.count("failed fast") == len(breakers) - CONFIG.half_open_calls:
                 release.set()
 
     # When they all call at once
@@ -366,22 +435,25 @@ def test_of_many_concurrent_callers_exactly_one_probes(clock: FakeClock) -> None
     for thread in threads:
         thread.join(timeout=10)
 
-    # Then exactly one conditional write won the probe; the other seven were refused and failed
-    # fast without calling the dependency
-    assert len(calls) == 1
-    assert sorted(outcomes) == ["failed fast"] * 7 + ["probed"]
-    assert store.rejected_saves == 7
-    assert store.records[NAME].state is CircuitState.CLOSED
+    # Then exactly one conditional write started the round and one more claimed the second
+    # trial; the other six failed fast without calling the dependency
+    assert len(calls) == CONFIG.half_open_calls
+    assert sorted(outcomes) == ["failed fast"] * 6 + ["trial"] * 2
+    # And the first trial to answer closed it (the second one's close lost, and was counted)
+    record = store.records[NAME]
+    assert (record.state, record.version) == (CircuitState.CLOSED, 7)
+    assert record.window(clock.now, CONFIG) == (1, 0)
 
 
-def test_a_probe_that_never_reports_is_replaced_after_a_cool_down(
+def test_trials_that_never_report_are_replaced_after_a_cool_down(
     store: InMemoryBreakerStore, clock: FakeClock, dependency: Dependency
 ) -> None:
-    # Given a probe claimed by an environment that then died (HALF_OPEN, nobody reports)
+    # Given a half-open round whose trials were all claimed by environments that then died
     store.records[NAME] = BreakerRecord(
         state=CircuitState.HALF_OPEN,
         opened_at=clock.now - 40,
-        probe_started_at=clock.now,
+        half_open_at=clock.now,
+        trials=CONFIG.half_open_calls,
         version=7,
     )
     breaker = new_breaker(store, clock)
@@ -389,29 +461,113 @@ def test_a_probe_that_never_reports_is_replaced_after_a_cool_down(
         breaker.call(dependency)
     assert dependency.calls == 0
 
-    # When a cool-down has passed since that probe started
+    # When a cool-down has passed since that round started
     clock.advance(CONFIG.cooldown_seconds)
 
-    # Then another caller probes, and closes the breaker
+    # Then another caller starts a new round, and its trial closes the breaker
     assert breaker.call(dependency) == "answer"
     assert dependency.calls == 1
-    assert store.records[NAME].state is CircuitState.CLOSED
+    assert store.records[NAME] == BreakerRecord(version=9)
 
 
-def test_a_late_failure_from_before_the_opening_changes_nothing(
+def test_a_late_failure_from_before_the_opening_does_not_change_the_state(
     store: InMemoryBreakerStore, clock: FakeClock, dependency: Dependency
 ) -> None:
     # Given an environment admitted on a cached CLOSED state, and the breaker opened meanwhile
     late, other = new_breaker(store, clock), new_breaker(store, clock)
     late.call(dependency)
-    open_breaker(other, dependency)
+    fail(other, dependency, 3)  # 3 of 4 calls failed
+    assert other.state() is CircuitState.OPEN
     opened = store.records[NAME]
 
     # When its call fails (its cache still says CLOSED)
     fail(late, dependency, 1)
 
-    # Then the open breaker is left as it is (the cool-down is not extended)
-    assert store.records[NAME] == opened
+    # Then it is counted, but the open breaker is left as it is (the cool-down not extended)
+    record = store.records[NAME]
+    assert (record.state, record.opened_at, record.version) == (
+        CircuitState.OPEN,
+        opened.opened_at,
+        opened.version,
+    )
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def test_concurrent_environments_lose_no_count(clock: FakeClock) -> None:
+    # Given eight environments (threads) sharing one breaker, each making 100 calls of which
+    # every tenth fails (10%: below the threshold)
+    store = InMemoryBreakerStore()
+    breakers = [new_breaker(store, clock) for _ in range(8)]
+    start = threading.Barrier(len(breakers))
+
+    def environment(breaker: CircuitBreaker) -> None:
+        start.wait(timeout=5)
+        for index in range(100):
+
+            def dependency(failing: bool = index % 10 == 0) -> str:
+                if failing:
+                    raise DependencyDown("503")
+                return "answer"
+
+            with contextlib.suppress(DependencyDown):
+                breaker.call(dependency)
+
+    # When they all call at once, within one bucket
+    threads = [threading.Thread(target=environment, args=(b,)) for b in breakers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Then every call and every failure is in the shared counters, and it is still closed
+    record = store.records[NAME]
+    assert record.state is CircuitState.CLOSED
+    assert record.buckets == (
+        WindowBucket(start_ms=CONFIG.bucket_of(clock.now), calls=800, failures=80),
+    )
+    assert store.counts == 800
+
+
+def test_concurrent_failures_open_it_exactly_once(clock: FakeClock) -> None:
+    # Given eight environments whose calls all fail at once
+    store = InMemoryBreakerStore()
+    breakers = [new_breaker(store, clock) for _ in range(8)]
+    start = threading.Barrier(len(breakers))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def environment(breaker: CircuitBreaker) -> None:
+        start.wait(timeout=5)
+        for _ in range(5):
+            try:
+                breaker.call(lambda: (_ for _ in ()).throw(DependencyDown("503")))
+                outcome = "answer"
+            except DependencyDown:
+                outcome = "failed"
+            except DependencyCircuitOpen:
+                outcome = "failed fast"
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=environment, args=(b,)) for b in breakers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Then one transition opened it (version 1, whoever won), and the calls after it failed fast
+    record = store.records[NAME]
+    assert (record.state, record.version, record.opened_at) == (
+        CircuitState.OPEN,
+        1,
+        clock.now,
+    )
+    assert store.transitions == 1
+    assert outcomes.count("failed") >= CONFIG.minimum_calls
+    assert "failed fast" in outcomes
+    assert len(outcomes) == 40
 
 
 # ---------------------------------------------------------------- the cache
@@ -425,9 +581,9 @@ def test_a_closed_breaker_reads_its_state_at_most_once_per_cache_ttl(
         breaker.call(dependency)
         clock.advance(CONFIG.cache_ttl_seconds / 100)
 
-    # Then the state was read once, and never written
-    assert (store.loads, store.saves, dependency.calls) == (1, 0, 50)
-    # And once the TTL is over it is read again
+    # Then the state was read once (each count's answer refreshes the cache), counted 50 times
+    assert (store.loads, store.counts, dependency.calls) == (1, 50, 50)
+    # And once the TTL is over without a call, it is read again
     clock.advance(CONFIG.cache_ttl_seconds)
     breaker.call(dependency)
     assert store.loads == 2
@@ -437,45 +593,86 @@ def test_an_open_breaker_fails_fast_from_the_cache_without_a_read(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency, clock: FakeClock
 ) -> None:
     open_breaker(breaker, dependency)
-    loads = store.loads
+    loads, counts = store.loads, store.counts
 
     for _ in range(20):
         with pytest.raises(DependencyCircuitOpen):
             breaker.call(dependency)
 
-    assert store.loads == loads
+    assert (store.loads, store.counts) == (loads, counts)
 
 
-def test_the_probe_is_never_claimed_on_a_cached_state(
+def test_a_trial_is_never_claimed_on_a_cached_state(
     store: InMemoryBreakerStore, clock: FakeClock, dependency: Dependency
 ) -> None:
     # Given an environment with OPEN cached, and another closed the breaker meanwhile
     first, second = new_breaker(store, clock), new_breaker(store, clock)
     open_breaker(first, dependency)
     clock.advance(CONFIG.cooldown_seconds)
-    second.call(dependency)  # probes, closes
+    second.call(dependency)  # a trial, closes
     assert store.records[NAME].state is CircuitState.CLOSED
     version = store.records[NAME].version
 
     # When the first is called with its stale OPEN cache, cool-down over
     assert first.call(dependency) == "answer"
 
-    # Then it read the store, saw CLOSED and just called: no probe claimed, nothing written
+    # Then it read the store, saw CLOSED and just called: no round started, the call counted
     assert store.records[NAME].version == version
+    assert window(store, clock.now) == (1, 0)
 
 
 # ---------------------------------------------------------------- the store is down
 
 
-def test_when_the_state_cannot_be_read_calls_go_through(
+def test_when_the_state_cannot_be_read_or_counted_calls_go_through(
     breaker: CircuitBreaker, store: InMemoryBreakerStore, dependency: Dependency
 ) -> None:
     store.unavailable = True
 
     assert breaker.call(dependency) == "answer"
-    fail(breaker, dependency, CONFIG.failure_threshold + 1)  # failures are raised, not hidden
+    fail(breaker, dependency, CONFIG.minimum_calls + 1)  # failures are raised, not hidden
 
-    assert dependency.calls == CONFIG.failure_threshold + 2
+    assert dependency.calls == CONFIG.minimum_calls + 2
+    assert NAME not in store.records
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_the_settings_give_the_breaker_its_config() -> None:
+    settings = CircuitBreakerSettings.model_validate(
+        {
+            "CIRCUIT_BREAKER_FAILURE_RATE_PERCENT": "50",
+            "CIRCUIT_BREAKER_MINIMUM_CALLS": "20",
+            "CIRCUIT_BREAKER_WINDOW_SECONDS": "60",
+            "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "30",
+            "CIRCUIT_BREAKER_HALF_OPEN_CALLS": "3",
+            "CIRCUIT_BREAKER_CACHE_TTL_SECONDS": "1",
+        }
+    )
+
+    config = settings.breaker_config()
+
+    assert (config.failure_rate_threshold, config.minimum_calls, config.window_seconds) == (
+        0.5,
+        20,
+        60,
+    )
+    assert (config.cooldown_seconds, config.half_open_calls, config.bucket_ms) == (30, 3, 6000)
+
+
+def test_a_failure_rate_above_100_percent_is_refused() -> None:
+    with pytest.raises(ValueError, match="CIRCUIT_BREAKER_FAILURE_RATE_PERCENT"):
+        CircuitBreakerSettings.model_validate(
+            {
+                "CIRCUIT_BREAKER_FAILURE_RATE_PERCENT": "150",
+                "CIRCUIT_BREAKER_MINIMUM_CALLS": "20",
+                "CIRCUIT_BREAKER_WINDOW_SECONDS": "60",
+                "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "30",
+                "CIRCUIT_BREAKER_HALF_OPEN_CALLS": "3",
+                "CIRCUIT_BREAKER_CACHE_TTL_SECONDS": "1",
+            }
+        )
 
 
 # ---------------------------------------------------------------- what counts as a failure
