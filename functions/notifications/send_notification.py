@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from notifications import logic
+from notifications.errors import ContactNotFound
 from notifications.mailer import SesMailer
 from notifications.repository import DynamoDBNotificationsRepository
 from notifications.settings import NotificationsSettings
@@ -30,7 +31,12 @@ if TYPE_CHECKING:
 settings = load_settings(NotificationsSettings)
 repository = DynamoDBNotificationsRepository(settings.notifications_table_name)
 mailer = SesMailer(sender=settings.sender_email)
-processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
+# A batch whose every record failed is answered like any other partial failure (each record
+# listed, SQS redelivers them), not raised: a whole batch of not-yet-known contacts is an
+# expected business case, not a function error with a traceback.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=BusEventRecord, raise_on_entire_batch_failure=False
+)
 idempotency = event_idempotency(settings.notifications_table_name)
 
 
@@ -54,7 +60,16 @@ def record_handler(record: BusEventRecord) -> None:
     if not logic.is_handled(event.detail_type):
         logger.info("event ignored", extra={"detail_type": event.detail_type, "id": event.id})
         return
-    outcome = process_event(event=event)
+    try:
+        outcome = process_event(event=event)
+    except ContactNotFound as missing:
+        # Expected: the customer's CustomerRegistered has not arrived yet (SQS retries the
+        # record), or the customer never registered (the record ends in the DLQ).
+        logger.warning(
+            "contact not found; record retried",
+            extra={"detail_type": event.detail_type, "id": event.id, "error": missing.code},
+        )
+        raise
     logger.info("event handled", extra={"detail_type": event.detail_type, **outcome})
 
 

@@ -219,3 +219,31 @@ def test_malformed_records_fail_alone(
     assert list(notifications.of_kind("CONTACT#")) == [f"CONTACT#{SUB}"]
     assert notifications.of_kind("SENT#") == {}
     assert notifications.sent_emails() == []
+
+
+def test_a_batch_of_only_unknown_customers_is_a_partial_failure_logged_as_a_warning(
+    send_notification: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    notifications: Any,
+    caplog: Any,
+) -> None:
+    _, confirmed, _ = sample_records(sample_event)
+    ghost = record(
+        confirmed,
+        "msg-ghost",
+        bus_event(confirmed, event_id="evt-ghost-only", data={"customerId": "ghost-sub"}),
+    )
+
+    # Given a batch whose every record is for a customer with no contact (yet)
+    # When it is processed
+    response = send_notification.handler(batch(ghost), lambda_context)
+
+    # Then the record is reported failed for SQS to retry, not raised as a function error
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-ghost"}]}
+    assert notifications.sent_emails() == []
+    # and the log says what happened as a warning, without a traceback
+    warnings = [r for r in caplog.records if r.getMessage() == "contact not found; record retried"]
+    assert [r.levelname for r in warnings] == ["WARNING"]
+    assert warnings[0].error == "CONTACT_NOT_FOUND"
+    assert not any(r.exc_info for r in caplog.records)
