@@ -12,9 +12,10 @@ export SAM_CLI_TELEMETRY := 0
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
+	@echo "==> .venv: the development environment (about a minute on a fresh machine)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PYTHON) -m tools.pip_progress ".venv" $(BIN)/python -m pip install -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 # What localcloud's workers run (see localcloud/lambda_/environment.py): the Lambda runtime's
@@ -28,11 +29,14 @@ runtime: $(LAMBDA_RUNTIME_STAMP)
 # Built beside the old one and swapped in, so a running localcloud's workers never see half a
 # runtime (they find modules by path, and the new tree holds the same ones).
 $(LAMBDA_RUNTIME_STAMP): localcloud/lambda_/runtime-requirements.txt layers/shared/requirements.txt requirements.lock
+	@echo "==> $(LAMBDA_RUNTIME): what the functions run (Lambda's runtime packages, the shared layer)"
 	rm -rf $(LAMBDA_RUNTIME).new $(LAMBDA_RUNTIME).old
 	$(PYTHON) -m venv $(LAMBDA_RUNTIME).new/venv
-	$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+	$(PYTHON) -m tools.pip_progress "runtime" \
+		$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --disable-pip-version-check \
 		-c requirements.lock -r localcloud/lambda_/runtime-requirements.txt
-	$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+	$(PYTHON) -m tools.pip_progress "layer" \
+		$(LAMBDA_RUNTIME).new/venv/bin/python -m pip install --disable-pip-version-check \
 		-c requirements.lock -r layers/shared/requirements.txt \
 		--target $(LAMBDA_RUNTIME).new/layers/shared/python
 	cp layers/shared/requirements.txt $(LAMBDA_RUNTIME).new/layers/shared/requirements.txt
@@ -42,7 +46,8 @@ $(LAMBDA_RUNTIME_STAMP): localcloud/lambda_/runtime-requirements.txt layers/shar
 	rm -rf $(LAMBDA_RUNTIME).old
 
 run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in the foreground
-	$(BIN)/localcloud run --seed seed/demo_catalog.json
+	@echo "==> starting localcloud (full logs: .localcloud/logs/, localcloud logs --follow)"
+	$(BIN)/localcloud run --seed seed/demo_catalog.json --feed
 
 test: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## unit, integration, contract, localcloud and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup

@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         "--ready-file", type=Path, help="write the URLs here as JSON once ready (for tests)"
     )
     run.add_argument(
+        "--feed",
+        action="store_true",
+        help="print a compact live feed (order status changes, alarms, errors); every log "
+        "line goes to files under --logs-dir (make run)",
+    )
+    run.add_argument(
         "--xray-port",
         type=int,
         default=2000,
@@ -179,11 +185,16 @@ def _run(args: argparse.Namespace) -> int:
     from localcloud.seed import seed
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto: a line per AWS call
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.feed:  # the terminal gets the feed; every log line goes to files
+        from localcloud.logs.feed import log_to_file
+
+        log_to_file(args.logs_dir / "localcloud.log", args.log_level)
+    else:
+        logging.basicConfig(
+            level=args.log_level.upper(),
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
     fault_rules = load_rules(args.faults) if args.faults else []
     settings = LocalCloudSettings(
@@ -207,7 +218,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalCloud(settings) as cloud:
+    cloud = LocalCloud(settings)
+    if args.feed:
+        from localcloud.logs.feed import Feed
+
+        Feed().attach(cloud.logbook)
+    with cloud:
         if args.seed:
             seed(cloud, args.seed)
         if args.ready_file:
@@ -223,6 +239,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"  payment sim    {cloud.provider.base_url if cloud.provider else '-'}", flush=True)
         print("  token          .venv/bin/localcloud token alice [--admin]", flush=True)
+        print(
+            f"  logs           {args.logs_dir}/<Function>.log   (localcloud logs --follow, "
+            "localcloud logs --order <id>)",
+            flush=True,
+        )
         print("Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

@@ -30,6 +30,7 @@ from localcloud.iam.account import IamAccount
 from localcloud.lambda_.concurrency import ConcurrencySettings
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.logs import journal as logs_journal
+from localcloud.logs.feed import quiet_moto
 from localcloud.logs.logbook import LogBook
 from localcloud.logs.views import LogViews
 from localcloud.sns.delivery import SnsDelivery
@@ -213,6 +214,7 @@ class LocalCloud:
         and their JSON routes (/_localcloud/traces, /_localcloud/logs, .../orders/<id>/story)."""
         xray_filters.install()  # GetTraceSummaries' FilterExpression
         logs_journal.install()
+        quiet_moto()  # its absent-JSONPath ERRORs (a Choice's IsPresent probe) to DEBUG
         self.xray = XRayDaemon(endpoint.url, self.settings.host, self.settings.xray_port)
         endpoint.local_routes += [
             TraceViews(endpoint.url),

@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ class BusEvent:
 class Journal:
     events: deque[BusEvent] = deque(maxlen=MAX_EVENTS)
     email_times: dict[str, float] = {}
+    listeners: list[Callable[[BusEvent], None]] = []  # e.g. the terminal feed
 
 
 def install() -> None:
@@ -63,15 +65,16 @@ def install() -> None:
                     detail = json.loads(event.get("Detail") or "{}")
                 except ValueError:
                     detail = event.get("Detail")
-                Journal.events.append(
-                    BusEvent(
-                        epoch=now,
-                        bus=str(event.get("EventBusName") or "default").rsplit("/", 1)[-1],
-                        source=str(event.get("Source", "")),
-                        detail_type=str(event.get("DetailType", "")),
-                        detail=detail,
-                    )
+                entry = BusEvent(
+                    epoch=now,
+                    bus=str(event.get("EventBusName") or "default").rsplit("/", 1)[-1],
+                    source=str(event.get("Source", "")),
+                    detail_type=str(event.get("DetailType", "")),
+                    detail=detail,
                 )
+                Journal.events.append(entry)
+                for listener in list(Journal.listeners):
+                    listener(entry)
             return answer
 
         def send_email(self: SESBackend, *args: Any, **kwargs: Any) -> Any:

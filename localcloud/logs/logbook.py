@@ -119,6 +119,10 @@ class LogBook:
         """Called with each LogLine (the terminal feed)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Any) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     # RuntimeObserver
     def output(self, function: str, line: str) -> None:
         entry = parse(function, line)

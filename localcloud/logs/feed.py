@@ -1,0 +1,154 @@
+"""The terminal `make run` shows: a compact live feed, while the full logs go to files.
+
+One line per thing a person watching wants to see: each order's status change (from the
+order events on the bus), each alarm's state change, every error line a function writes (with
+the function and the order id), and localcloud's own warnings. Everything else (each
+function's lines, localcloud's and moto's info) is in `<logs dir>/<Function>.log` and
+`<logs dir>/localcloud.log`, read with `localcloud logs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from localcloud.logs.journal import BusEvent, Journal
+from localcloud.logs.logbook import LogBook, LogLine
+
+# moto's Step Functions interpreter logs an ERROR for every JSONPath it evaluates that is absent,
+# even where that is the question asked (a Choice's `IsPresent: false`, as the cancellation's
+# `$.compensationErrors` on every successful cancellation). A path that really fails a state
+# becomes a States.Runtime failure in the execution's history; the log record adds nothing.
+_MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+_ORDER_STATUS = {
+    "OrderPlaced": "PENDING",
+    "OrderConfirmed": "CONFIRMED",
+    "OrderRejected": "REJECTED",
+    "OrderCancellationRequested": "CANCELLING",
+    "OrderCancelled": "CANCELLED",
+    "OrderNeedsAttention": "NEEDS_ATTENTION",
+}
+
+
+class _AbsentPathNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Exception=NoSuchJsonPathError" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_moto() -> None:
+    """Demote moto's absent-JSONPath errors to DEBUG (once)."""
+    logger = logging.getLogger(_MOTO_EVAL_LOGGER)
+    if not any(isinstance(f, _AbsentPathNoise) for f in logger.filters):
+        logger.addFilter(_AbsentPathNoise())
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def _short(order_id: str | None) -> str:
+    return order_id or "-"
+
+
+def order_line(event: BusEvent) -> str | None:
+    """`12:00:01  order <id>  CONFIRMED` for an order's status change; None for other events."""
+    status = _ORDER_STATUS.get(event.detail_type)
+    if status is None:
+        return None
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    data = detail.get("data") if isinstance(detail.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    order_id = data.get("orderId")
+    reason = data.get("reason")
+    suffix = f"  ({reason})" if isinstance(reason, str) and reason else ""
+    return f"{_clock(event.epoch)}  order {_short(order_id)}  {status}{suffix}"
+
+
+def error_line(line: LogLine) -> str | None:
+    """A function's error line, with the function and the order it concerns."""
+    if line.is_metrics or line.level not in {"ERROR", "CRITICAL"}:
+        return None
+    message = line.message
+    if line.fields is None:  # the runtime's own record: "[ERROR] Type: message" + traceback
+        message = line.text.splitlines()[0]
+    return f"{_clock(line.epoch)}  ERROR  {line.function}  order {_short(line.order_id)}  {message}"
+
+
+class _FeedHandler(logging.Handler):
+    """localcloud's alarm changes and warnings, one line each."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__(level=logging.INFO)
+        self._write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        alarm = record.name == "localcloud.cloudwatch.alarms"
+        if not alarm and record.levelno < logging.WARNING:
+            return
+        kind = "ALARM" if alarm else record.levelname
+        self._write(f"{_clock(record.created)}  {kind}  {record.getMessage()}")
+
+
+class Feed:
+    """Writes the feed's lines (to stdout by default), from the log book, the bus journal
+    and localcloud's loggers."""
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._out = write or _stdout
+        self._handler = _FeedHandler(self.write)
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self._out(text)
+
+    def attach(self, logbook: LogBook) -> None:
+        logbook.add_listener(self._on_line)
+        Journal.listeners.append(self._on_event)
+        logging.getLogger("localcloud").addHandler(self._handler)
+        alarms = logging.getLogger("localcloud.cloudwatch.alarms")
+        if not alarms.isEnabledFor(logging.INFO):  # an alarm's return to OK is news too
+            alarms.setLevel(logging.INFO)
+
+    def detach(self, logbook: LogBook) -> None:
+        logbook.remove_listener(self._on_line)
+        if self._on_event in Journal.listeners:
+            Journal.listeners.remove(self._on_event)
+        logging.getLogger("localcloud").removeHandler(self._handler)
+
+    def _on_line(self, line: LogLine) -> None:
+        text = error_line(line)
+        if text is not None:
+            self.write(text)
+
+    def _on_event(self, event: BusEvent) -> None:
+        text = order_line(event)
+        if text is not None:
+            self.write(text)
+
+
+def _stdout(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def log_to_file(path: Path, level: str) -> None:
+    """All of localcloud's and moto's logging into `path`, none on the terminal; the functions'
+    own lines are in their files already (localcloud.lambda stops there)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    functions = logging.getLogger("localcloud.lambda")
+    functions.propagate = False
+    functions.addHandler(logging.NullHandler())
