@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.logging import Logger as PowertoolsLogger
 from aws_lambda_powertools.metrics import Metrics
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
@@ -85,6 +85,30 @@ def _tracer() -> Tracer | Untraced:
     from aws_lambda_powertools.tracing import Tracer  # imports the X-Ray SDK
 
     return Tracer()
+
+
+class Logger(PowertoolsLogger):
+    """Powertools' Logger, except that it never logs the invocation's event, whatever
+    `log_event` or POWERTOOLS_LOGGER_LOG_EVENT say: an API event carries the caller's ID token
+    (Authorization) and the body (the card token, email and address), a saga task's input the
+    order's address. Handlers log keys (order id, code) instead (issue 11, secrets and logs)."""
+
+    def inject_lambda_context(
+        self,
+        lambda_handler: Any = None,
+        log_event: bool | None = None,
+        correlation_id_path: str | None = None,
+        clear_state: bool | None = False,
+        flush_buffer_on_uncaught_error: bool = False,
+    ) -> Any:
+        del log_event
+        return super().inject_lambda_context(
+            lambda_handler,
+            log_event=False,
+            correlation_id_path=correlation_id_path,
+            clear_state=clear_state,
+            flush_buffer_on_uncaught_error=flush_buffer_on_uncaught_error,
+        )
 
 
 logger = Logger()

@@ -81,3 +81,39 @@ def test_a_shop_model_builds_its_validator_on_first_use() -> None:
     assert Line.__pydantic_complete__ is True
     with pytest.raises(ValueError, match="quantity"):
         Line.model_validate({"sku": "A", "quantity": "two"})
+
+
+@pytest.mark.parametrize("asked", [None, True])
+def test_the_logger_never_logs_the_event_even_when_event_logging_is_on(
+    monkeypatch: pytest.MonkeyPatch, asked: bool | None
+) -> None:
+    import io
+    import logging
+
+    from shop_shared.observability import Logger
+    from tests.support.lambda_context import FakeLambdaContext
+
+    # Given Powertools' event logging switched on, and a handler that logs a key
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    out = io.StringIO()
+    service = f"secrecy-{asked}"  # Powertools keeps one logging.Logger per service name
+    logger = Logger(service=service, level="DEBUG", logger_handler=logging.StreamHandler(out))
+
+    @logger.inject_lambda_context(log_event=asked)
+    def handle(event: dict[str, Any], context: object) -> str:
+        logger.info("handled", extra={"order_id": "o-1"})
+        return "ok"
+
+    # When an API event with a token and personal data arrives
+    event = {
+        "headers": {"Authorization": "Bearer eyJ.secret-token.sig"},
+        "body": '{"email": "erika@example.com", "paymentToken": "tok_visa"}',
+    }
+    assert handle(event, FakeLambdaContext()) == "ok"
+
+    # Then the handler's own line is logged, the event is not
+    lines = out.getvalue()
+    assert '"order_id":"o-1"' in lines.replace(" ", "")
+    assert "secret-token" not in lines
+    assert "erika@example.com" not in lines
+    assert "tok_visa" not in lines
