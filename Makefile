@@ -49,7 +49,21 @@ run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in t
 	@echo "==> starting localcloud (full logs: .localcloud/logs/, localcloud logs --follow)"
 	$(BIN)/localcloud run --seed seed/demo_catalog.json --feed
 
-test: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## unit, integration, contract, localcloud and end-to-end tests
+# The console's browser tests (tests/browser) drive Debian's chromium through chromium-driver
+# (Selenium; no browser download). Installed here with apt-get when missing, where this is root
+# with apt-get; elsewhere, or when the install fails, those tests skip and say why.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium and chromium-driver for the console's browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+		|| echo "chromium could not be installed: tests/browser will be skipped"; \
+	else echo "chromium and chromium-driver are missing (apt-get as root installs them):" \
+		"tests/browser will be skipped"; fi
+
+test: $(STAMP) $(LAMBDA_RUNTIME_STAMP) browser  ## unit, integration, contract, localcloud, end-to-end and browser tests
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 fuzz: $(STAMP)  ## Schemathesis on every API operation: 1000 cases per operation and role, a new seed

@@ -237,6 +237,7 @@ def _run(args: argparse.Namespace) -> int:
             f"  AWS endpoint   {cloud.aws_url}   (aws --endpoint-url {cloud.aws_url} ...)",
             flush=True,
         )
+        print(f"  console        {cloud.console_url}   (orders, sagas, queues, alarms)", flush=True)
         print(f"  payment sim    {cloud.provider.base_url if cloud.provider else '-'}", flush=True)
         print("  token          .venv/bin/localcloud token alice [--admin]", flush=True)
         print(

@@ -20,6 +20,8 @@ from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito import auth_flows as cognito_auth_flows
 from localcloud.cognito.tokens import CognitoVerifier, create_token_client
+from localcloud.console.data import ConsoleData
+from localcloud.console.routes import ConsoleRoutes
 from localcloud.dynamodb import transactions as dynamodb_transactions
 from localcloud.endpoint.server import AwsEndpoint, sent_emails
 from localcloud.events import patterns as event_patterns
@@ -146,6 +148,7 @@ class LocalCloud:
         self.sns.endpoint_url = self.endpoint.url  # SNS SubscribeURLs point here
         _enable_step_functions_execution(self.endpoint.url)
         self._start_observability(template, self.endpoint)
+        self._start_console(self.endpoint)
         clients = AwsClients(self.endpoint.url)
         Provisioner(template, clients).create_all()
         self.token_clients = {  # the local-only client of each pool, for `localcloud token`
@@ -220,6 +223,16 @@ class LocalCloud:
             TraceViews(endpoint.url),
             LogViews(self.logbook, endpoint.url, sent_emails),
         ]
+
+    def _start_console(self, endpoint: AwsEndpoint) -> None:
+        """The console at /_console on the AWS endpoint (localcloud.console)."""
+        data = ConsoleData(
+            AwsClients(endpoint.url),
+            resources=self.stack_resources,
+            sent_emails=sent_emails,
+            ledger=self.provider,
+        )
+        endpoint.local_routes.append(ConsoleRoutes(data))
 
     def _start_iam(self, template: Template, endpoint: AwsEndpoint) -> dict[str, FunctionSpec]:
         """From here on, every call but the admin's is IAM's to allow; the functions' specs with
@@ -315,6 +328,10 @@ class LocalCloud:
     def aws_url(self) -> str:
         assert self.endpoint is not None
         return self.endpoint.url
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.aws_url}/_console"
 
     def worker_environment(self) -> dict[str, str]:
         """What every function's process gets on top of the template's variables."""

@@ -112,7 +112,8 @@ class AwsEndpoint:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_localcloud/"):
+        if path.startswith(("/_localcloud/", "/_console/")) or path == "/_console":
+            # localcloud's own routes, and its console (localcloud.console, in local_routes)
             return self._local_api(Request(environ))(environ, start_response)
         if self.authorize is not None and (refusal := self.authorize(environ)) is not None:
             return refusal(environ, start_response)
