@@ -8,13 +8,14 @@ import re
 import secrets
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localcloud.apigateway.gateway import ApiGateway
 from localcloud.awsclients import LOCAL_CREDENTIALS, AwsClients
+from localcloud.billing.meter import Meter
 from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
@@ -116,6 +117,7 @@ class LocalCloud:
         self.sns = SnsDelivery()
         self.xray: XRayDaemon | None = None
         self.logbook = LogBook(settings.logs_dir)
+        self.meter = Meter()  # what the run would be billed for (/_localcloud/billing)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -144,6 +146,8 @@ class LocalCloud:
         stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
+        self.meter.configure(template)
+        self.endpoint.meter = self.meter
         self.endpoint.serve(s.host, s.aws_port)
         self.sns.endpoint_url = self.endpoint.url  # SNS SubscribeURLs point here
         _enable_step_functions_execution(self.endpoint.url)
@@ -166,6 +170,7 @@ class LocalCloud:
         self.endpoint.runtime = self.runtime
         self.runtime.add_observer(cloudwatch.lambda_metrics)
         self._observe(self.runtime, template)
+        self.runtime.add_observer(self.meter)
         for index, api in enumerate(template.apis()):
             verifiers = {
                 name: CognitoVerifier(
@@ -181,7 +186,7 @@ class LocalCloud:
                 api,
                 self.runtime,
                 verifiers,
-                on_request=api_metrics.request,
+                on_request=_both(api_metrics.request, self.meter),
                 tracer=self._api_tracer(template, api),
                 may_invalidate_cache=self._may_invalidate_cache,
                 on_cache_lookup=api_metrics.cache_lookup,
@@ -448,6 +453,16 @@ def _stage_web_acl(template: Template, api_id: str, stage: str) -> dict[str, Any
 
 
 _SIGV4_ACCESS_KEY = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/")
+
+
+def _both(metrics: Callable[[int, float], None], meter: Meter) -> Callable[[int, float], None]:
+    """The gateway's one request callback, told to CloudWatch's metrics and the meter."""
+
+    def on_request(status: int, latency_ms: float) -> None:
+        metrics(status, latency_ms)
+        meter.api_request(status, latency_ms)
+
+    return on_request
 
 
 def _api_name(template: Template, logical_id: str) -> str:

@@ -35,6 +35,7 @@ from localcloud.sns.delivery import CONFIRM_PATH, confirm_from_url, delivered_me
 from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
+    from localcloud.billing.meter import Meter
     from localcloud.lambda_.runtime import LambdaRuntime
 
 log = logging.getLogger("localcloud.aws")
@@ -76,6 +77,8 @@ class AwsEndpoint:
         # IAM's gate (localcloud.iam): None to let the request on, or the refusal to answer.
         self.authorize: Callable[[dict[str, Any]], Response | None] | None = None
         self.local_routes: list[LocalRoute] = []
+        # localcloud.billing's meter: counts what each call would be billed for on AWS.
+        self.meter: Meter | None = None
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -126,7 +129,7 @@ class AwsEndpoint:
             refusal = self._inject_fault(call, environ)
             if refusal is not None:
                 return refusal(environ, start_response)
-        return self._forward(environ, start_response)
+        return self._forward(environ, start_response, call)
 
     def _inject_fault(self, call: AwsCall, environ: dict[str, Any]) -> Response | None:
         """Apply the fault rule that fires for this call: an error answered instead of the
@@ -149,15 +152,21 @@ class AwsEndpoint:
         return None
 
     def _forward(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        call: AwsCall | None = None,
     ) -> Iterable[bytes]:
-        """Let moto answer."""
+        """Let moto answer (metered, when it is an AWS call and a meter is set)."""
+        moto: Callable[..., Iterable[bytes]] = self._moto
+        if call is not None and self.meter is not None:
+            moto = self.meter.wrap(call, self._moto)
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
             # DynamoDB makes each request atomic (a conditional write, a transaction); moto's
             # backend is not thread-safe, so one DynamoDB request at a time, answered in full.
             with self._dynamodb_lock:
-                return list(self._moto(environ, start_response))
-        return self._moto(environ, start_response)
+                return list(moto(environ, start_response))
+        return moto(environ, start_response)
 
     def _invoke(self, request: Request, name: str) -> Response:
         runtime = self.runtime
@@ -207,6 +216,12 @@ class AwsEndpoint:
             return _json_response(status, body)
         if path == "/_localcloud/status":
             return _json_response(200, self.status())
+        if path == "/_localcloud/billing" and self.meter is not None:
+            # GET: what this run would be billed for on AWS; POST .../reset: count anew.
+            return _json_response(200, self.meter.snapshot())
+        if path == "/_localcloud/billing/reset" and request.method == "POST" and self.meter:
+            self.meter.reset()
+            return _json_response(200, {"reset": True})
         if path == "/_localcloud/ses/messages":
             return _json_response(200, {"messages": sent_emails()})
         if path == "/_localcloud/sns/messages":  # emails and HTTP deliveries of SNS topics

@@ -73,6 +73,9 @@ class InvokeResult:
     cold_start: bool  # True when this invocation started a new worker
     duration_ms: float  # wall time inside localcloud for the invocation
     request_id: str = ""  # the invocation's aws_request_id
+    # From the worker taken to the result: the init (cold) and the handler, without the
+    # queueing before it; what Lambda bills (localcloud.billing).
+    run_ms: float | None = None
 
 
 class RuntimeObserver(Protocol):
@@ -486,6 +489,7 @@ class LambdaRuntime:
             cold_start=cold_start,
             duration_ms=duration_ms,
             request_id=invocation.request_id,
+            run_ms=duration_ms - (acquired - started) * 1000,
         )
         if self.tracer is not None and traced is not None:
             self.tracer.end(
