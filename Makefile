@@ -103,6 +103,28 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# pip-audit, in a venv of its own (as checkov): it asks a vulnerability service (PyPI's JSON API,
+# or OSV with AUDIT_SERVICE=osv) about every pin of requirements.lock, so run it where that
+# service is reachable (docs/security.md); without the network it fails and says so.
+PIP_AUDIT_VERSION := 2.10.1
+AUDIT_VENV := .venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed-$(PIP_AUDIT_VERSION)
+AUDIT_SERVICE ?= pypi
+
+$(AUDIT_STAMP):
+	rm -rf $(AUDIT_VENV)
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip-audit==$(PIP_AUDIT_VERSION)
+	touch $@
+
+.PHONY: audit lock
+audit: $(AUDIT_STAMP)  ## pip-audit of requirements.lock (needs its vulnerability service: docs/security.md)
+	$(AUDIT_VENV)/bin/pip-audit --strict --disable-pip --no-deps --progress-spinner off \
+		--vulnerability-service $(AUDIT_SERVICE) -r requirements.lock
+
+lock: $(STAMP)  ## rewrite requirements.lock: the installed closure of shop-serverless[dev] (tools/lock.py)
+	$(BIN)/python -m tools.lock
+
 build: $(STAMP)  ## sam build: python3.13 arm64 artefacts from any local Python (makefile build methods)
 	$(BIN)/sam build --region $(AWS_REGION)
 
