@@ -374,9 +374,8 @@ class Provisioner:
         """Kept in moto's wafv2 (what the WAF API shows); localcloud.waf evaluates it, read
         from the template, in front of the stage it is associated with."""
         WebAcl.from_properties(properties)  # a rule localcloud can't evaluate fails here
-        summary = self.clients.client("wafv2").create_web_acl(
-            **create_web_acl_request(properties)
-        )["Summary"]
+        wafv2 = self.clients.client("wafv2")
+        summary = wafv2.create_web_acl(**create_web_acl_request(properties))["Summary"]
         ref = f"{summary['Name']}|{summary['Id']}|{properties['Scope']}"  # Ref, as CFN gives it
         self._set(logical_id, ref, Arn=summary["ARN"], Id=summary["Id"])
 

@@ -195,9 +195,7 @@ def create_resolver() -> APIGatewayRestResolver:
             )
             return _internal_error()
         logger.info("request refused", extra={"code": error.code, "context": error.context})
-        return error_response(
-            error.http_status, error.code, error.message, headers=error.headers()
-        )
+        return error_response(error.http_status, error.code, error.message, headers=error.headers())
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[dict]:
