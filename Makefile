@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench bench-cold burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench bench-cold bench-cost bench-latency burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -134,9 +134,19 @@ deploy: build  ## make deploy ENV=dev|prod DEPLOY_SETTINGS="PaymentProviderBaseU
 	$(BIN)/sam deploy --config-env $(ENV) --parameter-overrides \
 		$$($(BIN)/python -m tools.samconfig_overrides $(ENV)) $(DEPLOY_SETTINGS)
 
-bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## cold/warm start, time to healthy, order to CONFIRMED
-	$(BIN)/python -m bench.run
+bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## every benchmark, then docs/performance.md (tables, plots)
 	$(BIN)/python -m bench.cold_start $(if $(REFERENCE),--reference $(REFERENCE))
+	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.run
+
+bench-cost: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## $ per 1,000 orders by service, STANDARD/EXPRESS x arm64/x86_64
+	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.run --page-only
+
+bench-latency: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## p50/p95/p99 per API route under steady load, POST -> CONFIRMED
+	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.run --page-only
 
 # REFERENCE=<a clone of aws-samples/aws-serverless-ecommerce-platform>, outside this project,
 # to time its create_order in the same run (bench/cold_start.py).

@@ -1,6 +1,8 @@
-"""The numbers the README and the issue notes quote, measured on this machine.
+"""The numbers the README and the issue notes quote, measured on this machine, and the page
+that shows them all (docs/performance.md, bench/performance.py).
 
-    make bench          (= .venv/bin/python -m bench.run)
+    make bench          (every benchmark, then .venv/bin/python -m bench.run)
+    .venv/bin/python -m bench.run [--page-only]
 
 1. seconds from starting `localcloud run` (as `make run` does, .venv ready) to a healthy API;
 2. the warm overhead one invocation adds over the handler's own time (bench.runtime_overhead);
@@ -8,24 +10,31 @@
    from events/ (localcloud reports cold/warm and duration per invocation);
 4. POST /v1/orders -> CONFIRMED, the first order (cold functions) and the next ones (warm).
 
-Aims: under 10 s to healthy, under 5 ms warm overhead per invocation.
+Aims: under 10 s to healthy, under 5 ms warm overhead per invocation. Writes
+bench/results/run.json, then docs/performance.md from every result in bench/results/.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import os
 import statistics
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.performance import write_page
 from bench.runtime_overhead import NOOP_HANDLER, warm_overhead_ms
 from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
 
 ORDERS = 5
+RESULTS = ROOT / "bench" / "results" / "run.json"
 
 
 def http(
@@ -134,7 +143,8 @@ def order_to_confirmed(cloud: RunningLocalCloud, token: str) -> float:
         time.sleep(0.02)
 
 
-def main() -> None:
+def measure() -> dict[str, Any]:
+    load_before = os.getloadavg()
     healthy = [time_to_healthy() for _ in range(3)]
     print(f"make run -> healthy API: median {statistics.median(healthy):.2f} s  {healthy}")
 
@@ -159,8 +169,38 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
         print(f"{'function':34} {'cold ms':>9} {'warm ms':>9}")
-        for function, (cold_ms, warm_ms) in cold_and_warm(cloud).items():
+        functions = cold_and_warm(cloud)
+        for function, (cold_ms, warm_ms) in functions.items():
             print(f"{function:34} {cold_ms:9.1f} {warm_ms:9.1f}")
+    return {
+        "command": ".venv/bin/python -m bench.run",
+        "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "healthySeconds": {
+            "median": round(statistics.median(healthy), 2),
+            "runs": [round(h, 2) for h in healthy],
+        },
+        "warmOverheadMs": round(overhead, 2),
+        "firstOrderSeconds": round(timings[0], 2),
+        "warmOrderSeconds": round(statistics.median(timings[1:]), 2),
+        "functionsMs": {
+            name: {"cold": None if math.isnan(cold) else round(cold, 1), "warm": round(warm, 1)}
+            for name, (cold, warm) in functions.items()
+        },
+        "loadAverage": {"before": load_before, "after": os.getloadavg()},
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--page-only", action="store_true", help="only write docs/performance.md from results"
+    )
+    args = parser.parse_args()
+    if not args.page_only:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(measure(), indent=2) + "\n")
+    print(f"written to {write_page()}")
 
 
 if __name__ == "__main__":
