@@ -15,6 +15,7 @@ import pytest
 
 from bench.pricing import cost_by_service, load_prices, scaled_ms
 from localcloud.billing import units
+from localcloud.billing.meter import _emf_metrics, _transitions
 
 
 def test_item_size_adds_attribute_names_and_values() -> None:
@@ -143,9 +144,7 @@ def test_standard_transitions_price_as_the_issue_says() -> None:
 
 def test_lambda_price_per_architecture_and_modelled_memory() -> None:
     # Given one function: a million requests of 100 ms each at 1,024 MB (100,000 GB-s)
-    functions = {
-        "F": {"requests": 1_000_000, "billedMs": 100_000_000, "memoryMb": 1024}
-    }
+    functions = {"F": {"requests": 1_000_000, "billedMs": 100_000_000, "memoryMb": 1024}}
     billing = {
         "lambda": functions,
         "dynamodb": {},
@@ -174,3 +173,39 @@ def test_lambda_price_per_architecture_and_modelled_memory() -> None:
     assert scaled_ms(100, 512, 1024, cpu_fraction=1.0) == pytest.approx(50)
     assert scaled_ms(100, 512, 1024, cpu_fraction=0.0) == pytest.approx(100)
     assert scaled_ms(100, 1769, 3008, cpu_fraction=1.0) == pytest.approx(100)
+
+
+def test_standard_transitions_are_states_entered_plus_retries() -> None:
+    # Given a history: a DynamoDB task, then a Lambda task scheduled three times (two retries)
+    history = [
+        {"type": "ExecutionStarted"},
+        {"type": "TaskStateEntered"},
+        {"type": "TaskScheduled"},
+        {"type": "TaskSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "TaskStateEntered"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionFailed"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionFailed"},
+        {"type": "LambdaFunctionScheduled"},
+        {"type": "LambdaFunctionSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "SucceedStateEntered"},
+        {"type": "ExecutionSucceeded"},
+    ]
+    # Then three states entered and two retries: five transitions
+    assert _transitions(history) == 5
+
+
+def test_emf_line_defines_a_metric_per_name_and_dimension_values() -> None:
+    line = (
+        '{"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "Shop", '
+        '"Dimensions": [["service"]], "Metrics": [{"Name": "OrderPlaced"}, {"Name": "Lag"}]}]}, '
+        '"service": "orders", "OrderPlaced": [1], "Lag": [3]}'
+    )
+    assert sorted(_emf_metrics(line)) == [
+        ("Shop", "Lag", (("service", "orders"),)),
+        ("Shop", "OrderPlaced", (("service", "orders"),)),
+    ]
+    assert _emf_metrics("not json {") == []
