@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.pricing import cost_by_service, load_prices, scaled_ms
@@ -20,7 +22,7 @@ from localcloud.billing.meter import _emf_metrics, _transitions
 
 def test_item_size_adds_attribute_names_and_values() -> None:
     # Given a string, a number with 5 significant digits, a Boolean and a null
-    item = {
+    item: dict[str, dict[str, Any]] = {
         "Name": {"S": "Alice"},  # 4 + 5
         "Price": {"N": "12.345"},  # 5 + ceil(5 / 2) + 1 = 5 + 4
         "Paid": {"BOOL": True},  # 4 + 1
