@@ -163,7 +163,12 @@ def dashboard_metrics() -> list[list[Any]]:
     body = dashboard["DashboardBody"]["Fn::Sub"]
     text = body if isinstance(body, str) else body[0]
     document = json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", text))
-    return [metric for widget in document["widgets"] for metric in widget["properties"]["metrics"]]
+    return [
+        metric
+        for widget in document["widgets"]
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+    ]
 
 
 def test_the_dashboard_shows_the_order_funnel_as_the_orders_functions_emit_it() -> None:
