@@ -182,8 +182,8 @@ def gather(deployment: Deployment, *, order_id: str | None = None) -> Evidence:
         products=_products(deployment),
         reservations=_reservations(deployment, order_id),
         provider=provider,
-        contacts=_contacts(deployment),
-        sent=_sent(deployment, order_id),
+        contacts=contacts(deployment),
+        sent=sent_records(deployment, order_id),
         emails=emails,
         executions=executions,
         claims=_claims(deployment, order_id),
@@ -260,14 +260,16 @@ def _reservations(deployment: Deployment, order_id: str | None) -> dict[str, Res
     return {reservation.orderId: reservation for reservation in reservations}
 
 
-def _contacts(deployment: Deployment) -> dict[str, str]:
+def contacts(deployment: Deployment) -> dict[str, str]:
+    """Customer id -> email address: the contacts notifications keeps (CustomerRegistered)."""
     table = deployment.table(NOTIFICATIONS_TABLE)
     items = _scan(table, FilterExpression=Attr("itemType").eq("CONTACT"), ConsistentRead=True)
     contacts = (ContactItem.model_validate(raw) for raw in items)
     return {contact.customerId: contact.email for contact in contacts}
 
 
-def _sent(deployment: Deployment, order_id: str | None) -> list[SentItem]:
+def sent_records(deployment: Deployment, order_id: str | None) -> list[SentItem]:
+    """The SENT records notifications keeps, one per event it mailed."""
     table = deployment.table(NOTIFICATIONS_TABLE)
     condition: ConditionBase = Attr("itemType").eq("SENT")
     if order_id is not None:
