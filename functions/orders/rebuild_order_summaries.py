@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import boto3
-
 from orders.read_model.logic import rebuild_summaries
 from orders.read_model.repository import DynamoDBOrderSummaryStore, order_ids
 from orders.repository import DynamoDBOrderEventStore
+from shop_shared.dynamodb import dynamodb as shared_dynamodb
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    dynamodb = boto3.resource("dynamodb")
+    dynamodb = shared_dynamodb()
     orders_table = dynamodb.Table(args.orders_table)
     report = rebuild_summaries(
         order_ids(orders_table),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from customers.errors import CustomerExists
 from customers.models import CustomerItem, customer_key
+from shop_shared.dynamodb import dynamodb as shared_dynamodb
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class CustomerReader(ABC):
 
 class DynamoDBCustomersRepository(CustomersRepository, CustomerReader):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
-        self._dynamodb = dynamodb or boto3.resource("dynamodb")
+        self._dynamodb = dynamodb or shared_dynamodb()
         self._table = self._dynamodb.Table(table_name)
         self._table_name = table_name
 

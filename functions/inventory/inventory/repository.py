@@ -10,7 +10,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
@@ -32,6 +31,7 @@ from inventory.models import (
     product_key,
     reservation_key,
 )
+from shop_shared.dynamodb import dynamodb as shared_dynamodb
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _failed(codes: list[str], index: int) -> bool:
 
 class DynamoDBInventoryRepository(InventoryRepository, CatalogReader):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
-        self._dynamodb = dynamodb or boto3.resource("dynamodb")
+        self._dynamodb = dynamodb or shared_dynamodb()
         self._table = self._dynamodb.Table(table_name)
         self._table_name = table_name
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-import boto3
-
 from notifications.models import ContactItem, SentItem, contact_key, sent_key
+from shop_shared.dynamodb import dynamodb as shared_dynamodb
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBServiceResource
@@ -31,7 +30,7 @@ class NotificationsRepository(ABC):
 
 class DynamoDBNotificationsRepository(NotificationsRepository):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
-        self._table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._table = (dynamodb or shared_dynamodb()).Table(table_name)
 
     def save_contact(self, contact: Contact) -> None:
         self._table.put_item(Item=ContactItem.from_contact(contact).to_dynamodb())

@@ -22,6 +22,7 @@ from orders.models import (
     order_pk,
     placed_hour,
 )
+from shop_shared.dynamodb import dynamodb
 from shop_shared.observability import logger
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class OrderEventStore(ABC):
 
 class DynamoDBOrderEventStore(OrderEventStore):
     def __init__(self, table_name: str, table: Table | None = None) -> None:
-        self._table = table or boto3.resource("dynamodb").Table(table_name)
+        self._table = table or dynamodb().Table(table_name)
 
     def history(self, order_id: str) -> list[OrderEventItem]:
         query: dict[str, Any] = {
@@ -90,7 +91,7 @@ class DynamoDBPlacedOrders(PlacedOrders):
     sagas' claims (`WORKFLOW#<orderId>` / `SAGA`)."""
 
     def __init__(self, table_name: str, table: Table | None = None) -> None:
-        self._table = table or boto3.resource("dynamodb").Table(table_name)
+        self._table = table or dynamodb().Table(table_name)
 
     def placed_between(self, start: datetime, end: datetime) -> Iterator[str]:
         hour = start.replace(minute=0, second=0, microsecond=0)
@@ -181,7 +182,7 @@ class DynamoDBPlacementCounter(PlacementCounter):
     across concurrent Lambdas), removed by TTL (`expiresAt`) after its window."""
 
     def __init__(self, table_name: str, table: Table | None = None) -> None:
-        self._table = table or boto3.resource("dynamodb").Table(table_name)
+        self._table = table or dynamodb().Table(table_name)
 
     def take(self, key: str, *, limit: int, expires_at: int) -> bool:
         try:

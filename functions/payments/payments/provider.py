@@ -43,6 +43,7 @@ from payments.models import (
     RefundRequest,
 )
 from shop_shared.circuit_breaker import CircuitBreaker, DynamoDBBreakerStore
+from shop_shared.dynamodb import dynamodb
 from shop_shared.observability import logger
 
 if TYPE_CHECKING:
@@ -259,7 +260,9 @@ def payment_provider(settings: PaymentsSettings) -> PaymentProvider:
     """The HTTP provider behind the `payment-provider` breaker kept in PaymentsTable."""
     breaker = CircuitBreaker(
         PAYMENT_PROVIDER_BREAKER,
-        store=DynamoDBBreakerStore(settings.payments_table_name),
+        store=DynamoDBBreakerStore(
+            settings.payments_table_name, dynamodb().Table(settings.payments_table_name)
+        ),
         config=settings.breaker_config(),
         open_error=PaymentProviderCircuitOpen,
     )

@@ -10,7 +10,6 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from payments.errors import PaymentRecordConflict
@@ -21,6 +20,7 @@ from payments.models import (
     charge_attempt_key,
     payment_key,
 )
+from shop_shared.dynamodb import dynamodb
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class PaymentRepository(ABC):
 
 class DynamoDBPaymentRepository(PaymentRepository):
     def __init__(self, table_name: str, table: Table | None = None) -> None:
-        self._table = table or boto3.resource("dynamodb").Table(table_name)
+        self._table = table or dynamodb().Table(table_name)
         self._client = self._table.meta.client  # the resource's client takes plain Python types
 
     def get(self, order_id: str) -> PaymentRecord | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shipping.errors import ShipmentExists, ShipmentNotScheduled
@@ -22,6 +21,7 @@ from shipping.models import (
     epoch_micros,
     shipment_key,
 )
+from shop_shared.dynamodb import dynamodb as shared_dynamodb
 from shop_shared.events import event_item, outbox_key
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def _cancellation_codes(error: ClientError) -> list[str] | None:
 
 class DynamoDBShippingRepository(ShippingRepository):
     def __init__(self, table_name: str, dynamodb: DynamoDBServiceResource | None = None) -> None:
-        self._dynamodb = dynamodb or boto3.resource("dynamodb")
+        self._dynamodb = dynamodb or shared_dynamodb()
         self._table = self._dynamodb.Table(table_name)
         self._table_name = table_name
 

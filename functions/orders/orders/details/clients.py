@@ -32,6 +32,7 @@ from orders.details.models import (
 )
 from orders.details.ports import OwningServices, PartBreakers
 from shop_shared.circuit_breaker import CircuitBreaker, CircuitOpen, DynamoDBBreakerStore
+from shop_shared.dynamodb import dynamodb
 from shop_shared.observability import logger
 
 if TYPE_CHECKING:
@@ -132,9 +133,13 @@ def part_breakers(settings: OrderDetailsSettings) -> PartBreakers:
     config = settings.breaker_config()
 
     def breaker(name: str, open_error: type[CircuitOpen]) -> CircuitBreaker:
-        # A store (and its DynamoDB resource) per breaker: the parts run on their own threads,
-        # and boto3 resources must not be shared between threads.
-        store = DynamoDBBreakerStore(settings.orders_table_name, sort_key=BREAKER_SORT_KEY)
+        # The process's one DynamoDB client (shop_shared.dynamodb), safe to share with the
+        # threads the parts run on, as a boto3 resource would not be.
+        store = DynamoDBBreakerStore(
+            settings.orders_table_name,
+            dynamodb().Table(settings.orders_table_name),
+            sort_key=BREAKER_SORT_KEY,
+        )
         return CircuitBreaker(name, store=store, config=config, open_error=open_error)
 
     return PartBreakers(

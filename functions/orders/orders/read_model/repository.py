@@ -9,7 +9,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
@@ -20,6 +19,7 @@ from orders.read_model.models import (
     OrderSummaryItem,
     SummaryPage,
 )
+from shop_shared.dynamodb import dynamodb
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -48,7 +48,7 @@ class OrderSummaryStore(ABC):
 
 class DynamoDBOrderSummaryStore(OrderSummaryStore):
     def __init__(self, table_name: str, table: Table | None = None) -> None:
-        self._table = table or boto3.resource("dynamodb").Table(table_name)
+        self._table = table or dynamodb().Table(table_name)
 
     def held(self, order_id: str) -> HeldSummary | None:
         item = self._table.get_item(
