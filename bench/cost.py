@@ -40,6 +40,7 @@ from bench.load import (
     http,
     place_and_follow,
     seed,
+    send,
 )
 from bench.pricing import (
     SERVICES,
@@ -107,7 +108,7 @@ def follow_until(target: Target, orders: list[Order], wanted: set[str], deadline
             status, answer = http("GET", f"{target.api_url}/orders/{order.order_id}", order.token)
             if status == 200 and answer["status"] in wanted:
                 order.status = answer["status"]
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def wait_quiet(target: Target, *, quiet_seconds: float, limit_seconds: float) -> dict[str, Any]:
@@ -149,9 +150,11 @@ def run_scenario(
         target, orders, threads=args.threads, deadline=deadline, pollers=1, interval=args.poll
     )
     to_cancel = [o for o in orders if cancels(scenario, o.index) and o.status == "CONFIRMED"]
-    for order in to_cancel:
-        http("POST", f"{target.api_url}/orders/{order.order_id}/cancel", order.token)
-    follow_until(target, to_cancel, {"CANCELLED", "NEEDS_ATTENTION"}, deadline)
+    for order in to_cancel:  # sent again while refused (a 502 when it outlived its timeout)
+        send("POST", f"{target.api_url}/orders/{order.order_id}/cancel", order.token)
+    follow_until(
+        target, to_cancel, {"CANCELLED", "NEEDS_ATTENTION"}, min(deadline, time.monotonic() + 300)
+    )
     counts = wait_quiet(target, quiet_seconds=args.quiet, limit_seconds=120)
     statuses = Counter(o.status or "not final" for o in orders)
     return {
