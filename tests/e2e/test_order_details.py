@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.breakers import breaker_counts
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.shop import (
     SAGA_OVERRIDES,
@@ -36,8 +37,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-order-details
 OVERRIDES = {
     **SAGA_OVERRIDES,
     "OrderDetailsCallTimeoutSeconds": "5",
-    "OrderDetailsBreakerFailureThreshold": "2",
-    "OrderDetailsBreakerFailureWindowSeconds": "60",
+    # >= 50% of >= 3 queries within 60 s failed opens a part's breaker
+    "OrderDetailsBreakerFailureRatePercent": "50",
+    "OrderDetailsBreakerMinimumCalls": "3",
+    "OrderDetailsBreakerWindowSeconds": "60",
+    "OrderDetailsBreakerHalfOpenCalls": "1",
     "OrderDetailsBreakerCooldownSeconds": "600",
     "OrderDetailsBreakerCacheTtlSeconds": "0.5",
 }
@@ -114,12 +118,17 @@ def test_a_confirmed_orders_details_show_all_four_parts(
         },
     }
     assert order["status"] == "CONFIRMED"
-    # And each query function ran, and asking wrote nothing anywhere (no breaker saw a failure)
+    # And each query function ran, and asking wrote nothing anywhere but the breakers' counts
+    # (one call each, none failed)
     for function in ("GetCustomerProfileFunction", "GetPaymentFunction", "GetShipmentFunction"):
         assert invocations(cloud, function)["invocations"] >= 1
         assert invocations(cloud, function)["errors"] == 0
-    assert {t: scan(cloud, t) for t in tables_before} == tables_before
-    assert breakers(cloud) == {}
+    after = {t: scan(cloud, t) for t in tables_before}
+    after["OrdersTable"] = [i for i in after["OrdersTable"] if not i["pk"].startswith("BREAKER#")]
+    assert after == tables_before
+    assert {pk: (i["state"], breaker_counts(i)) for pk, i in breakers(cloud).items()} == {
+        f"BREAKER#{part}": ("CLOSED", (1, 0)) for part in ("customers", "payments", "shipping")
+    }
 
 
 def test_warm_details_answer_the_same_every_time_and_how_fast(
@@ -147,7 +156,10 @@ def test_warm_details_answer_the_same_every_time_and_how_fast(
             f"p95 {ordered[int(len(ordered) * 0.95) - 1]:.1f} ms, "
             f"min {ordered[0]:.1f} ms, max {ordered[-1]:.1f} ms"
         )
-    assert breakers(cloud) == {}
+    # And nothing changed but the breakers' counts: each counted the warm calls, none opened
+    counted = {pk: (i["state"], breaker_counts(i)[0]) for pk, i in breakers(cloud).items()}
+    assert set(counted) == {"BREAKER#customers", "BREAKER#payments", "BREAKER#shipping"}
+    assert all(state == "CLOSED" and calls >= WARM_CALLS for state, calls in counted.values())
     assert order_events(cloud, order_id) == ["OrderPlaced", "OrderConfirmed"]
 
 
@@ -173,6 +185,11 @@ def test_with_the_shipping_table_gone_the_shipment_is_unavailable_and_the_rest_s
     cloud: RunningLocalCloud, confirmed: tuple[Client, str]
 ) -> None:
     customer, order_id = confirmed
+    # (the shipping breaker counting from nothing, whatever the earlier tests' calls: it is a
+    # rate over the window, and they succeeded)
+    cloud.aws.dynamodb.delete_item(
+        TableName="OrdersTable", Key={"pk": {"S": "BREAKER#shipping"}, "sk": {"S": "BREAKER"}}
+    )
     status, healthy = customer.call("GET", f"/orders/{order_id}/details")
     assert status == 200
     assert healthy["shipment"]["status"] == "SCHEDULED"
@@ -189,15 +206,16 @@ def test_with_the_shipping_table_gone_the_shipment_is_unavailable_and_the_rest_s
     assert status == 200, details
     assert details == {**healthy, "shipment": {"status": "unavailable"}}
     assert invocations(cloud, "GetShipmentFunction")["errors"] == errors_before + 1
-    # And the failure is counted by the `shipping` breaker, in OrdersTable
+    # And the failure is counted by the `shipping` breaker, in OrdersTable: 1 of 2 calls, below
+    # the minimum of 3
     shipping = breakers(cloud)["BREAKER#shipping"]
-    assert (shipping["sk"], shipping["state"], len(shipping["failuresAtMs"])) == (
+    assert (shipping["sk"], shipping["state"], breaker_counts(shipping)) == (
         "BREAKER",
         "CLOSED",
-        1,
+        (2, 1),
     )
 
-    # When it fails a second time (the threshold), and then the owner asks three times more
+    # When it fails a second time (2 of 3 calls), and then the owner asks three times more
     assert customer.call("GET", f"/orders/{order_id}/details") == (200, details)
     assert breakers(cloud)["BREAKER#shipping"]["state"] == "OPEN"
     shipment_calls = invocations(cloud, "GetShipmentFunction")["invocations"]
@@ -210,7 +228,12 @@ def test_with_the_shipping_table_gone_the_shipment_is_unavailable_and_the_rest_s
     # Then GetShipment was not called while its breaker is open; the other services were
     assert invocations(cloud, "GetShipmentFunction")["invocations"] == shipment_calls
     assert invocations(cloud, "GetPaymentFunction")["invocations"] == payment_calls + 3
-    # And only the shipping breaker exists; the order and the payment are untouched
-    assert set(breakers(cloud)) == {"BREAKER#shipping"}
+    # And only the shipping breaker opened; the order and the payment are untouched
+    states = {pk: i["state"] for pk, i in breakers(cloud).items()}
+    assert states == {
+        "BREAKER#shipping": "OPEN",
+        "BREAKER#customers": "CLOSED",
+        "BREAKER#payments": "CLOSED",
+    }
     assert order_events(cloud, order_id) == ["OrderPlaced", "OrderConfirmed"]
     assert scan(cloud, "PaymentsTable") == payments_before
