@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 
 from orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from orders.models import OrderAccepted, PlaceOrder
+from shop_shared.dynamodb import low_level_client
 from shop_shared.idempotency import IDEMPOTENCY_HASH_FUNCTION
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ class IdempotentOrderPlacement:
         self._place_once = idempotent_function(
             self._place_keyed,
             data_keyword_argument="command",
-            persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+            persistence_store=DynamoDBPersistenceLayer(
+                table_name=table_name, boto3_client=low_level_client()
+            ),
             config=self._config,
             output_serializer=PydanticSerializer(OrderAccepted),
             key_prefix="place_order",

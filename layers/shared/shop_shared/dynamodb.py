@@ -111,3 +111,12 @@ class ClientDynamoDB:
 def dynamodb() -> Any:
     """The process's DynamoDB, high-level, typed as the service resource it stands in for."""
     return ClientDynamoDB(high_level_client(boto3.client("dynamodb")))
+
+
+@cache
+def low_level_client() -> DynamoDBClient:
+    """The process's plain DynamoDB client (attribute values as DynamoDB writes them), for
+    libraries that serialize themselves, such as Powertools' idempotency layer. Made from the
+    default session, it shares the service model `dynamodb()` already loaded: the layer's own
+    default, a client of a new boto3 Session, reloads it (about 40 ms of a cold start)."""
+    return boto3.client("dynamodb")

@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
 )
 
+from shop_shared.dynamodb import low_level_client
+
 EVENT_ID_PATH = "detail.metadata.eventId"
 EVENT_IDEMPOTENCY_SECONDS = 24 * 3600
 # How Powertools hashes the key and the payload it validates (its default is MD5).
@@ -32,6 +34,9 @@ def event_idempotency(table_name: str) -> EventIdempotency:
             hash_function=IDEMPOTENCY_HASH_FUNCTION,
         ),
         persistence=DynamoDBPersistenceLayer(
-            table_name=table_name, key_attr="pk", expiry_attr="expiresAt"
+            table_name=table_name,
+            key_attr="pk",
+            expiry_attr="expiresAt",
+            boto3_client=low_level_client(),
         ),
     )
