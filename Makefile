@@ -45,9 +45,11 @@ $(LAMBDA_RUNTIME_STAMP): localcloud/lambda_/runtime-requirements.txt layers/shar
 	mv $(LAMBDA_RUNTIME).new $(LAMBDA_RUNTIME)
 	rm -rf $(LAMBDA_RUNTIME).old
 
+# RUN_ARGS: more `localcloud run` options, e.g. RUN_ARGS="--parameter-overrides
+# SagaCompensationRetryIntervalSeconds=1 SagaCompensationRetryMaxAttempts=1" (README).
 run: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## the whole system on this machine, in the foreground
 	@echo "==> starting localcloud (full logs: .localcloud/logs/, localcloud logs --follow)"
-	$(BIN)/localcloud run --seed seed/demo_catalog.json --feed
+	$(BIN)/localcloud run --seed seed/demo_catalog.json --feed $(RUN_ARGS)
 
 # The console's browser tests (tests/browser) drive Debian's chromium through chromium-driver
 # (Selenium; no browser download). Installed here with apt-get when missing, where this is root

@@ -222,8 +222,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.feed:
         from localcloud.logs.feed import Feed
 
-        Feed().attach(cloud.logbook)
+        feed = Feed()
+        feed.attach(cloud.logbook)
     with cloud:
+        if args.feed:
+            feed.learn_business_errors(cloud.aws_url)
         if args.seed:
             seed(cloud, args.seed)
         if args.ready_file:

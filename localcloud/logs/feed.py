@@ -9,13 +9,15 @@ function's lines, localcloud's and moto's info) is in `<logs dir>/<Function>.log
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from localcloud.awsclients import AwsClients
 from localcloud.logs.journal import BusEvent, Journal
 from localcloud.logs.logbook import LogBook, LogLine
 
@@ -72,12 +74,44 @@ def order_line(event: BusEvent) -> str | None:
     return f"{_clock(event.epoch)}  order {_short(order_id)}  {status}{suffix}"
 
 
-def error_line(line: LogLine) -> str | None:
-    """A function's error line, with the function and the order it concerns."""
+def business_errors(definitions: Iterable[str]) -> set[str]:
+    """The errors the state machines treat as business outcomes: those a Retrier names with
+    MaxAttempts 0 (no retry; DESIGN: business errors do not retry, transient ones do)."""
+    names: set[str] = set()
+    for definition in definitions:
+        try:
+            document = json.loads(definition)
+        except ValueError:
+            continue
+        stack = [document]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for retrier in node.get("Retry") or []:
+                    if isinstance(retrier, dict) and retrier.get("MaxAttempts") == 0:
+                        names.update(str(name) for name in retrier.get("ErrorEquals") or [])
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return {name for name in names if not name.startswith("States.")}
+
+
+def _runtime_error_type(text: str) -> str | None:
+    """`PaymentDeclined` of the runtime's record `[ERROR] PaymentDeclined: ...`."""
+    if not text.startswith("[ERROR] "):
+        return None
+    return text[len("[ERROR] ") :].split(":", 1)[0].strip() or None
+
+
+def error_line(line: LogLine, expected: frozenset[str] = frozenset()) -> str | None:
+    """A function's error line, with the function and the order it concerns; None for other
+    lines, and for a task's business outcome (`expected`): its order's status line says it."""
     if line.is_metrics or line.level not in {"ERROR", "CRITICAL"}:
         return None
     message = line.message
     if line.fields is None:  # the runtime's own record: "[ERROR] Type: message" + traceback
+        if _runtime_error_type(line.text) in expected:
+            return None
         message = line.text.splitlines()[0]
     return f"{_clock(line.epoch)}  ERROR  {line.function}  order {_short(line.order_id)}  {message}"
 
@@ -94,7 +128,12 @@ class _FeedHandler(logging.Handler):
         if not alarm and record.levelno < logging.WARNING:
             return
         kind = "ALARM" if alarm else record.levelname
-        self._write(f"{_clock(record.created)}  {kind}  {record.getMessage()}")
+        context = "".join(
+            f"  {name}={value}"
+            for name in ("function", "function_error", "order_id")
+            if (value := record.__dict__.get(name)) is not None
+        )
+        self._write(f"{_clock(record.created)}  {kind}  {record.getMessage()}{context}")
 
 
 class Feed:
@@ -102,6 +141,7 @@ class Feed:
     and localcloud's loggers."""
 
     def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self.expected_errors: frozenset[str] = frozenset()  # business outcomes (see above)
         self._lock = threading.Lock()
         self._out = write or _stdout
         self._handler = _FeedHandler(self.write)
@@ -124,8 +164,17 @@ class Feed:
             Journal.listeners.remove(self._on_event)
         logging.getLogger("localcloud").removeHandler(self._handler)
 
+    def learn_business_errors(self, aws_url: str) -> None:
+        """Read the state machines' business errors from Step Functions."""
+        sfn = AwsClients(aws_url).stepfunctions
+        definitions = [
+            sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
+            for machine in sfn.list_state_machines()["stateMachines"]
+        ]
+        self.expected_errors = frozenset(business_errors(definitions))
+
     def _on_line(self, line: LogLine) -> None:
-        text = error_line(line)
+        text = error_line(line, self.expected_errors)
         if text is not None:
             self.write(text)
 

@@ -43,7 +43,7 @@ def _execution_entry(machine: str, arn: str, event: dict[str, Any]) -> dict[str,
     failure = next(
         (value for key, value in event.items() if key.endswith("FailedEventDetails")), None
     )
-    message = " ".join(part for part in (machine, state, kind) if part)
+    message = " ".join(part for part in (state, kind) if part)
     if isinstance(failure, dict) and failure.get("error"):
         message += f": {failure['error']}"
     level = "ERROR" if kind.endswith(("Failed", "TimedOut", "Aborted")) else "INFO"

@@ -10,6 +10,7 @@ so the segments land in moto's X-Ray backend and `aws xray get-trace-summaries` 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import queue
@@ -52,7 +53,17 @@ class XRayDaemon:
     def __init__(self, endpoint_url: str, host: str = "127.0.0.1", port: int = 2000) -> None:
         self._xray: Any = AwsClients(endpoint_url).client("xray")
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except OSError as error:
+            if port == 0 or error.errno != errno.EADDRINUSE:
+                raise
+            # Another localcloud (or a real daemon) has it: the workers are given the port
+            # this one gets, so their segments still arrive.
+            self._socket.bind((host, 0))
+            logger.warning(
+                "UDP %s:%d is taken; the X-Ray daemon listens on %s", host, port, self.address
+            )
         self._socket.settimeout(0.5)  # so close() is noticed
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stopping = threading.Event()

@@ -7,7 +7,14 @@ import json
 import logging
 from pathlib import Path
 
-from localcloud.logs.feed import Feed, error_line, log_to_file, order_line, quiet_moto
+from localcloud.logs.feed import (
+    Feed,
+    business_errors,
+    error_line,
+    log_to_file,
+    order_line,
+    quiet_moto,
+)
 from localcloud.logs.journal import BusEvent
 from localcloud.logs.logbook import LogBook, parse
 
@@ -41,6 +48,33 @@ def test_a_functions_error_line_names_the_function_and_the_order() -> None:
     )
     assert error_line(info) is None
     assert error_line(crash).endswith("order -  [ERROR] KeyError: 'x'")  # type: ignore[union-attr]
+
+
+def test_a_business_error_a_state_machine_does_not_retry_is_not_an_error_line() -> None:
+    # Given a state machine whose task does not retry PaymentDeclined (a business outcome)
+    definition = {
+        "StartAt": "Charge",
+        "States": {
+            "Charge": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Charge",
+                "Retry": [
+                    {"ErrorEquals": ["PaymentDeclined"], "MaxAttempts": 0},
+                    {"ErrorEquals": ["PaymentProviderUnavailable"], "MaxAttempts": 3},
+                    {"ErrorEquals": ["States.ALL"], "MaxAttempts": 0},
+                ],
+                "End": True,
+            }
+        },
+    }
+    expected = frozenset(business_errors([json.dumps(definition)]))
+    assert expected == {"PaymentDeclined"}
+
+    # Then the runtime's record of it is left to the order's status line; a retried error is not
+    declined = parse("ChargePaymentFunction", "[ERROR] PaymentDeclined: Your card was declined")
+    down = parse("RefundPaymentFunction", "[ERROR] PaymentProviderUnavailable: no refund")
+    assert error_line(declined, expected) is None
+    assert error_line(down, expected) is not None
 
 
 def test_the_feed_prints_errors_from_the_log_book_and_alarms_from_localcloud(
