@@ -132,3 +132,30 @@ def test_an_order_over_the_customers_limit_is_429_and_leaves_nothing_behind(
         if e["detail-type"] == "OrderPlaced" and e["detail"]["data"].get("customerId") == sub
     ]
     assert sorted(placed_events) == sorted(placed)
+
+
+def test_concurrent_orders_of_one_customer_are_admitted_up_to_the_limit_only(
+    cloud: RunningLocalCloud, admin: Client
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Given a customer with no order yet, and a product in stock
+    sku = new_product(admin, stock=20)
+    customer = new_customer(cloud)
+    wait_clear_of_a_window_boundary()
+
+    # When six orders arrive at once (PlaceOrder runs in several workers at a time)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: post_order(customer, sku), range(6)))
+
+    # Then exactly the limit's worth is placed, the rest refused with 429 and Retry-After
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [202] * LIMIT + [429] * (6 - LIMIT), answers
+    assert all("Retry-After" in headers for status, headers, _ in answers if status == 429)
+    sub = sub_of(customer)
+    placed = [
+        i
+        for i in scan(cloud, "OrdersTable")
+        if i.get("detailType") == "OrderPlaced" and i.get("customerId") == sub
+    ]
+    assert len(placed) == LIMIT

@@ -355,25 +355,3 @@ def test_a_replayed_idempotency_key_is_not_counted_again(
     assert len({i["pk"] for i in all_items(orders)}) == 2
     assert counters()[0]["placed"] == 2
 
-
-def test_the_counter_admits_exactly_the_limit_under_concurrent_placements(
-    tables: tuple[Any, Any],
-) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from orders.repository import DynamoDBPlacementCounter
-
-    # Given ten placements of one customer arriving at once, with room for three
-    counter = DynamoDBPlacementCounter("OrderPlacementLimitsTable")
-
-    def take(_: int) -> bool:
-        return counter.take("CUSTOMER#c#0", limit=3, expires_at=120)
-
-    # When each takes its count
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        admitted = list(pool.map(take, range(10)))
-
-    # Then exactly three are admitted, and the stored count is three
-    assert admitted.count(True) == 3
-    (item,) = counters()
-    assert item["placed"] == 3
