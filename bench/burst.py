@@ -39,6 +39,7 @@ from bench.load import (
     Target,
     function_table,
     place_and_follow,
+    process_tree_cpu,
     seed,
     summary,
 )
@@ -67,6 +68,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.orders)
     ]
     before = target.status()
+    cpu_before = process_tree_cpu(before["pid"])
     load_before = os.getloadavg()
     started = time.time()
     deadline = time.monotonic() + args.deadline
@@ -80,6 +82,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     )
     finished = max((o.final_seen_at for o in orders if o.final_seen_at), default=time.time())
     after = target.status()
+    cpu_after = process_tree_cpu(after["pid"])
     load_after = os.getloadavg()
 
     statuses = Counter(o.status or ("POST failed" if o.post_error else "not final") for o in orders)
@@ -108,6 +111,12 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "lambdaConcurrency": after.get("lambdaConcurrency"),
         "functions": dict(sorted(functions.items(), key=lambda kv: -kv[1]["total_s"])),
         "eventSources": after.get("eventSources"),
+        # CPU seconds per placed order while the orders ran: the figure that compares across
+        # runs on a busy machine (wall time does not).
+        "cpuSecondsPerOrder": {
+            part: round((cpu_after[part] - cpu_before[part]) / args.orders, 3)
+            for part in ("localcloud", "workers")
+        },
         "loadAverage": {"before": load_before, "after": load_after},
         "cpus": os.cpu_count(),
     }
@@ -130,6 +139,7 @@ def report(result: dict[str, Any]) -> None:
         f"sent again {result['postsSentAgain']} times",
         f"  lambda               {result['lambda']}",
         f"  concurrency          {result['lambdaConcurrency']}",
+        f"  CPU s per order      {result['cpuSecondsPerOrder']}",
         f"  load average         {result['loadAverage']} ({result['cpus']} cpus)",
         f"  {'function':36} {'calls':>6} {'cold':>5} {'initTO':>6} {'TO':>4} {'thr':>5} "
         f"{'waits':>5} {'mean ms':>8} {'wait ms':>8} {'total s':>8}",

@@ -5,6 +5,7 @@ to a final status, and summarising latencies and the functions' work."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import threading
@@ -283,3 +284,33 @@ def summary(values: list[float]) -> dict[str, float | None]:
         "p95": rounded(percentile(values, 95)),
         "max": rounded(max(values)) if values else None,
     }
+
+
+def process_tree_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by localcloud's process and by its workers:
+    the live descendants, plus those already ended (the kernel adds a reaped child's time to
+    its parent's). Unlike wall time, this barely moves when the machine is busy with other
+    work, so a run's CPU per order compares across runs. Linux only (/proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, list[int]]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # ended while listed
+            continue
+        # after "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15)
+        stats[int(entry)] = (int(fields[1]), [int(value) for value in fields[11:15]])
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(child)
+    own = stats.get(pid, (0, [0, 0, 0, 0]))[1]
+    workers = own[2] + own[3]
+    pending = list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        workers += sum(stats[child][1])
+        pending += children.get(child, [])
+    return {"localcloud": (own[0] + own[1]) / ticks, "workers": workers / ticks}
