@@ -32,6 +32,15 @@ class EventSourceSettings:
     clock: Callable[[], float] = field(default=time.time)
     idle_poll_seconds: float = 0.5  # an empty source is asked again after at most this
     busy_poll_seconds: float = 0.02
+    # "Lambda polls shards in your DynamoDB stream for records at a base rate of 4 times per
+    # second" (with-ddb): a shard that gave a batch smaller than the mapping's is read again
+    # after this, not at once (reading at busy pace made the pollers a large share of
+    # localcloud's CPU under load, for records Lambda itself would pick up no sooner).
+    shard_poll_seconds: float = 0.25
+    # Lambda long-polls a queue (ReceiveMessage's WaitTimeSeconds); moto's receive wakes when a
+    # message is sent. 0 reads without waiting and paces an empty queue by idle_backoff.
+    # Short, so a stopping localcloud is not kept waiting.
+    sqs_wait_seconds: int = 1
     shard_discovery_seconds: float = 5.0  # how often a stream's shard list is read again
     retry_backoff_seconds: float = 0.1  # a failed stream batch: first retry, doubling ...
     retry_backoff_max_seconds: float = 5.0  # ... up to this
@@ -46,6 +55,12 @@ class EventSourceSettings:
     def idle_backoff(self) -> Backoff:
         """Waits between reads of a source that gave nothing, from busy to idle pace."""
         return Backoff(self.busy_poll_seconds, self.idle_poll_seconds)
+
+    def shard_backoff(self) -> Backoff:
+        """Waits between reads of a shard that gave less than a full batch: Lambda's base
+        rate, slowing to the idle pace while the shard stays empty."""
+        base = min(self.shard_poll_seconds, self.idle_poll_seconds)
+        return Backoff(base, self.idle_poll_seconds)
 
     def throttle_backoff(self) -> Backoff:
         return Backoff(self.throttle_backoff_seconds, self.throttle_backoff_max_seconds)

@@ -78,8 +78,10 @@ class SqsPoller(Poller):
         while not self.stopping.is_set():
             if not self._take_slot():
                 break
+            waited = False
             try:
                 messages = self._receive_batch()
+                waited = bool(self.settings.sqs_wait_seconds)  # a long poll has waited
             except (ClientError, BotoCoreError):
                 log.exception(
                     "%s: could not receive from %s", self.spec.logical_id, self.queue_name
@@ -88,7 +90,8 @@ class SqsPoller(Poller):
             if not messages:
                 self._release_slot()
                 self._scale(quiet=True)
-                self.stopping.wait(idle.next())
+                if not waited:
+                    self.stopping.wait(idle.next())
                 continue
             idle.reset()
             if len(messages) >= min(self.spec.batch_size, RECEIVE_LIMIT):
@@ -131,7 +134,7 @@ class SqsPoller(Poller):
 
     # ------------------------------------------------------------------ one batch
     def _receive_batch(self) -> list[dict[str, Any]]:
-        messages = self._receive(self.spec.batch_size)
+        messages = self._receive(self.spec.batch_size, wait=self.settings.sqs_wait_seconds)
         if not messages or len(messages) >= self.spec.batch_size:
             return messages
         window_ends = time.monotonic() + self.spec.batching_window_seconds
@@ -141,10 +144,11 @@ class SqsPoller(Poller):
             messages += self._receive(self.spec.batch_size - len(messages))
         return messages
 
-    def _receive(self, wanted: int) -> list[dict[str, Any]]:
+    def _receive(self, wanted: int, wait: int = 0) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.clients.sqs.receive_message(  # type: ignore[assignment]
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(wanted, RECEIVE_LIMIT),
+            WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])

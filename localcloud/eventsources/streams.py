@@ -157,19 +157,20 @@ class ShardReader(threading.Thread):
         return {"checkpoint": self.checkpoint, "done": self.done}
 
     def run(self) -> None:
-        idle = self.settings.idle_backoff()
+        pace = self.settings.shard_backoff()
         while not self._stopped():
             try:
-                busy = self.read_and_deliver()
+                read = self.read_and_deliver()
+                again = read >= self.spec.batch_size  # a full batch: more may be waiting
             except ClientError as error:
-                busy = self._recover(error)
+                read, again = 0, self._recover(error)
             if self.done:
                 log.info("%s: shard %s read to its end", self.spec.logical_id, self.shard_id)
                 return
-            if busy:
-                idle.reset()
-            else:
-                self._wait(idle.next())
+            if read:
+                pace.reset()
+            if not again:
+                self._wait(pace.next())
 
     def _stopped(self) -> bool:
         return self.stopping.is_set() or self.stopping_all.is_set()
@@ -208,10 +209,11 @@ class ShardReader(threading.Thread):
             self.iterator = following
         return records
 
-    def read_and_deliver(self) -> bool:
+    def read_and_deliver(self) -> int:
+        """Reads a batch (waiting out the batching window) and delivers it; how many records."""
         records = self._read(self.spec.batch_size)
         if not records:
-            return False
+            return 0
         window_ends = self.settings.clock() + self.spec.batching_window_seconds
         while (
             len(records) < self.spec.batch_size
@@ -225,7 +227,7 @@ class ShardReader(threading.Thread):
             self.deliver(matching)
         if not self._stopped():
             self.checkpoint = records[-1]["dynamodb"]["SequenceNumber"]
-        return True
+        return len(records)
 
     def _recover(self, error: ClientError) -> bool:
         """Iterator trouble: read again from the checkpoint (or the oldest record left)."""
