@@ -4,13 +4,15 @@ keyed on `detail.metadata.eventId`, its records in the consumer's own table, kep
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-)
+from typing import TYPE_CHECKING
 
 from shop_shared.dynamodb import low_level_client
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
 
 EVENT_ID_PATH = "detail.metadata.eventId"
 EVENT_IDEMPOTENCY_SECONDS = 24 * 3600
@@ -25,7 +27,14 @@ class EventIdempotency:
 
 
 def event_idempotency(table_name: str) -> EventIdempotency:
-    """Idempotency on a bus event's id, with records (`pk`, `expiresAt`) in `table_name`."""
+    """Idempotency on a bus event's id, with records (`pk`, `expiresAt`) in `table_name`.
+    Powertools' idempotency utility is imported here, by the consumers that call this at init,
+    not by whoever only reads IDEMPOTENCY_HASH_FUNCTION (PlaceOrder, until a keyed request)."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
+
     return EventIdempotency(
         config=IdempotencyConfig(
             event_key_jmespath=EVENT_ID_PATH,
