@@ -66,21 +66,23 @@ REFERENCE_VARIABLES = {
 FLOOR = "__floor__"
 REFERENCE = "__reference__"
 
-# Runs in the fresh interpreter: the init phase's import, timed from inside (ms on stdout).
+# Runs in the fresh interpreter: the init phase's import, timed from inside. Prints the wall
+# time and the process's CPU time (ms): on a loaded machine the wall time also counts the
+# waits for a core, the CPU time much less so (imports are CPU-bound once files are cached).
 IMPORT_HANDLER = """\
 import sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 import importlib
 module_name, _, attribute = sys.argv[1].rpartition(".")
 getattr(importlib.import_module(module_name), attribute)
-print((time.perf_counter() - started) * 1000)
+print((time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000)
 """
 IMPORT_FLOOR = """\
 import time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 import boto3
 boto3.client("dynamodb")
-print((time.perf_counter() - started) * 1000)
+print((time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000)
 """
 
 
@@ -94,7 +96,8 @@ class Target:
     cwd: Path
 
 
-def sample_ms(target: Target) -> float:
+def sample_ms(target: Target) -> tuple[float, float]:
+    """One cold init: (wall ms, CPU ms)."""
     result = subprocess.run(
         [str(target.python), "-c", target.script, target.argument],
         env=target.environment,
@@ -106,7 +109,8 @@ def sample_ms(target: Target) -> float:
     )
     if result.returncode != 0:
         raise RuntimeError(f"{target.name}: init failed\n{result.stderr[-3000:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+    wall, cpu = result.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def import_budget(target: Target, top: int = 25) -> str:
@@ -126,7 +130,8 @@ def import_budget(target: Target, top: int = 25) -> str:
         if own.strip().isdigit():
             rows.append((int(cumulative), int(own), name.rstrip()))
     rows.sort(reverse=True)
-    lines = [f"== {target.name}: {result.stdout.strip()} ms (without -X importtime's own cost)"]
+    wall = result.stdout.strip().split()[0]
+    lines = [f"== {target.name}: {float(wall):.0f} ms (without -X importtime's own cost)"]
     lines += [
         f"{cumulative / 1000:8.1f} ms {own / 1000:7.1f} ms  {name}"
         for cumulative, own, name in rows[:top]
@@ -248,13 +253,19 @@ def reference_target(clone: Path, aws_url: str) -> Target:
     return Target("reference: create_order", python, IMPORT_HANDLER, "main.handler", env, code_dir)
 
 
-def measure(targets: list[Target], rounds: int) -> dict[str, list[float]]:
+def measure(
+    targets: list[Target], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU samples per target, `rounds` interleaved rounds."""
     samples: dict[str, list[float]] = {target.name: [] for target in targets}
+    cpu: dict[str, list[float]] = {target.name: [] for target in targets}
     for number in range(rounds):
         print(f"round {number + 1}/{rounds}", flush=True)
         for target in targets:
-            samples[target.name].append(sample_ms(target))
-    return samples
+            wall_ms, cpu_ms = sample_ms(target)
+            samples[target.name].append(wall_ms)
+            cpu[target.name].append(cpu_ms)
+    return samples, cpu
 
 
 def _commit() -> str:
@@ -284,6 +295,7 @@ def load_average() -> str:
 def report(
     samples: dict[str, list[float]],
     *,
+    cpu: dict[str, list[float]] | None = None,
     functions: list[str],
     floor: str,
     reference: str | None,
@@ -302,9 +314,14 @@ def report(
 
     floor_ms = statistics.median(samples[floor])
     reference_ms = statistics.median(samples[reference]) if reference else None
+    cpu = cpu or {}
+
+    def cpu_median(name: str) -> float | None:
+        return round(statistics.median(cpu[name]), 1) if cpu.get(name) else None
+
     rows = {}
     for name in functions:
-        entry: dict[str, float | None] = {**row(name)}
+        entry: dict[str, float | None] = {**row(name), "cpu_median_ms": cpu_median(name)}
         median = statistics.median(samples[name])
         entry["above_floor_ms"] = round(median - floor_ms, 1)
         entry["ratio_to_reference"] = round(median / reference_ms, 2) if reference_ms else None
@@ -341,6 +358,20 @@ def report(
             statistics.median(float(rows[name]["spread_pct"] or 0) for name in functions), 1
         ),
     }
+    if cpu:
+        cpu_medians = [statistics.median(cpu[name]) for name in functions]
+        cpu_reference = cpu_median(reference) if reference else None
+        summary["cpu"] = {
+            "median_function_ms": round(statistics.median(cpu_medians), 1),
+            "slowest_function": max(functions, key=lambda name: statistics.median(cpu[name])),
+            "slowest_function_ms": round(max(cpu_medians), 1),
+            "floor_ms": cpu_median(floor),
+            "reference_ms": cpu_reference,
+            "median_ratio": round(statistics.median(cpu_medians) / cpu_reference, 2)
+            if cpu_reference
+            else None,
+            "slowest_ratio": round(max(cpu_medians) / cpu_reference, 2) if cpu_reference else None,
+        }
     document: dict[str, object] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_implementation()} "
@@ -362,23 +393,33 @@ def report(
         f"average {load_before} before, {load_after} after.",
         "",
         f"| function | median ms | spread (max-min)/median | {ratio_head} | above floor ms |"
+        + " CPU ms |"
         + (f" before ({before}) ms |" if before else ""),
-        "|---|---:|---:|---:|---:|" + ("---:|" if before else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|" if before else ""),
     ]
+
+    def cpu_cell(name: str) -> str:
+        value = cpu_median(name)
+        return f" {value:.0f} |" if value is not None else " - |"
+
     for name in sorted(functions, key=lambda name: -statistics.median(samples[name])):
         r = rows[name]
         ratio = f"{r['ratio_to_reference']:.2f}" if r["ratio_to_reference"] is not None else "-"
         lines.append(
             f"| {name} | {r['median_ms']:.0f} | {r['spread_pct']:.0f}% | {ratio} "
-            f"| {r['above_floor_ms']:.0f} |" + (f" {r['before_median_ms']:.0f} |" if before else "")
+            f"| {r['above_floor_ms']:.0f} |"
+            + cpu_cell(name)
+            + (f" {r['before_median_ms']:.0f} |" if before else "")
         )
     f = row(floor)
-    lines.append(f"| *{floor}* | {f['median_ms']:.0f} | {f['spread_pct']:.0f}% | | 0 |")
+    lines.append(
+        f"| *{floor}* | {f['median_ms']:.0f} | {f['spread_pct']:.0f}% | | 0 |" + cpu_cell(floor)
+    )
     if reference:
         ref = row(reference)
         lines.append(
             f"| *{reference}* | {ref['median_ms']:.0f} | {ref['spread_pct']:.0f}% | 1.00 "
-            f"| {ref['median_ms'] - floor_ms:.0f} |"
+            f"| {ref['median_ms'] - floor_ms:.0f} |" + cpu_cell(reference)
         )
     lines += [
         "",
@@ -399,6 +440,21 @@ def report(
             else ""
         ),
     ]
+    cpu_summary = summary.get("cpu")
+    if isinstance(cpu_summary, dict):
+        lines += [
+            "",
+            f"CPU time of the same inits (less sensitive to the machine's load): median function "
+            f"{cpu_summary['median_function_ms']} ms, slowest {cpu_summary['slowest_function']} "
+            f"{cpu_summary['slowest_function_ms']} ms, floor {cpu_summary['floor_ms']} ms"
+            + (
+                f", reference {cpu_summary['reference_ms']} ms: ratios "
+                f"{cpu_summary['median_ratio']} (median) and {cpu_summary['slowest_ratio']} "
+                "(slowest)."
+                if reference
+                else "."
+            ),
+        ]
     return document, "\n".join(lines) + "\n"
 
 
@@ -449,10 +505,11 @@ def main(argv: list[str] | None = None) -> None:
             sample_ms(target)
         load_before = load_average()
         started = time.monotonic()
-        samples = measure(targets, args.rounds)
+        samples, cpu = measure(targets, args.rounds)
         load_after = load_average()
     document, table = report(
         samples,
+        cpu=cpu,
         functions=functions,
         floor=floor.name,
         reference=reference,
