@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from localcloud.waf.acl import UnsupportedWebAcl, WebAcl
 from localcloud.waf.stage import StageWebAcl
 from tests.localcloud.test_apigateway import FakeInvoker
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.polling import eventually
 from tests.support.template import TEMPLATE
 
 LIMIT = 10
@@ -264,6 +266,25 @@ def invocations(cloud: RunningLocalCloud, function: str) -> int:
     return int(cloud.status()["functions"].get(function, {}).get("invocations", 0))
 
 
+def blocked_requests(cloud: RunningLocalCloud) -> float:
+    dimensions = [
+        {"Name": "WebACL", "Value": "shop-api"},
+        {"Name": "Rule", "Value": "RateLimitPerIp"},
+        {"Name": "Region", "Value": "us-east-1"},
+    ]
+    now = datetime.now(UTC)
+    points = cloud.aws.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/WAFV2",
+        MetricName="BlockedRequests",
+        Dimensions=dimensions,
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
 def test_localcloud_blocks_a_client_over_the_limit_and_lets_it_back_after_the_window(
     cloud: RunningLocalCloud,
 ) -> None:
@@ -286,6 +307,8 @@ def test_localcloud_blocks_a_client_over_the_limit_and_lets_it_back_after_the_wi
     assert unauthenticated == (403, FORBIDDEN)
     assert invocations(cloud, "HealthFunction") == served
     assert invocations(cloud, "PlaceOrderFunction") == 0
+    # And WAF's metrics say so, as the template's alarm reads them (AWS/WAFV2 BlockedRequests)
+    assert eventually(lambda: blocked_requests(cloud) >= 2), "BlockedRequests published"
 
     # And once a (scaled) window has passed without its requests, it is served again
     time.sleep(WINDOW * SCALE + 0.5)
