@@ -180,10 +180,13 @@ class Console:
         path.parent.mkdir(parents=True, exist_ok=True)
         assert self.driver.save_screenshot(str(path)), f"no screenshot written to {path}"
         assert_not_blank(path)
-        copies = os.environ.get("CONSOLE_SCREENSHOTS")  # e.g. docs/: refresh the README's
+        copies = os.environ.get("CONSOLE_SCREENSHOTS")  # a folder: the README's figures anew
         if copies:
             Path(copies).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, Path(copies) / path.name)
+            with Image.open(path) as image:  # 256 colours: a third of the size, same look
+                image.convert("RGB").quantize(colors=256).save(
+                    Path(copies) / path.name, optimize=True
+                )
         return path
 
 

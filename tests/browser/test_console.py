@@ -6,8 +6,11 @@ screenshot is written under the test's tmp_path and checked not to be blank."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +84,14 @@ def test_an_order_is_followed_live_to_confirmed_with_every_saga_state_succeeded(
         )
     )
     assert console.wait_for(lambda: "is confirmed" in console.text("#emails"))
+    # and its trace: the POST through the API stage, and the saga linked to it
+    origins = "#trace .span-row"
+    assert console.wait_for(
+        lambda: (
+            {"AWS::ApiGateway::Stage", "AWS::StepFunctions::StateMachine"}
+            <= set(console.values(origins, "data-origin"))
+        )
+    ), console.values(origins, "data-origin")
     charges = console.values("#payments tr[data-charge]", "data-charge")
     assert len(charges) == 1
     assert "succeeded" in console.text("#payments tr[data-charge]")
@@ -102,9 +113,8 @@ def test_a_declined_order_shows_the_compensation_path(
     customer = new_customer(cloud)
     sku = new_product(admin, stock=3)
 
-    # When the order's card is declined
+    # When the order's card is declined, its page open meanwhile
     order_id = place(customer, sku, 1, "tok_declined")
-    assert final_order(customer, order_id)["status"] == "REJECTED"
     console.open(f"#/orders/{order_id}")
 
     # Then the drawing shows the charge caught and the undo steps that ran
@@ -112,6 +122,7 @@ def test_a_declined_order_shows_the_compensation_path(
         lambda: (s := console.saga_states(order_id)).get("OrderRejected") == "succeeded" and s
     )
     assert drawn, console.saga_states(order_id)
+    assert final_order(customer, order_id)["status"] == "REJECTED"
     assert drawn == only(DECLINED_PATH, drawn)
     edges = f'.execution[data-execution="{order_id}"] path.edge.taken'
     taken = set(
@@ -126,6 +137,8 @@ def test_a_declined_order_shows_the_compensation_path(
     assert "declined" in console.text(f"{detail} .error-message")
     assert console.texts("h1 .badge") == ["REJECTED"]
     assert console.values("#payments tr[data-charge]", "data-charge") == []  # nothing charged
+    assert console.wait_for(lambda: "could not be completed" in console.text("#emails"))
+    assert console.wait_for(lambda: console.all("#trace .waterfall"))
 
     console.screenshot(tmp_path / "console-rejected.png")
 
@@ -194,3 +207,47 @@ def test_every_other_page_shows_what_its_service_holds(
     console.open("#/faults")
     assert console.wait_for(lambda: "No fault rules" in console.text("#faults"))
     console.screenshot(tmp_path / "console-faults.png")
+
+
+def console_call(
+    cloud: RunningLocalCloud, method: str, path: str, json_body: bool
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"{cloud.aws_url}{path}",
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Content-Type": "application/json" if json_body else "text/plain"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+REFUSED = [
+    # (method, path, sent as JSON) -> (status, code)
+    (("GET", "/_console/api/orders?limit=many", False), (400, "VALIDATION_ERROR")),
+    (("GET", "/_console/api/orders?limit=0", False), (400, "VALIDATION_ERROR")),
+    (("GET", f"/_console/api/orders/{uuid.uuid4()}", False), (404, "NOT_FOUND")),
+    (("GET", "/_console/api/queues/OperatorDeadLetterQueue/redrive", False), (405, None)),
+    (("POST", "/_console/api/queues/OperatorDeadLetterQueue/redrive", False), (415, None)),
+    (("POST", "/_console/api/queues/OperatorQueue/redrive", True), (409, "NOT_REDRIVABLE")),
+    (("POST", "/_console/api/queues/NoSuchQueue/redrive", True), (404, "NOT_FOUND")),
+    (("GET", "/_console/static/..%2F..%2Fcloud.py", False), (404, "NOT_FOUND")),
+    (("GET", "/_console/api/nothing", False), (404, "NOT_FOUND")),
+]
+
+
+@pytest.mark.parametrize(("call", "expected"), REFUSED)
+def test_a_request_the_console_refuses_is_a_clear_4xx(
+    cloud: RunningLocalCloud, call: tuple[str, str, bool], expected: tuple[int, str | None]
+) -> None:
+    status, code = expected
+
+    answered, body = console_call(cloud, *call)
+
+    assert answered == status, body
+    assert body["message"]
+    if code is not None:
+        assert body["code"] == code

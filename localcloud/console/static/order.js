@@ -8,7 +8,7 @@ import { drawGraph, legend } from "./graph.js";
 import { chargeRows, refundRows } from "./ledger.js";
 import { drawWaterfall } from "./waterfall.js";
 
-const ATTENTION = ["failed", "caught", "running"];
+const ATTENTION = ["failed", "caught"]; // the states to show first, once the run ended
 
 // A Lambda error's cause is {errorMessage, errorType, stackTrace}: the message first, the
 // rest folded away.
@@ -57,7 +57,8 @@ function stateDetail(execution, name) {
 }
 
 function defaultSelection(execution) {
-  for (const status of ATTENTION) {
+  const order = execution.status === "RUNNING" ? ["running", ...ATTENTION] : ATTENTION;
+  for (const status of order) {
     const found = Object.values(execution.states).find((run) => run.status === status);
     if (found) return found.name;
   }
@@ -67,11 +68,11 @@ function defaultSelection(execution) {
 export function orderView(root, orderId) {
   const title = h("div", { class: "order-title" });
   const saga = h("div", { id: "executions" });
-  const trace = h("div", { id: "trace" });
+  const trace = h("div", { id: "trace" }, h("p", { class: "empty" }, "loading..."));
   const events = h("div", { id: "events" });
   const emails = h("div", { id: "emails" });
   const payments = h("div", { id: "payments" });
-  const logs = h("div", { id: "logs" });
+  const logs = h("div", { id: "logs" }, h("p", { class: "empty" }, "loading..."));
   root.append(
     h("p", {}, h("a", { href: "#/" }, "\u2190 all orders")),
     title,
@@ -82,7 +83,8 @@ export function orderView(root, orderId) {
     section("Payments", payments),
     section("Log lines", logs),
   );
-  const selected = new Map(); // execution arn -> state name
+  const selected = new Map(); // execution arn -> state name shown
+  const pinned = new Set(); // executions whose state was chosen by a click
   const shown = {};
 
   function changed(part, value) {
@@ -99,7 +101,9 @@ export function orderView(root, orderId) {
     }
     saga.replaceChildren(
       ...order.executions.map((execution) => {
-        if (!selected.has(execution.arn)) selected.set(execution.arn, defaultSelection(execution));
+        // Until a state is clicked, the one to look at follows the run (running, then where
+        // it failed or was caught).
+        if (!pinned.has(execution.arn)) selected.set(execution.arn, defaultSelection(execution));
         const detail = h("div", { class: "detail" });
         const card = h("div", {
           class: "execution",
@@ -107,6 +111,7 @@ export function orderView(root, orderId) {
         });
         const select = (name) => {
           selected.set(execution.arn, name);
+          pinned.add(execution.arn);
           shown.executions = null;
           renderExecutions(order);
         };
@@ -196,7 +201,9 @@ export function orderView(root, orderId) {
   async function refreshTrace() {
     const story = await getJsonOrNull(`/_localcloud/orders/${encodeURIComponent(orderId)}/story`);
     const ids = (story && story.traceIds) || [];
-    const traces = (await Promise.all(ids.map((id) => getJsonOrNull(`/_localcloud/traces/${encodeURIComponent(id)}`)))).filter(Boolean);
+    const traces = (await Promise.all(ids.map((id) => getJsonOrNull(`/_localcloud/traces/${encodeURIComponent(id)}`))))
+      .filter(Boolean)
+      .sort((a, b) => a.startTime - b.startTime);
     if (!changed("trace", traces)) return;
     trace.replaceChildren(...(traces.length ? traces.map(drawWaterfall) : [h("p", { class: "empty", id: "no-trace" }, "no trace recorded")]));
   }
