@@ -32,7 +32,6 @@ import platform
 import random
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -44,8 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Target, put_product
+from bench.started import started_localcloud
 from localcloud.awsclients import AwsClients
-from tests.support.localcloud_process import ROOT, localcloud_process
+from tests.support.localcloud_process import ROOT
 
 RESULTS = ROOT / "bench" / "results" / "catalog_cache.json"
 FUNCTIONS = ("GetProductFunction", "ListProductsFunction")
@@ -181,14 +181,9 @@ def summary(samples: list[Sample]) -> dict[str, Any]:
 
 
 def run_one(name: str, overrides: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        localcloud_process(
-            Path(tmp),
-            overrides={**ROOMY, **overrides, "CatalogCacheTtlSeconds": str(args.ttl)},
-        ) as cloud,
-    ):
-        target = Target(cloud.api_url, cloud.aws_url)
+    with started_localcloud(
+        {**ROOMY, **overrides, "CatalogCacheTtlSeconds": str(args.ttl)}
+    ) as target:
         admin = target.token("cache-bench-admin", admin=True)
         skus = [f"CACHE-{n:03d}" for n in range(1, args.products + 1)]
         for n, sku in enumerate(skus, start=1):

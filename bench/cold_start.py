@@ -39,11 +39,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.started import started_localcloud
 from localcloud.cloud import read_status, worker_base_environment
 from localcloud.cloudformation.template import Template
 from localcloud.lambda_.environment import REQUIREMENTS_FILE, RuntimeEnvironment, worker_environment
 from localcloud.spec import FunctionSpec
-from tests.support.localcloud_process import ROOT, localcloud_process
+from tests.support.localcloud_process import ROOT
 
 ROUNDS = 5
 RESULTS = ROOT / "bench" / "results"
@@ -484,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
             "pass --reference /tmp/ecommerce-reference",
             flush=True,
         )
-    with tempfile.TemporaryDirectory() as tmp, localcloud_process(Path(tmp)) as cloud:
+    with tempfile.TemporaryDirectory() as tmp, started_localcloud() as cloud:
         targets = function_targets(runtime, cloud.aws_url)
         if args.importtime is not None:
             for target in targets:
