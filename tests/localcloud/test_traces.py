@@ -238,6 +238,13 @@ def test_the_trace_json_route_flattens_the_trace_for_a_waterfall(
     by_origin = {span["origin"]: span for span in trace["spans"] if span["origin"]}
     assert by_origin["AWS::ApiGateway::Stage"]["depth"] == 0
     assert by_origin["AWS::Lambda::Function"]["depth"] == 3  # stage > Lambda > service > function
+    status, listed = get(cloud, "/_localcloud/traces?limit=1000")
+    assert status == 200
+    (summary,) = [t for t in listed["traces"] if t["id"] == order["trace_id"]]
+    assert summary["origin"] == "AWS::ApiGateway::Stage"
+    assert summary["http"]["method"] == "POST"
+    assert summary["http"]["status"] == 202
+    assert get(cloud, "/_localcloud/traces?limit=0")[0] == 400
     assert get(cloud, "/_localcloud/traces/1-00000000-000000000000000000000000")[0] == 404
     assert get(cloud, "/_localcloud/traces/not-a-trace")[0] == 400
 
