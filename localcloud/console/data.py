@@ -106,7 +106,7 @@ class ConsoleData:
 
     def order(self, order_id: str) -> dict[str, Any]:
         items = self._query_events(order_id)
-        executions = [self._execution(arn) for arn in self._execution_arns(order_id)]
+        executions = self._executions(order_id)
         if not items and not executions:
             raise ConsoleError(404, "NOT_FOUND", f"No order {order_id} in {ORDERS_TABLE}")
         return {
@@ -155,21 +155,35 @@ class ConsoleData:
 
     # ------------------------------------------------------------------ executions
 
-    def _execution_arns(self, order_id: str) -> list[str]:
+    def _executions(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's executions of every state machine. A STANDARD one is described by its
+        name; an EXPRESS one (whose ARN carries an id of its own, and which Step Functions
+        neither describes nor keeps a history of) is found in ListExecutions."""
         sfn = self._clients.stepfunctions
-        arns = []
-        for machine in _all(sfn, "list_state_machines", "stateMachines"):
+        names = [pattern.format(order_id) for pattern in EXECUTION_NAMES]
+        executions = []
+        for listed in _all(sfn, "list_state_machines", "stateMachines"):
+            machine = sfn.describe_state_machine(stateMachineArn=listed["stateMachineArn"])
+            if machine.get("type") == "EXPRESS":
+                executions += [
+                    self._express_execution(machine, execution)
+                    for execution in _all(
+                        sfn,
+                        "list_executions",
+                        "executions",
+                        stateMachineArn=machine["stateMachineArn"],
+                    )
+                    if execution.get("name") in names
+                ]
+                continue
             prefix = machine["stateMachineArn"].replace(":stateMachine:", ":execution:", 1)
-            for pattern in EXECUTION_NAMES:
-                arn = f"{prefix}:{pattern.format(order_id)}"
+            for name in names:
                 try:
-                    sfn.describe_execution(executionArn=arn)
+                    executions.append(self._execution(f"{prefix}:{name}"))
                 except ClientError as error:
-                    if _code(error) in {"ExecutionDoesNotExist", "InvalidArn"}:
-                        continue
-                    raise
-                arns.append(arn)
-        return arns
+                    if _code(error) not in {"ExecutionDoesNotExist", "InvalidArn"}:
+                        raise
+        return executions
 
     def _execution(self, arn: str) -> dict[str, Any]:
         sfn = self._clients.stepfunctions
@@ -183,6 +197,7 @@ class ConsoleData:
             "name": described.get("name"),
             "stateMachine": machine.get("name"),
             "stateMachineArn": described.get("stateMachineArn"),
+            "type": "STANDARD",
             "status": status,
             "startDate": _iso(described.get("startDate")),
             "stopDate": _iso(described.get("stopDate")),
@@ -191,6 +206,30 @@ class ConsoleData:
             "graph": layout(definition),
             "states": state_runs(definition, history, status),
             "path": taken_edges(history),
+            "note": None,
+        }
+
+    def _express_execution(
+        self, machine: Mapping[str, Any], listed: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        definition = json.loads(machine["definition"])
+        status = str(listed.get("status"))
+        return {
+            "arn": listed["executionArn"],
+            "name": listed.get("name"),
+            "stateMachine": machine.get("name"),
+            "stateMachineArn": machine.get("stateMachineArn"),
+            "type": "EXPRESS",
+            "status": status,
+            "startDate": _iso(listed.get("startDate")),
+            "stopDate": _iso(listed.get("stopDate")),
+            "error": None,
+            "cause": None,
+            "graph": layout(definition),
+            "states": state_runs(definition, [], status),
+            "path": [],
+            "note": "An EXPRESS workflow keeps no execution history, so its steps are not "
+            "drawn; on AWS they are in the state machine's log group (Logging level ALL).",
         }
 
     # ------------------------------------------------------------------ payments

@@ -126,6 +126,7 @@ export function orderView(root, orderId) {
             h("span", { class: "muted small" }, ` ${execution.name} - started ${when(execution.startDate)}${execution.stopDate ? `, ended ${when(execution.stopDate)}` : ""}`),
           ),
           execution.error ? h("p", { class: "error-box" }, `${execution.error}: ${execution.cause || ""}`) : "",
+          execution.note ? h("p", { class: "muted note" }, execution.note) : "",
           h("div", { class: "execution-body" }, h("div", { class: "graph-box" }, drawGraph(execution, selected.get(execution.arn), select)), detail),
         );
         return card;
