@@ -130,9 +130,13 @@ class LogBook:
             self._lines.append(entry)
             handle = self._file(function)
             if handle is not None:
-                # CloudWatch Logs' shape: each event with its time; a multi-line record's
+                # CloudWatch Logs' shape: each event with its time (microseconds: lines of two
+                # functions in one millisecond still sort right); a multi-line record's
                 # continuation lines are indented (`localcloud logs` joins them back).
-                handle.write(f"{iso(entry.epoch)} " + line.replace("\n", "\n\t") + "\n")
+                stamp = datetime.datetime.fromtimestamp(entry.epoch, datetime.UTC).isoformat(
+                    timespec="microseconds"
+                )
+                handle.write(f"{stamp} " + line.replace("\n", "\n\t") + "\n")
                 handle.flush()
         for listener in self._listeners:
             listener(entry)
