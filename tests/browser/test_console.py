@@ -143,6 +143,36 @@ def test_a_declined_order_shows_the_compensation_path(
     console.screenshot(tmp_path / "console-rejected.png")
 
 
+def test_a_cancelled_order_shows_its_saga_and_its_cancellation(
+    cloud: RunningLocalCloud, admin: Client, console: Console
+) -> None:
+    # Given a confirmed order
+    customer = new_customer(cloud)
+    order_id = place(customer, new_product(admin, stock=3), 1, "tok_visa")
+    assert final_order(customer, order_id)["status"] == "CONFIRMED"
+    console.open(f"#/orders/{order_id}")
+
+    # When its owner cancels it
+    status, body = customer.call("POST", f"/orders/{order_id}/cancel")
+    assert status == 202, body
+
+    # Then its page shows the cancellation run beside the saga, every undo step done
+    cancellation = f"cancel-{order_id}"
+    drawn = console.wait_for(
+        lambda: (s := console.saga_states(cancellation)).get("OrderCancelled") == "succeeded" and s
+    )
+    assert drawn, console.saga_states(cancellation)
+    ran = ["ClaimCancellation", "CancelShipment", "RefundPayment", "ReleaseStock"]
+    assert {name: drawn[name] for name in ran} == dict.fromkeys(ran, "succeeded")
+    assert drawn["MarkOrderNeedsAttention"] == "not-run"
+    machines = console.values(".execution", "data-state-machine")
+    assert sorted(m or "" for m in machines) == ["OrderCancellationStateMachine", SAGA]
+    assert console.saga_states(order_id)["OrderConfirmed"] == "succeeded"
+    assert console.wait_for(lambda: console.texts("h1 .badge") == ["CANCELLED"])
+    # and the provider refunded the charge
+    assert console.wait_for(lambda: len(console.values("#payments tr[data-refund]", "data-refund")))
+
+
 def test_redrive_moves_a_dead_letter_back_to_its_queue(
     cloud: RunningLocalCloud, console: Console, tmp_path: Path
 ) -> None:
