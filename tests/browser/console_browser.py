@@ -43,8 +43,8 @@ MIN_GREY_STDDEV = 8.0
 
 def chromium_binaries() -> tuple[str, str] | None:
     """chromium and its driver (CHROMIUM, CHROMEDRIVER override the PATH lookup)."""
-    browser = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    browser = shutil.which(os.environ.get("CHROMIUM") or "chromium")
+    driver = shutil.which(os.environ.get("CHROMEDRIVER") or "chromedriver")
     return (browser, driver) if browser and driver else None
 
 
