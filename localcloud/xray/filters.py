@@ -47,6 +47,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "ENDSWITH": lambda a, b: isinstance(a, str) and a.endswith(str(b)),
 }
 _install_lock = threading.Lock()
+_collection_lock = threading.Lock()
 
 
 class FilterError(ValueError):
@@ -260,7 +261,9 @@ def _annotation_summary(facts: TraceFacts) -> dict[str, list[dict[str, Any]]]:
 
 
 def install() -> None:
-    """Evaluate FilterExpression in moto's GetTraceSummaries; fill Annotations (once)."""
+    """Evaluate FilterExpression in moto's GetTraceSummaries; fill Annotations; and one
+    lock around moto's segment collection (its reads iterate the dict a put grows: the daemon
+    writes while the console reads) (once)."""
     from moto.core.exceptions import AWSError
     from moto.xray.models import SegmentCollection
 
@@ -268,6 +271,16 @@ def install() -> None:
         moto_summary = SegmentCollection.summary
         if getattr(moto_summary, "localcloud", False):
             return
+        moto_put = SegmentCollection.put_segment
+        moto_get = SegmentCollection.get_trace_ids
+
+        def put_segment(self: SegmentCollection, segment: Any) -> None:
+            with _collection_lock:
+                moto_put(self, segment)
+
+        def get_trace_ids(self: SegmentCollection, trace_ids: list[str]) -> Any:
+            with _collection_lock:
+                return moto_get(self, trace_ids)
 
         def summary(
             self: SegmentCollection, start_time: Any, end_time: Any, filter_expression: Any = None
@@ -280,11 +293,15 @@ def install() -> None:
                     raise AWSError(
                         str(error), exception_type="InvalidRequestException", status=400
                     ) from None
-            result = moto_summary(self, start_time, end_time, None)
+            with _collection_lock:
+                result = moto_summary(self, start_time, end_time, None)
+                documents = {
+                    item["Id"]: [segment.raw for segment in self._traces[item["Id"]]["segments"]]
+                    for item in result["TraceSummaries"]
+                }
             kept = []
             for item in result["TraceSummaries"]:
-                segments = self._traces[item["Id"]]["segments"]
-                facts = TraceFacts([json.loads(segment.raw) for segment in segments])
+                facts = TraceFacts([json.loads(raw) for raw in documents[item["Id"]]])
                 if predicate is not None and not predicate(facts):
                     continue
                 item["Annotations"] = _annotation_summary(facts)
@@ -297,3 +314,5 @@ def install() -> None:
 
         summary.localcloud = True  # type: ignore[attr-defined]
         SegmentCollection.summary = summary  # type: ignore[method-assign]
+        SegmentCollection.put_segment = put_segment  # type: ignore[method-assign]
+        SegmentCollection.get_trace_ids = get_trace_ids  # type: ignore[method-assign]
