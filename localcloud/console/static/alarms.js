@@ -20,7 +20,7 @@ export function alarmsView(root) {
       h(
         "tr",
         { dataset: { alarm: alarm.name, state: alarm.state || "" } },
-        h("td", { class: "mono" }, alarm.name, alarm.description ? h("div", { class: "muted small" }, alarm.description) : ""),
+        h("td", {}, h("span", { class: "mono" }, alarm.name), alarm.description ? h("div", { class: "muted small" }, alarm.description) : ""),
         h("td", {}, badge(alarm.state)),
         h("td", { class: "small" }, alarm.metric || "-"),
         h("td", { class: "small" }, alarm.reason || ""),
