@@ -32,7 +32,7 @@ class CloudWatch:
             clients, self.publisher, interval=period_length(SQS_METRIC_PERIOD, period_scale)
         )
         self._executions = ExecutionWatcher(
-            clients, self.publisher, interval=min(EXECUTION_POLL_SECONDS, 60 * period_scale)
+            self.publisher, interval=min(EXECUTION_POLL_SECONDS, 60 * period_scale)
         )
         self.alarms = AlarmService(clients, MotoMetricStore(), period_scale=period_scale)
 

@@ -496,7 +496,7 @@ def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: Aw
 
     # When the watcher scans twice
     publisher = MetricsPublisher(aws)
-    watcher = ExecutionWatcher(aws, publisher, interval=1)
+    watcher = ExecutionWatcher(publisher, interval=1)
     watcher.scan()
     watcher.scan()
     publisher.flush()
