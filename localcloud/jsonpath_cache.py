@@ -34,6 +34,6 @@ def install() -> None:
         basic: Any = lru_cache(maxsize=1024)(jsonpath_ng.parse)
         # moto.events.utils imports jsonpath_ng.ext.parse inside the function, at each call.
         jsonpath_ng.ext.parse = extended
-        json_path.parse = extended  # type: ignore[attr-defined]
-        result_path.parse = basic  # type: ignore[attr-defined]
+        json_path.parse = extended
+        result_path.parse = basic
         _installed = True

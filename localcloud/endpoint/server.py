@@ -242,7 +242,7 @@ class _Dispatcher(DomainDispatcherApplication):
     ~150 service folders from disk and tries every service's URL patterns on each request,
     under a lock every request takes (a twelfth of localcloud's CPU in a burst)."""
 
-    def __init__(self, create_app: Callable[[str], Any]) -> None:
+    def __init__(self, create_app: Callable[..., Any]) -> None:
         super().__init__(create_app)
         self._backend_for_host: dict[str | None, Any] = {}
 

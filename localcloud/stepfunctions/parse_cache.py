@@ -47,7 +47,7 @@ def install() -> None:
             return Preprocessor().visit(parse_tree(definition))
 
         ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign,assignment]
-        TypedProps.__repr__ = _props_repr  # type: ignore[method-assign,assignment]
+        TypedProps.__repr__ = _props_repr  # type: ignore[method-assign]
         _installed = True
 
 

@@ -3,9 +3,10 @@
 The SDKs (and Lambda's runtime) send each document as one UDP datagram to
 AWS_XRAY_DAEMON_ADDRESS: a header line `{"format": "json", "version": 1}`, a newline, then the
 segment (or independently sent subsegment) JSON. The daemon batches what it receives and calls
-PutTraceSegments (at most 50 documents a call, AWS's limit), here against localcloud's endpoint,
-so the segments land in moto's X-Ray backend and `aws xray get-trace-summaries` /
-`batch-get-traces` find them. localcloud's own emulated services hand their segments to `emit`.
+PutTraceSegments (at most 50 documents a call, AWS's limit, or what came within a second),
+here against localcloud's endpoint, so the segments land in moto's X-Ray backend and
+`aws xray get-trace-summaries` / `batch-get-traces` find them. localcloud's own emulated
+services hand their segments to `emit`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import queue
 import socket
 import threading
+import time
 from typing import Any
 
 from localcloud.awsclients import AwsClients
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 HEADER = {"format": "json", "version": 1}
 MAX_BATCH = 50  # PutTraceSegments' limit of documents per call
+SEND_IDLE_SECONDS = 1.0  # the daemon's Processor.IdleTimeoutMillisecond (1000 by default)
 _MAX_DATAGRAM = 65535
 
 
@@ -104,14 +107,18 @@ class XRayDaemon:
             self._queue.put(document)
 
     def _forward(self) -> None:
+        """As AWS's daemon: a batch goes when it holds MAX_BATCH documents or when SEND_IDLE
+        seconds have passed since its first (one PutTraceSegments a second, not one for each
+        segment: at one call per segment the traces were a tenth of localcloud's requests)."""
         while True:
             first = self._queue.get()
             if first is None:
                 return
             batch = [first]
+            send_by = time.monotonic() + SEND_IDLE_SECONDS
             while len(batch) < MAX_BATCH:
                 try:
-                    document = self._queue.get_nowait()
+                    document = self._queue.get(timeout=max(0.0, send_by - time.monotonic()))
                 except queue.Empty:
                     break
                 if document is None:

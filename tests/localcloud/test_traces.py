@@ -149,11 +149,15 @@ def test_the_saga_execution_is_traced_with_its_states_and_task_functions(
     saga_traces = [t for t in told["traceIds"] if t != order["trace_id"]]
     assert saga_traces, told["traceIds"]
 
-    found: list[dict[str, Any]] = []
-    for trace_id in saga_traces:
-        found += segments(cloud, trace_id)
-    machines = [s for s in found if s.get("origin") == "AWS::StepFunctions::StateMachine"]
-    saga = next(m for m in machines if m["aws"]["execution_arn"].endswith(":" + order["id"]))
+    def saga_segment() -> dict[str, Any] | None:
+        """The execution's segment, once the daemon has sent it (it sends once a second)."""
+        found = [s for trace_id in saga_traces for s in segments(cloud, trace_id)]
+        machines = [s for s in found if s.get("origin") == "AWS::StepFunctions::StateMachine"]
+        ours = (m for m in machines if m["aws"]["execution_arn"].endswith(":" + order["id"]))
+        return next(ours, None)
+
+    saga = eventually(saga_segment)
+    assert saga, f"no execution segment in {saga_traces}"
     states = {state["name"]: state for state in saga["subsegments"]}
     assert {"ReserveStock", "ChargePayment", "ScheduleShipment", "ConfirmOrder"} <= set(states)
     assert not saga.get("error")
