@@ -354,4 +354,3 @@ def test_a_replayed_idempotency_key_is_not_counted_again(
     assert body_of(replay) == body_of(first)
     assert len({i["pk"] for i in all_items(orders)}) == 2
     assert counters()[0]["placed"] == 2
-
