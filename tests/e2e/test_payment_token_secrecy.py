@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -113,6 +114,28 @@ def cloudwatch_log_events(cloud: RunningLocalCloud) -> list[str]:
     return messages
 
 
+def function_log_files(cloud: RunningLocalCloud) -> str:
+    """Each function's log file (localcloud's --logs-dir, beside its own log)."""
+    folder = cloud.log_path.parent / "logs"
+    files = sorted(folder.rglob("*")) if folder.exists() else []
+    return "\n".join(f.read_text(errors="replace") for f in files if f.is_file())
+
+
+def traces(cloud: RunningLocalCloud) -> list[Any]:
+    """Every trace localcloud's X-Ray holds (the API's, the functions' and the workflows'
+    segments)."""
+    xray = cloud.aws.client("xray")
+    now = datetime.now(UTC)
+    summaries = xray.get_trace_summaries(
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1)
+    )["TraceSummaries"]
+    ids = [s["Id"] for s in summaries]
+    found: list[Any] = []
+    for start in range(0, len(ids), 5):
+        found.extend(xray.batch_get_traces(TraceIds=ids[start : start + 5])["Traces"])
+    return found
+
+
 def provider_key(cloud: RunningLocalCloud) -> str:
     environment = cloud.status()["environments"]["ChargePaymentFunction"]
     arn = environment["PAYMENT_PROVIDER_API_KEY_SECRET_ARN"]
@@ -176,7 +199,7 @@ def test_a_confirmed_orders_card_token_is_nowhere_to_be_read(
         return any(order_id in b and "OrderConfirmed" in b for b in bus_events)
 
     assert eventually(confirmation_on_the_bus), "the bus capture saw the order confirmed"
-    log = cloud.log()
+    log = cloud.log() + function_log_files(cloud)
     assert f'"order_id":"{order_id}"' in log.replace(" ", ""), "the functions' logs are in it"
     where = {
         "OrdersTable": json.dumps(items, default=str),
@@ -230,7 +253,8 @@ def test_the_customer_flows_at_debug_level_log_no_token_key_email_or_street(
     assert {e["POWERTOOLS_LOG_LEVEL"] for e in environments.values()} == {"DEBUG"}
     assert {e["POWERTOOLS_LOGGER_LOG_EVENT"] for e in environments.values()} == {"true"}
     log = cloud.log()
-    assert f'"order_id":"{confirmed}"' in log.replace(" ", ""), "the functions' logs are in it"
+    function_logs = (log + function_log_files(cloud)).replace(" ", "")
+    assert f'"order_id":"{confirmed}"' in function_logs, "the functions' logs are scanned"
     bus_events: list[str] = []
 
     def cancellation_on_the_bus() -> bool:
@@ -245,8 +269,12 @@ def test_the_customer_flows_at_debug_level_log_no_token_key_email_or_street(
         "payment provider key": provider_key(cloud),
     }
     personal = {"email": email, "street": STREET, "order street": ORDER_STREET}
+    recorded_traces = traces(cloud)
+    assert recorded_traces, "localcloud's X-Ray recorded the run's traces"
     logs = {
         "localcloud and function output": log,
+        "function log files": function_log_files(cloud),
+        "traces": json.dumps(recorded_traces, default=str),
         "CloudWatch Logs": "\n".join(cloudwatch_log_events(cloud)),
         "SNS deliveries": json.dumps(sns_deliveries(cloud)),
     }
