@@ -328,6 +328,7 @@ def report(
         entry["ratio_to_reference"] = round(median / reference_ms, 2) if reference_ms else None
         if before:
             entry["before_median_ms"] = row(f"{name} @{before}")["median_ms"]
+            entry["before_cpu_median_ms"] = cpu_median(f"{name} @{before}")
         rows[name] = entry
     medians = [statistics.median(samples[name]) for name in functions]
     slowest = max(functions, key=lambda name: statistics.median(samples[name]))
@@ -395,8 +396,8 @@ def report(
         "",
         f"| function | median ms | spread (max-min)/median | {ratio_head} | above floor ms |"
         + " CPU ms |"
-        + (f" before ({before}) ms |" if before else ""),
-        "|---|---:|---:|---:|---:|---:|" + ("---:|" if before else ""),
+        + (f" before ({before}) ms | before CPU ms |" if before else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if before else ""),
     ]
 
     def cpu_cell(name: str) -> str:
@@ -410,7 +411,7 @@ def report(
             f"| {name} | {r['median_ms']:.0f} | {r['spread_pct']:.0f}% | {ratio} "
             f"| {r['above_floor_ms']:.0f} |"
             + cpu_cell(name)
-            + (f" {r['before_median_ms']:.0f} |" if before else "")
+            + (f" {r['before_median_ms']:.0f} |" + cpu_cell(f"{name} @{before}") if before else "")
         )
     f = row(floor)
     lines.append(
