@@ -90,48 +90,27 @@ class ApiMetrics:
         self._dimension_sets = ({"ApiName": api_name}, {"ApiName": api_name, "Stage": stage})
 
     def request(self, status: int, latency_ms: float) -> None:
-        now = datetime.now(UTC)
-        for dimensions in self._dimension_sets:
-            values = (
-                ("Count", 1, "Count"),
-                ("4XXError", int(400 <= status < 500), "Count"),
-                ("5XXError", int(status >= 500), "Count"),
-                ("Latency", latency_ms, "Milliseconds"),
-            )
-            self._publisher.put(
-                *(
-                    Datum.of(
-                        "AWS/ApiGateway",
-                        name,
-                        value,
-                        dimensions=dimensions,
-                        unit=unit,
-                        timestamp=now,
-                    )
-                    for name, value, unit in values
-                )
-            )
+        self._put(
+            ("Count", 1, "Count"),
+            ("4XXError", int(400 <= status < 500), "Count"),
+            ("5XXError", int(status >= 500), "Count"),
+            ("Latency", latency_ms, "Milliseconds"),
+        )
 
     def cache_lookup(self, hit: bool) -> None:
         """A request to a caching method: CacheHitCount or CacheMissCount."""
+        self._put(("CacheHitCount", int(hit), "Count"), ("CacheMissCount", int(not hit), "Count"))
+
+    def _put(self, *values: tuple[str, float, str]) -> None:
+        """(name, value, unit) of each metric, under every dimension set, stamped now."""
         now = datetime.now(UTC)
-        for dimensions in self._dimension_sets:
-            self._publisher.put(
-                *(
-                    Datum.of(
-                        "AWS/ApiGateway",
-                        name,
-                        value,
-                        dimensions=dimensions,
-                        unit="Count",
-                        timestamp=now,
-                    )
-                    for name, value in (
-                        ("CacheHitCount", int(hit)),
-                        ("CacheMissCount", int(not hit)),
-                    )
-                )
+        self._publisher.put(
+            *(
+                Datum.of("AWS/ApiGateway", name, value, dimensions=dims, unit=unit, timestamp=now)
+                for dims in self._dimension_sets
+                for name, value, unit in values
             )
+        )
 
 
 class _Poller:

@@ -22,6 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from localcloud.console.graph import layout, state_runs, taken_edges
+from localcloud.logs.feed import ORDER_STATUS_AFTER
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeFilterType
@@ -33,16 +34,6 @@ ORDER_KEY_PREFIX = "ORDER#"
 # The order's workflows: the saga is started with the order id as its name, the cancellation
 # with `cancel-<orderId>` (functions/orders/orders/models.py).
 EXECUTION_NAMES = ("{}", "cancel-{}")
-# The status each of the orders service's events leaves an order in (functions/orders/orders/
-# models.py, OrderStatus); an event not listed here leaves the status as it was.
-STATUS_AFTER = {
-    "OrderPlaced": "PENDING",
-    "OrderConfirmed": "CONFIRMED",
-    "OrderRejected": "REJECTED",
-    "OrderCancellationRequested": "CANCELLING",
-    "OrderCancelled": "CANCELLED",
-    "OrderNeedsAttention": "NEEDS_ATTENTION",
-}
 REDRIVE_VISIBILITY_SECONDS = 60
 REDRIVE_MAX_MESSAGES = 1000  # per click; the button can be pressed again
 QUEUE_ATTRIBUTES: list[QueueAttributeFilterType] = [
@@ -375,7 +366,7 @@ def _summary(order_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         data = detail.get("data") or {}
         occurred = (detail.get("metadata") or {}).get("occurredAt")
         kind = str(item.get("detailType", ""))
-        status = STATUS_AFTER.get(kind, status)
+        status = ORDER_STATUS_AFTER.get(kind, status)
         created = created or occurred
         updated = occurred or updated
         total = data.get("totalCents", total)

@@ -27,7 +27,9 @@ from localcloud.logs.logbook import LogBook, LogLine
 # becomes a States.Runtime failure in the execution's history; the log record adds nothing.
 _MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
 
-_ORDER_STATUS = {
+# The status each of the orders service's events leaves an order in (functions/orders/orders/
+# models.py, OrderStatus); an event not listed here leaves the status as it was.
+ORDER_STATUS_AFTER = {
     "OrderPlaced": "PENDING",
     "OrderConfirmed": "CONFIRMED",
     "OrderRejected": "REJECTED",
@@ -62,7 +64,7 @@ def _short(order_id: str | None) -> str:
 
 def order_line(event: BusEvent) -> str | None:
     """`12:00:01  order <id>  CONFIRMED` for an order's status change; None for other events."""
-    status = _ORDER_STATUS.get(event.detail_type)
+    status = ORDER_STATUS_AFTER.get(event.detail_type)
     if status is None:
         return None
     detail = event.detail if isinstance(event.detail, dict) else {}
