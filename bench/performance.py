@@ -151,7 +151,9 @@ def latency_section(result: dict[str, Any] | None) -> list[str]:
         f"`{result['command']}`, {result.get('measuredAt', '')}; {result['clients']} clients, each "
         f"sending one request after the other for {result['seconds']} s "
         f"({result['requests']} requests, {result['requestsPerSecond']} per second), after "
-        f"a warm-up; {_load(result)}. Measured by the client, localcloud on this machine: what "
+        f"a warm-up; {_load(result)}. localcloud lifts the per-customer order limit for it (a "
+        "few clients stand for many customers). Measured by the client, localcloud on this "
+        "machine: what "
         "the code and localcloud add, not what API Gateway and Lambda on AWS would. Cold starts "
         f"while measuring: {cold or 'none'}.",
         "",
