@@ -23,9 +23,19 @@ _install_lock = threading.Lock()
 _installed = False
 
 
-@lru_cache(maxsize=64)
+_parse_lock = threading.Lock()
+
+
 def parse_tree(definition: str) -> Any:
-    """The ANTLR tree of a definition (moto raises ASLParserException for a bad one)."""
+    """The ANTLR tree of a definition (moto raises ASLParserException for a bad one). One
+    thread parses it: the executions a burst starts at once wait for that tree instead of
+    each parsing the same text."""
+    with _parse_lock:
+        return _parse(definition)
+
+
+@lru_cache(maxsize=64)
+def _parse(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     _, tree = AmazonStateLanguageParser.parse(definition)
