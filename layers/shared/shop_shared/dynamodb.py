@@ -17,6 +17,7 @@ its parts in parallel): the client is thread-safe and the one stateful handler i
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -107,16 +108,38 @@ class ClientDynamoDB:
         return self.meta.client.batch_get_item(**kwargs)
 
 
-@cache
 def dynamodb() -> Any:
     """The process's DynamoDB, high-level, typed as the service resource it stands in for."""
+    return _dynamodb(*_where())
+
+
+@cache
+def _dynamodb(endpoint_url: str | None, region: str | None, access_key: str | None) -> Any:
+    del endpoint_url, region, access_key  # the cache key: boto3 reads them from the environment
     return ClientDynamoDB(high_level_client(boto3.client("dynamodb")))
 
 
-@cache
+def _where() -> tuple[str | None, str | None, str | None]:
+    """What a client is bound to when made: one per process on Lambda, where these never
+    change; a test that points the environment elsewhere gets a client of its own."""
+    return (
+        os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
+    )
+
+
 def low_level_client() -> DynamoDBClient:
     """The process's plain DynamoDB client (attribute values as DynamoDB writes them), for
     libraries that serialize themselves, such as Powertools' idempotency layer. Made from the
     default session, it shares the service model `dynamodb()` already loaded: the layer's own
     default, a client of a new boto3 Session, reloads it (about 40 ms of a cold start)."""
+    return _low_level_client(*_where())
+
+
+@cache
+def _low_level_client(
+    endpoint_url: str | None, region: str | None, access_key: str | None
+) -> DynamoDBClient:
+    del endpoint_url, region, access_key  # the cache key, as for _dynamodb
     return boto3.client("dynamodb")

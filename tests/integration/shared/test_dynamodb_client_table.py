@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from shop_shared.dynamodb import ClientDynamoDB, high_level_client
+from shop_shared.dynamodb import ClientDynamoDB, dynamodb, high_level_client, low_level_client
 
 TABLE = "InventoryTable"
 
@@ -140,3 +140,21 @@ def test_threads_sharing_it_each_get_their_own_conditions(
 def test_a_table_offers_only_the_table_operations(client_dynamodb: ClientDynamoDB) -> None:
     with pytest.raises(AttributeError):
         _ = client_dynamodb.Table(TABLE).batch_writer
+
+
+def test_one_per_process_unless_the_environment_points_elsewhere(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the process's DynamoDB
+    first = dynamodb()
+
+    # When it is asked for again, then with the endpoint moved (as a test may move it)
+    again = dynamodb()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    elsewhere = dynamodb()
+
+    # Then the same one is reused, and the moved environment gets its own, bound there
+    assert again is first
+    assert elsewhere is not first
+    assert elsewhere.meta.client.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert low_level_client() is not first.meta.client
