@@ -363,7 +363,7 @@ def report(
     if cpu:
         cpu_medians = [statistics.median(cpu[name]) for name in functions]
         cpu_reference = cpu_median(reference) if reference else None
-        summary["cpu"] = {
+        cpu_summary_: dict[str, object] = {
             "median_function_ms": round(statistics.median(cpu_medians), 1),
             "slowest_function": max(functions, key=lambda name: statistics.median(cpu[name])),
             "slowest_function_ms": round(max(cpu_medians), 1),
@@ -374,6 +374,11 @@ def report(
             else None,
             "slowest_ratio": round(max(cpu_medians) / cpu_reference, 2) if cpu_reference else None,
         }
+        if before:
+            before_cpu = [statistics.median(cpu[f"{name} @{before}"]) for name in functions]
+            cpu_summary_["before_median_function_ms"] = round(statistics.median(before_cpu), 1)
+            cpu_summary_["before_slowest_function_ms"] = round(max(before_cpu), 1)
+        summary["cpu"] = cpu_summary_
     document: dict[str, object] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_implementation()} "
@@ -455,6 +460,12 @@ def report(
                 "(slowest)."
                 if reference
                 else "."
+            )
+            + (
+                f" At {before}: median function {cpu_summary['before_median_function_ms']} ms, "
+                f"slowest {cpu_summary['before_slowest_function_ms']} ms."
+                if before
+                else ""
             ),
         ]
     return document, "\n".join(lines) + "\n"
