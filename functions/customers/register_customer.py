@@ -14,13 +14,15 @@ from customers import logic
 from customers.errors import CustomerExists, EmailMismatch, EmailNotVerified
 from customers.models import CustomerProfile, RegisterCustomerRequest
 from customers.repository import DynamoDBCustomersRepository
-from customers.settings import CustomersSettings
+from customers.settings import RegisterCustomerSettings
 from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
+from shop_shared.sealing import KmsSealer
 from shop_shared.settings import load_settings
 
-settings = load_settings(CustomersSettings)
+settings = load_settings(RegisterCustomerSettings)
 repository = DynamoDBCustomersRepository(settings.customers_table_name)
+sealer = KmsSealer(settings.customer_data_key_id)
 app = create_resolver()
 
 
@@ -41,6 +43,7 @@ def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProf
         profile,
         verified_email=caller.email if caller.email_verified else None,
         repository=repository,
+        sealer=sealer,
         correlation_id=app.current_event.request_context.request_id,
         now=datetime.now(UTC),
     )

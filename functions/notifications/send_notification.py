@@ -22,6 +22,7 @@ from notifications.settings import NotificationsSettings
 from shop_shared.bus import BusEvent, BusEventRecord
 from shop_shared.idempotency import event_idempotency
 from shop_shared.observability import logger, metrics, tracer
+from shop_shared.sealing import KmsOpener
 from shop_shared.settings import load_settings
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 settings = load_settings(NotificationsSettings)
 repository = DynamoDBNotificationsRepository(settings.notifications_table_name)
 mailer = SesMailer(sender=settings.sender_email)
+opener = KmsOpener(settings.customer_data_key_id)  # CustomerRegistered's sealed email
 # A batch whose every record failed is answered like any other partial failure (each record
 # listed, SQS redelivers them), not raised: a whole batch of not-yet-known contacts is an
 # expected business case, not a function error with a traceback.
@@ -47,7 +49,9 @@ idempotency = event_idempotency(settings.notifications_table_name)
 )
 def process_event(event: BusEvent) -> dict[str, Any]:
     """Runs once per eventId; a duplicate gets the first run's outcome back from the record."""
-    outcome = logic.handle_event(event, repository=repository, mailer=mailer, now=datetime.now(UTC))
+    outcome = logic.handle_event(
+        event, repository=repository, mailer=mailer, opener=opener, now=datetime.now(UTC)
+    )
     if outcome.action == "sent":
         metrics.add_metric(name="NotificationSent", unit=MetricUnit.Count, value=1)
     return outcome.model_dump()

@@ -23,6 +23,7 @@ from orders.repository import DynamoDBOrderEventStore, DynamoDBPlacementCounter
 from orders.settings import PlaceOrderSettings
 from shop_shared.http import create_resolver, current_caller, operation
 from shop_shared.observability import logger, metrics, tracer
+from shop_shared.sealing import KmsSealer
 from shop_shared.settings import load_settings
 
 settings = load_settings(PlaceOrderSettings)
@@ -39,6 +40,7 @@ place = partial(
     clock=utc_now,
     new_id=new_order_id,
     seal=KmsTokenSealer(settings.payment_token_key_id),  # only ChargePayment can open it
+    address_sealer=KmsSealer(settings.customer_data_key_id),  # only ScheduleShipment can
 )
 
 

@@ -19,18 +19,20 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from shipping import logic
 from shipping.repository import DynamoDBShippingRepository
-from shipping.settings import ShippingSettings
+from shipping.settings import AddressOpenerSettings
 from shop_shared.bus import BusEvent, BusEventRecord
 from shop_shared.idempotency import event_idempotency
 from shop_shared.observability import logger, metrics, tracer
+from shop_shared.sealing import KmsOpener
 from shop_shared.settings import load_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-settings = load_settings(ShippingSettings)
+settings = load_settings(AddressOpenerSettings)
 repository = DynamoDBShippingRepository(settings.shipping_table_name)
+opener = KmsOpener(settings.customer_data_key_id)  # CustomerRegistered's sealed address
 processor = BatchProcessor(event_type=EventType.SQS, model=BusEventRecord)
 idempotency = event_idempotency(settings.shipping_table_name)
 
@@ -42,7 +44,7 @@ idempotency = event_idempotency(settings.shipping_table_name)
 )
 def process_event(event: BusEvent) -> dict[str, Any]:
     """Runs once per eventId; a duplicate gets the first run's outcome back from the record."""
-    outcome = logic.record_customer_address(event, repository=repository)
+    outcome = logic.record_customer_address(event, repository=repository, opener=opener)
     if outcome.action == "address_saved":
         metrics.add_metric(name="CustomerAddressRecorded", unit=MetricUnit.Count, value=1)
     return outcome.model_dump()

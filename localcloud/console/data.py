@@ -393,7 +393,21 @@ def _event(item: Mapping[str, Any]) -> dict[str, Any]:
         "occurredAt": metadata.get("occurredAt"),
         "correlationId": metadata.get("correlationId"),
         "eventId": metadata.get("eventId"),
-        "data": detail.get("data"),
+        "data": shown_sealed(detail.get("data")),
+    }
+
+
+SEALED = "sealed"
+
+
+def shown_sealed(data: Any) -> Any:
+    """An event's data as the console shows it: a field sealed with KMS (`...Ciphertext`, issue
+    11: an email, an address) reads "sealed" rather than a page of base64."""
+    if not isinstance(data, dict):
+        return data
+    return {
+        key: SEALED if key.endswith("Ciphertext") and isinstance(value, str) else value
+        for key, value in data.items()
     }
 
 

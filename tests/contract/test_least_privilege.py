@@ -37,12 +37,37 @@ OWNER_PREFIXES = {
     "api_docs": (),  # serves a file of its own package: no resources at all
 }
 SHARED = {"EventBus": {"events:PutEvents"}}  # the one bus every service publishes to
-# Payments' key that seals the card token: the orders edge (PlaceOrder) may seal with it, never
-# open (issue 11, finding 3). Exactly who may do what with it: test_payment_token_key_grants.
-SEALED_AT_THE_EDGE = {"PaymentTokenKey": ("orders", {"kms:Encrypt"})}
-PAYMENT_TOKEN_KEY_GRANTS = {
-    "PlaceOrderFunction": {"kms:Encrypt"},
-    "ChargePaymentFunction": {"kms:Decrypt"},
+# Keys that seal a value from its producer to its consumer (issue 11), and what another service
+# than the key's owner may do with them. Payments' key seals the card token: the orders edge
+# (PlaceOrder) may seal with it, never open (finding 3). Customers' key seals emails and
+# addresses: orders seals an order's shipping address, shipping and notifications open what
+# they need. Exactly which role may do what with each: test_sealing_key_grants.
+SEALED_AT_THE_EDGE: dict[str, dict[str, set[str]]] = {
+    "PaymentTokenKey": {"orders": {"kms:Encrypt"}},
+    "CustomerDataKey": {
+        "orders": {"kms:Encrypt"},
+        "shipping": {"kms:Decrypt"},
+        "notifications": {"kms:Decrypt"},
+    },
+}
+SEALING_KEY_GRANTS: dict[str, dict[str, set[str]]] = {
+    "PaymentTokenKey": {
+        "PlaceOrderFunction": {"kms:Encrypt"},
+        "ChargePaymentFunction": {"kms:Decrypt"},
+    },
+    "CustomerDataKey": {
+        "RegisterCustomerFunction": {"kms:Encrypt"},
+        "PlaceOrderFunction": {"kms:Encrypt"},
+        "RecordCustomerAddressFunction": {"kms:Decrypt"},
+        "ScheduleShipmentFunction": {"kms:Decrypt"},
+        "SendNotificationFunction": {"kms:Decrypt"},
+    },
+}
+# The encryption context each key policy statement that allows a crypto operation asks for:
+# exactly these keys, each present.
+SEALING_CONTEXTS = {
+    "PaymentTokenKey": [["orderId"]],
+    "CustomerDataKey": [["customerId", "field"], ["orderId", "field"]],
 }
 INVOKE_ACTIONS = {"lambda:InvokeFunction"}  # all a role may do with a function it names
 READ_ONLY_ACTIONS = {
@@ -160,8 +185,10 @@ def test_role_names_only_its_own_services_resources(
         for ref in referenced(resources):
             if ref in SHARED:
                 assert actions <= SHARED[ref], f"{function}: {actions} on shared {ref}"
-            elif ref in SEALED_AT_THE_EDGE and SEALED_AT_THE_EDGE[ref][0] == service:
-                assert actions <= SEALED_AT_THE_EDGE[ref][1], f"{function}: {actions} on {ref}"
+            elif service in SEALED_AT_THE_EDGE.get(ref, {}):
+                assert actions <= SEALED_AT_THE_EDGE[ref][service], (
+                    f"{function}: {actions} on {ref}"
+                )
             elif is_function(ref):  # a service's public interface: invoke it, nothing else
                 assert actions <= INVOKE_ACTIONS, (
                     f"{function}: {actions} on {service_of(ref)}'s function {ref}"
@@ -394,13 +421,16 @@ def test_a_state_machine_may_invoke_exactly_its_tasks_functions(
     assert invocable == tasks
 
 
-def test_payment_token_key_grants() -> None:
-    """Only PlaceOrder may seal a card token, only ChargePayment may open one: no other role
-    (function or state machine) names the key, and the key policy asks for an order id."""
+@pytest.mark.parametrize("key", sorted(SEALING_KEY_GRANTS))
+def test_sealing_key_grants(key: str) -> None:
+    """Only the producers may seal with a sealing key, only the consumers that need the clear
+    value may open: no other role (function or state machine) names the key, and the key
+    policy asks every use for the context that binds the value to its order or customer."""
+    grants = SEALING_KEY_GRANTS[key]
     granted: dict[str, set[str]] = {}
     for logical_id, role in template.of_type("AWS::IAM::Role"):
         for actions, resources in statements(role):
-            if "PaymentTokenKey" in referenced(resources):
+            if key in referenced(resources):
                 granted.setdefault(logical_id, set()).update(actions)
             else:  # no statement reaches the key another way (every key, or by a wildcard)
                 assert not any(a.startswith("kms:") for a in actions) or resources != "*", (
@@ -409,19 +439,21 @@ def test_payment_token_key_grants() -> None:
                 )
     roles = {
         template.resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]: function
-        for function in PAYMENT_TOKEN_KEY_GRANTS
+        for function in grants
     }
-    assert {roles.get(r, r): a for r, a in granted.items()} == PAYMENT_TOKEN_KEY_GRANTS
+    assert {roles.get(r, r): a for r, a in granted.items()} == grants
 
-    policy = template.resources["PaymentTokenKey"]["Properties"]["KeyPolicy"]
-    for statement in policy["Statement"]:
+    properties = template.resources[key]["Properties"]
+    assert properties["EnableKeyRotation"] is True
+    contexts = []
+    for statement in properties["KeyPolicy"]["Statement"]:
         actions = statement["Action"]
         crypto = {a for a in ([actions] if isinstance(actions, str) else actions)}
         crypto &= {"kms:*", "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
-        if crypto:  # every use names the order the token was sealed for
+        if crypto:  # every use names what the value was sealed for
             assert crypto <= {"kms:Encrypt", "kms:Decrypt"}, statement
             condition = statement["Condition"]
-            assert condition["ForAllValues:StringEquals"] == {
-                "kms:EncryptionContextKeys": ["orderId"]
-            }
-            assert condition["Null"] == {"kms:EncryptionContext:orderId": "false"}
+            names = condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]
+            assert condition["Null"] == {f"kms:EncryptionContext:{n}": "false" for n in names}
+            contexts.append(names)
+    assert contexts == SEALING_CONTEXTS[key]

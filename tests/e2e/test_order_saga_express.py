@@ -102,7 +102,7 @@ def test_a_duplicated_start_runs_a_second_execution_that_does_nothing(
         "customerId": sub_of(customer),
         "items": [{"sku": sku, "quantity": 1}],
         "paymentToken": "tok_visa",
-        "shippingAddress": None,
+        "shippingAddressCiphertext": None,
         "correlationId": order_id,
     }
     second_arn = cloud.aws.stepfunctions.start_execution(

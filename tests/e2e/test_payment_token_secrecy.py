@@ -11,10 +11,11 @@ event logging switched on (POWERTOOLS_LOGGER_LOG_EVENT=true in Globals). The cus
 then leave none of these in any log: the customer's ID token or its signature, the raw card
 token, the payment provider's key, the customer's email address, their street lines. Logs are
 every line localcloud and the functions wrote (their stdout and stderr) and every CloudWatch
-Logs event and SNS delivery localcloud holds. Every event on the bus and every Step Functions
-execution history are scanned for the tokens and the key; the address and email travel in
-CustomerRegistered and OrderPlaced by contract (shipping and notifications need them), so
-those are not scanned for them (docs/security.md).
+Logs event and SNS delivery localcloud holds, and every trace. Every event on the bus and every
+Step Functions execution history are scanned for all of them too: CustomerRegistered carries the
+email and address, OrderPlaced and the saga's input the order's address, only sealed with the
+customer-data KMS key for their customer or order (shop_shared.sealing; only the consumers that
+need them may decrypt), while the owner still reads them clear from their own profile and order.
 """
 
 from __future__ import annotations
@@ -242,8 +243,13 @@ def test_the_customer_flows_at_debug_level_log_no_token_key_email_or_street(
     assert settled(customer, confirmed, "CONFIRMED", "CANCELLING")["status"] == "CANCELLED"
     assert final_order(customer, declined)["reason"] == "PAYMENT_DECLINED"
     assert final_order(customer, compensated)["reason"] == "SHIPPING_UNAVAILABLE"
+    # And the owner still reads their email and addresses clear, from the services' own tables
     status, profile = customer.call("GET", "/customers/me")
     assert status == 200, profile
+    assert (profile["email"], profile["address"]["line1"]) == (email, STREET)
+    status, order = customer.call("GET", f"/orders/{confirmed}")
+    assert status == 200, order
+    assert order["shippingAddress"]["line1"] == ORDER_STREET
     status, details = customer.call("GET", f"/orders/{confirmed}/details")
     assert status == 200, details
 
@@ -262,6 +268,9 @@ def test_the_customer_flows_at_debug_level_log_no_token_key_email_or_street(
         return any(confirmed in b and "OrderCancelled" in b for b in bus_events)
 
     assert eventually(cancellation_on_the_bus), "the bus capture saw the cancellation"
+    # and the events that carry them by contract were captured, with the fields sealed
+    assert any("CustomerRegistered" in b and "emailCiphertext" in b for b in bus_events)
+    assert any(confirmed in b and "shippingAddressCiphertext" in b for b in bus_events)
     secrets = {
         "ID token": customer.token,
         "ID token signature": signature,
@@ -290,11 +299,11 @@ def test_the_customer_flows_at_debug_level_log_no_token_key_email_or_street(
         for kind, value in {**secrets, **personal}.items()
         if value in text
     ]
-    # And no event or history holds a secret
+    # And no event or history holds a secret, the email or a street line either
     found += [
         f"{kind} in {where}"
         for where, text in carried.items()
-        for kind, value in secrets.items()
+        for kind, value in {**secrets, **personal}.items()
         if value in text
     ]
     assert found == []

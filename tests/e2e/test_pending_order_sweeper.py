@@ -24,6 +24,7 @@ from orders.payment_token import KmsTokenSealer
 from orders.repository import OrderEventStore
 from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
 from tests.support.polling import eventually
+from tests.support.sealing import FakeSealer
 from tests.support.shop import (
     SAGA_OVERRIDES,
     Client,
@@ -83,6 +84,7 @@ def place_with_a_lost_record(
         clock=lambda: placed_at,
         new_id=lambda: str(uuid.uuid4()),
         seal=seal,
+        address_sealer=FakeSealer(),  # the order has no address to seal
     ).orderId
     (placed,) = store.items
     real = {k: _serialize(v) for k, v in placed.to_item().items()}

@@ -13,6 +13,7 @@ from customers.models import (
     Customer,
     CustomerProfileAnswer,
     CustomerRegistered,
+    sealing_context,
 )
 from shop_shared.events import new_event
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
     from customers.models import GetCustomerProfileInput, RegisterCustomerRequest
     from customers.repository import CustomerReader, CustomersRepository
+    from shop_shared.sealing import Sealer
 
 
 def register_customer(
@@ -29,6 +31,7 @@ def register_customer(
     *,
     verified_email: str | None,
     repository: CustomersRepository,
+    sealer: Sealer,
     correlation_id: str,
     now: datetime,
 ) -> Customer:
@@ -36,6 +39,8 @@ def register_customer(
 
     The email is the account's verified one (`verified_email`, the token's `email` when its
     `email_verified` is true): the shop never mails an address its owner did not prove.
+    The event carries the email and address sealed for this customer (only their consumers
+    can open them); the table keeps them clear for the owner's GET /customers/me.
     """
     email = _profile_email(verified_email, request.email)
     customer = Customer(
@@ -51,8 +56,13 @@ def register_customer(
         data=CustomerRegistered(
             customerId=customer.customer_id,
             name=customer.name,
-            email=customer.email,
-            address=customer.address,
+            emailCiphertext=sealer.seal(
+                customer.email, sealing_context(customer.customer_id, "email")
+            ),
+            addressCiphertext=sealer.seal(
+                customer.address.model_dump_json(exclude_none=True),
+                sealing_context(customer.customer_id, "address"),
+            ),
         ),
         correlation_id=correlation_id,
         producer=PRODUCER,

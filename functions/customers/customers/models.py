@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 
 from shop_shared.models import ShopModel
+from shop_shared.sealing import SealedValue
 from shop_shared.text import OneLine
 
 # A practical address check (RFC 5322's dot-atom local part, DNS labels with a dot in the
@@ -207,9 +208,16 @@ PRODUCER = "customers"
 
 
 class CustomerRegistered(ShopModel):
-    """Carries the registered address: shipping keeps it to ship orders placed without one."""
+    """Carries the registered email and address sealed with the customer-data key
+    (shop_shared.sealing) under `sealing_context(customerId, field)`: notifications opens the
+    email, shipping the address (to ship orders placed without one); nobody else can."""
 
     customerId: str
     name: str
-    email: str
-    address: Address
+    emailCiphertext: SealedValue
+    addressCiphertext: SealedValue
+
+
+def sealing_context(customer_id: str, field: Literal["email", "address"]) -> dict[str, str]:
+    """The encryption context that binds a sealed field of CustomerRegistered to its customer."""
+    return {"customerId": customer_id, "field": field}

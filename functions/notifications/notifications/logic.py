@@ -1,6 +1,7 @@
 """Notifications business logic: plain functions on models, the repository and mailer passed in.
 
-CustomerRegistered keeps the customer's contact (the address only); OrderConfirmed and
+CustomerRegistered keeps the customer's contact (the email address only, opened from the
+event's sealed `emailCiphertext`: this function's role alone may decrypt it); OrderConfirmed and
 OrderRejected email it. An email is plain text built only from what the shop controls: fixed
 sentences, the order id, the amount and a fixed reason. Nothing a customer typed (their name
 included) is ever mailed, so the shop's address can't carry someone's phishing text.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from notifications.mailer import Mailer
     from notifications.repository import NotificationsRepository
     from shop_shared.bus import BusEvent
+    from shop_shared.sealing import Opener
 
 HANDLED_DETAIL_TYPES = frozenset(CONSUMED_EVENTS)
 
@@ -82,14 +84,16 @@ def handle_event(
     *,
     repository: NotificationsRepository,
     mailer: Mailer,
+    opener: Opener,
     now: datetime,
 ) -> Outcome:
     if event.detail_type == "CustomerRegistered":
         registered = parse_detail(event.detail, CustomerRegistered)
+        sealed = registered.data
         repository.save_contact(
             Contact(
-                customer_id=registered.data.customerId,
-                email=registered.data.email,
+                customer_id=sealed.customerId,
+                email=opener.open(sealed.emailCiphertext, sealed.email_context()),
                 updated_at=registered.metadata.occurredAt,
             )
         )

@@ -15,15 +15,21 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from shop_shared.models import ShopModel
+from shop_shared.sealing import SealedValue
 
 # ---------------------------------------------------------------- input
 
 
 class CustomerRegistered(ShopModel):
-    """Only what mailing needs: the event's `name` is not read (an email never carries it)."""
+    """Only what mailing needs: the event's `name` is not read (an email never carries it), nor
+    its sealed address; the email is sealed for this customer (shop_shared.sealing), opened
+    with `email_context`."""
 
     customerId: Annotated[str, Field(min_length=1)]
-    email: Annotated[str, Field(min_length=3)]
+    emailCiphertext: SealedValue
+
+    def email_context(self) -> dict[str, str]:
+        return {"customerId": self.customerId, "field": "email"}
 
 
 class OrderConfirmed(ShopModel):

@@ -51,6 +51,7 @@ from orders.models import (
     RejectOrderInput,
     SagaInput,
     SagaOrderResult,
+    address_sealing_context,
 )
 from shop_shared.events import DomainEvent, new_event
 from shop_shared.observability import logger, metrics
@@ -58,6 +59,7 @@ from shop_shared.observability import logger, metrics
 if TYPE_CHECKING:
     from orders.payment_token import TokenSealer
     from orders.repository import CancellationStarter, OrderEventStore, SagaStarter
+    from shop_shared.sealing import Sealer
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -116,7 +118,7 @@ def apply(order: Order | None, event: RecordedEvent) -> Order:
             customerId=data.customerId,
             status="PENDING",
             items=tuple(data.items),
-            shippingAddress=data.shippingAddress,
+            shippingAddress=event.shippingAddress,
             history=(HistoryEntry(status="PENDING", at=at),),
             createdAt=at,
             updatedAt=at,
@@ -178,16 +180,24 @@ def place_order(
     clock: Clock,
     new_id: IdFactory,
     seal: TokenSealer,
+    address_sealer: Sealer,
 ) -> OrderAccepted:
     """Write OrderPlaced as version 1; the payment token, sealed for this order (only
-    ChargePayment can open it), is kept beside the event, not in it."""
+    ChargePayment can open it), is kept beside the event, not in it. The shipping address is
+    in the event sealed for this order (only ScheduleShipment can open it), and clear beside
+    it for the owner's GET /orders/{id}."""
     order_id = new_id()
     request = command.request
+    address = request.shippingAddress
     data = OrderPlacedData(
         orderId=order_id,
         customerId=command.customerId,
         items=request.items,
-        shippingAddress=request.shippingAddress,
+        shippingAddressCiphertext=None
+        if address is None
+        else address_sealer.seal(
+            address.model_dump_json(exclude_none=True), address_sealing_context(order_id)
+        ),
     )
     store.append(
         OrderEventItem.of(
@@ -196,6 +206,7 @@ def place_order(
             version=1,
             customer_id=command.customerId,
             payment_token_ciphertext=seal(request.paymentToken, order_id),
+            shipping_address=address,
         )
     )
     logger.info("order placed", extra={"order_id": order_id, "lines": len(request.items)})
@@ -410,7 +421,7 @@ def saga_input(item: OrderEventItem) -> SagaInput:
         customerId=placed.customerId,
         items=placed.items,
         paymentTokenCiphertext=item.paymentTokenCiphertext,
-        shippingAddress=placed.shippingAddress,
+        shippingAddressCiphertext=placed.shippingAddressCiphertext,
         correlationId=event.metadata.correlationId,
     )
 

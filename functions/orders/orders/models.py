@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, StrictInt, StringConstraints, model_vali
 from shop_shared.events import DomainEvent, EventMetadata, event_item, parse_detail
 from shop_shared.models import ShopModel
 from shop_shared.numbers import WholeNumber
+from shop_shared.sealing import SealedValue
 from shop_shared.text import OneLine
 
 ORDER_SOURCE = "shop.orders"
@@ -174,12 +175,21 @@ class OrderView(ShopModel):
 
 
 class OrderPlacedData(ShopModel):
+    """The order's own shipping address, if it has one, is on the bus and in the saga only
+    sealed for the order (`address_sealing_context`; only ScheduleShipment opens it); the
+    clear one stays beside the event in OrdersTable (OrderEventItem.shippingAddress)."""
+
     model_config = ConfigDict(frozen=True)
 
     orderId: OrderId
     customerId: CustomerId
     items: list[OrderLine]
-    shippingAddress: ShippingAddress | None = None
+    shippingAddressCiphertext: SealedValue | None = None
+
+
+def address_sealing_context(order_id: str) -> dict[str, str]:
+    """The encryption context that binds a sealed shipping address to its order."""
+    return {"orderId": order_id, "field": "shippingAddress"}
 
 
 class OrderConfirmedData(ShopModel):
@@ -268,6 +278,7 @@ class RecordedEvent(ShopModel):
     version: int = Field(ge=1)
     metadata: EventMetadata
     data: OrderEventData
+    shippingAddress: ShippingAddress | None = None  # OrderPlaced's, kept beside the event
 
     @property
     def occurred_at(self) -> datetime:
@@ -303,7 +314,8 @@ class OrderEventItem(ShopModel):
     `paymentTokenCiphertext` (the card token sealed with the payment-token KMS key for this
     order; never the token itself) sits beside the OrderPlaced event, never inside it: the saga
     starter reads it from the stream image, while the event's detail (which goes on the bus)
-    does not carry it.
+    does not carry it. `shippingAddress` (the order's own, clear) sits beside it too, for the
+    owner's GET /orders/{id}: the event carries it only sealed.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -319,6 +331,7 @@ class OrderEventItem(ShopModel):
     version: int = Field(ge=1)
     customerId: CustomerId
     paymentTokenCiphertext: SealedPaymentToken | None = None
+    shippingAddress: ShippingAddress | None = None
     # OrderPlaced only: the UTC hour it was placed in (the sparse OrdersPlacedByHour index)
     placedHour: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\dT\d\d$")] | None = None
 
@@ -331,6 +344,7 @@ class OrderEventItem(ShopModel):
         version: int,
         customer_id: str,
         payment_token_ciphertext: str | None = None,
+        shipping_address: ShippingAddress | None = None,
     ) -> OrderEventItem:
         key = {"pk": order_pk(order_id), "sk": f"V#{version:06d}"}
         item = event_item(_at_version(event, version), key=key, expires=False)
@@ -341,6 +355,7 @@ class OrderEventItem(ShopModel):
                 "version": version,
                 "customerId": customer_id,
                 "paymentTokenCiphertext": payment_token_ciphertext,
+                "shippingAddress": shipping_address,
                 "placedHour": placed_hour(event.detail.metadata.occurredAt) if placed else None,
             }
         )
@@ -354,7 +369,12 @@ class OrderEventItem(ShopModel):
 
     def recorded(self) -> RecordedEvent:
         detail = parse_detail(self.detail, DATA_MODELS[self.detailType])
-        return RecordedEvent(version=self.version, metadata=detail.metadata, data=detail.data)
+        return RecordedEvent(
+            version=self.version,
+            metadata=detail.metadata,
+            data=detail.data,
+            shippingAddress=self.shippingAddress,
+        )
 
 
 # ---------------------------------------------------------------- aggregate state
@@ -369,7 +389,7 @@ class Order(ShopModel):
     customerId: CustomerId
     status: OrderStatus
     items: tuple[OrderLine, ...]
-    shippingAddress: ShippingAddress | None
+    shippingAddress: ShippingAddress | None = None
     totalCents: Cents | None = None
     currency: Currency | None = None
     reason: RejectionReason | None = None
@@ -391,7 +411,7 @@ class SagaInput(ShopModel):
     customerId: CustomerId
     items: list[OrderLine]
     paymentTokenCiphertext: SealedPaymentToken  # only ChargePayment can decrypt it
-    shippingAddress: ShippingAddress | None = None
+    shippingAddressCiphertext: SealedValue | None = None  # only ScheduleShipment can
     correlationId: str = Field(min_length=1)
 
 

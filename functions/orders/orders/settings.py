@@ -17,6 +17,9 @@ class PlaceOrderSettings(OrdersTableSettings):
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     # The payment-token KMS key (its ARN): the card token is sealed with it at once.
     payment_token_key_id: str = Field(alias="PAYMENT_TOKEN_KEY_ID", min_length=1)
+    # The customer-data KMS key (its ARN): the order's shipping address goes on the bus and to
+    # the saga sealed with it (only ScheduleShipment can open it).
+    customer_data_key_id: str = Field(alias="CUSTOMER_DATA_KEY_ID", min_length=1)
     # Orders one customer may place per window (template: OrderPlacementLimit*).
     placement_limits_table_name: str = Field(
         alias="ORDER_PLACEMENT_LIMITS_TABLE_NAME", min_length=1

@@ -30,6 +30,7 @@ from shipping.errors import (
 )
 from shipping.events import PRODUCER, SOURCE, ShipmentCancelled, ShipmentScheduled
 from shipping.models import (
+    Address,
     CustomerAddress,
     CustomerRegistered,
     RecordOutcome,
@@ -44,13 +45,13 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from shipping.models import (
-        Address,
         CancelShipmentInput,
         GetShipmentInput,
         ScheduleShipmentInput,
     )
     from shipping.repository import ShippingRepository
     from shop_shared.bus import BusEvent
+    from shop_shared.sealing import Opener
 
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
@@ -82,6 +83,7 @@ def schedule_shipment(
     task: ScheduleShipmentInput,
     *,
     repository: ShippingRepository,
+    opener: Opener,
     clock: Clock,
     new_id: IdFactory,
 ) -> Shipment:
@@ -94,7 +96,7 @@ def schedule_shipment(
     if existing is not None:
         return _scheduled_as_is(existing)
 
-    address = _destination(task, repository)
+    address = _destination(task, repository, opener)
     if address.country in UNSERVED_COUNTRIES:
         raise ShippingUnavailable(
             f"We can't ship to {address.country}", order_id=task.orderId, country=address.country
@@ -142,9 +144,13 @@ def schedule_shipment(
     return shipment
 
 
-def _destination(task: ScheduleShipmentInput, repository: ShippingRepository) -> Address:
-    if task.shippingAddress is not None:
-        return task.shippingAddress
+def _destination(
+    task: ScheduleShipmentInput, repository: ShippingRepository, opener: Opener
+) -> Address:
+    if task.shippingAddressCiphertext is not None:
+        return Address.model_validate_json(
+            opener.open(task.shippingAddressCiphertext, task.address_context())
+        )
     registered = repository.get_address(task.customerId)
     if registered is None:
         raise ShippingUnavailable(
@@ -220,15 +226,21 @@ def find_shipment(query: GetShipmentInput, *, repository: ShippingRepository) ->
 # ---------------------------------------------------------------- CustomerRegistered
 
 
-def record_customer_address(event: BusEvent, *, repository: ShippingRepository) -> RecordOutcome:
-    """Keep the customer's registered address; an older event never overwrites a newer one."""
+def record_customer_address(
+    event: BusEvent, *, repository: ShippingRepository, opener: Opener
+) -> RecordOutcome:
+    """Keep the customer's registered address (opened from the event's sealed one); an older
+    event never overwrites a newer one."""
     if event.detail_type != "CustomerRegistered":
         return RecordOutcome(action="ignored")
     registered = parse_detail(event.detail, CustomerRegistered)
+    sealed = registered.data
     saved = repository.save_address(
         CustomerAddress(
-            customer_id=registered.data.customerId,
-            address=registered.data.address,
+            customer_id=sealed.customerId,
+            address=Address.model_validate_json(
+                opener.open(sealed.addressCiphertext, sealed.address_context())
+            ),
             as_of=registered.metadata.occurredAt,
             event_id=registered.metadata.eventId,
         )

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from shop_shared.models import ShopModel
+from shop_shared.sealing import SealedValue
 
 OrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")]
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -121,9 +122,15 @@ class SagaTask(ShopModel):
 
 
 class ScheduleShipmentInput(SagaTask):
+    """The order's own shipping address, if it has one, comes sealed for the order
+    (shop_shared.sealing): only ScheduleShipment opens it, with `address_context`."""
+
     customerId: CustomerId
     items: Annotated[list[ShipmentLine], Field(min_length=1, max_length=50)]
-    shippingAddress: Address | None = None
+    shippingAddressCiphertext: SealedValue | None = None
+
+    def address_context(self) -> dict[str, str]:
+        return {"orderId": self.orderId, "field": "shippingAddress"}
 
 
 class CancelShipmentInput(SagaTask):
@@ -213,10 +220,14 @@ class ShipmentAnswer(ShopModel):
 
 
 class CustomerRegistered(ShopModel):
-    """Shipping's view of CustomerRegistered's data: who, and where they live."""
+    """Shipping's view of CustomerRegistered's data: who, and where they live (the address
+    sealed for the customer, opened with `address_context`; the sealed email is not read)."""
 
     customerId: CustomerId
-    address: Address
+    addressCiphertext: SealedValue
+
+    def address_context(self) -> dict[str, str]:
+        return {"customerId": self.customerId, "field": "address"}
 
 
 class RecordOutcome(ShopModel):

@@ -10,7 +10,9 @@ from moto import mock_aws
 from customers.logic import register_customer
 from customers.models import RegisterCustomerRequest
 from customers.repository import DynamoDBCustomersRepository
+from shop_shared.sealing import KmsSealer
 from tests.contract.producers import outbox_items, template_table
+from tests.support.sealing import customer_data_key
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
@@ -35,6 +37,7 @@ def run() -> list[dict[str, Any]]:
             request,
             verified_email="alice@example.com",
             repository=DynamoDBCustomersRepository(table.name),
+            sealer=KmsSealer(customer_data_key()),
             correlation_id="contract-customers",
             now=NOW,
         )

@@ -26,6 +26,7 @@ from orders.models import (
 )
 from orders.repository import DynamoDBOrderEventStore
 from tests.contract.producers import outbox_items, template_table
+from tests.support.sealing import FakeSealer
 from tests.unit.orders.orders_fakes import CUSTOMER, TickingClock, fake_seal, sequential_ids
 
 CONFIRMED = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
@@ -58,6 +59,7 @@ def run() -> list[dict[str, Any]]:
                 clock=clock,
                 new_id=sequential_ids(order_id),
                 seal=fake_seal,
+                address_sealer=FakeSealer(),
             )
 
         confirm = ConfirmOrderInput.model_validate(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.sealing import CUSTOMER_DATA_KEY_ALIAS, customer_data_key
 from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "CustomersTable"
@@ -45,8 +46,13 @@ HANDLERS = ("register_customer", "get_customer")
 def _customers_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
     """One moto, one CustomersTable (as template.yaml declares it) and the handler modules per
     test module. Settings and clients are read at import, so the environment is set first."""
-    environment = {"CUSTOMERS_TABLE_NAME": TABLE_NAME, "POWERTOOLS_SERVICE_NAME": "customers"}
+    environment = {
+        "CUSTOMERS_TABLE_NAME": TABLE_NAME,
+        "CUSTOMER_DATA_KEY_ID": CUSTOMER_DATA_KEY_ALIAS,
+        "POWERTOOLS_SERVICE_NAME": "customers",
+    }
     with handlers_on_moto(TABLE_NAME, environment, HANDLERS) as cloud:
+        customer_data_key()
         yield cloud
 
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from shop_shared.sealing import SealedValueUnreadable
+from tests.support.sealing import open_on_moto
+
 SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample event's caller
 PROFILE = {
     "customerId": SUB,
@@ -54,8 +57,19 @@ def test_registering_stores_the_profile_with_its_event(
     assert {key: customer[key] for key in PROFILE} == PROFILE
     assert customer["createdAt"]
     assert sorted(pk.split("#")[0] for pk in items) == ["CUSTOMER", "EVENT"]
-    # and a CustomerRegistered event carries the contact and the address (shipping keeps it)
-    assert customers.outbox() == [("CustomerRegistered", PROFILE)]
+    # and a CustomerRegistered event carries the email and the address sealed with the
+    # customer-data key for this customer (notifications and shipping open them), never clear
+    [(detail_type, data)] = customers.outbox()
+    assert detail_type == "CustomerRegistered"
+    assert set(data) == {"customerId", "name", "emailCiphertext", "addressCiphertext"}
+    assert (data["customerId"], data["name"]) == (SUB, PROFILE["name"])
+    assert PROFILE["email"] not in json.dumps(data)
+    email = open_on_moto(data["emailCiphertext"], {"customerId": SUB, "field": "email"})
+    address = open_on_moto(data["addressCiphertext"], {"customerId": SUB, "field": "address"})
+    assert (email, json.loads(address)) == (PROFILE["email"], PROFILE["address"])
+    # and sealed for this customer only
+    with pytest.raises(SealedValueUnreadable):
+        open_on_moto(data["emailCiphertext"], {"customerId": "other-sub", "field": "email"})
 
 
 def test_an_address_without_line2_answers_null_and_stores_none(
@@ -192,7 +206,9 @@ def test_the_profile_gets_the_tokens_verified_email_when_the_body_has_none(
     assert status == 201
     assert answer == PROFILE
     assert customers.items()[f"CUSTOMER#{SUB}"]["email"] == "ada@example.com"
-    assert customers.outbox() == [("CustomerRegistered", PROFILE)]
+    [(_, data)] = customers.outbox()
+    email_context = {"customerId": SUB, "field": "email"}
+    assert open_on_moto(data["emailCiphertext"], email_context) == "ada@example.com"
 
 
 def test_the_verified_email_is_compared_without_regard_to_case(

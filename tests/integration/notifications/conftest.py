@@ -12,6 +12,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from tests.support.sealing import CUSTOMER_DATA_KEY_ALIAS, customer_data_key
 from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "NotificationsTable"
@@ -48,9 +49,11 @@ def _notifications_cloud() -> Iterator[tuple[Any, ModuleType]]:
     environment = {
         "NOTIFICATIONS_TABLE_NAME": TABLE_NAME,
         "SENDER_EMAIL": SENDER,
+        "CUSTOMER_DATA_KEY_ID": CUSTOMER_DATA_KEY_ALIAS,
         "POWERTOOLS_SERVICE_NAME": "notifications",
     }
     with handlers_on_moto(TABLE_NAME, environment, ["send_notification"]) as (table, modules):
+        customer_data_key()
         yield table, modules["send_notification"]
 
 

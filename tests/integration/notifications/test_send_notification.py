@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+from tests.support.sealing import seal_on_moto
+
 SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample events' customer
 CONFIRMED_ID = "e7a1c2d3-2222-4b2c-9d3e-4f5a6b7c8d9e"
 REJECTED_ID = "e7a1c2d3-3333-4b2c-9d3e-4f5a6b7c8d9e"
@@ -17,9 +19,23 @@ def batch(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
 
 
+def sealed_email(customer_id: str, email: str) -> dict[str, str]:
+    """CustomerRegistered's `emailCiphertext`, sealed with this moto's customer-data key."""
+    context = {"customerId": customer_id, "field": "email"}
+    return {"emailCiphertext": seal_on_moto(email, context)}
+
+
 def sample_records(sample_event: Any) -> list[dict[str, Any]]:
-    """The sample batch: CustomerRegistered, OrderConfirmed, OrderRejected for one customer."""
+    """The sample batch: CustomerRegistered, OrderConfirmed, OrderRejected for one customer;
+    the registration's email sealed with this moto's key (the sample's ciphertext is a
+    placeholder: KMS keys are made per run)."""
     records: list[dict[str, Any]] = sample_event("send_notification")["Records"]
+    registered = records[0]
+    records[0] = record(
+        registered,
+        registered["messageId"],
+        bus_event(registered, data=sealed_email(SUB, "ada@example.com")),
+    )
     return records
 
 
@@ -48,7 +64,7 @@ def test_the_sample_batch_keeps_the_contact_and_emails_both_outcomes(
 ) -> None:
     # Given a batch with CustomerRegistered, then OrderConfirmed and OrderRejected for them
     # When it is processed
-    response = send_notification.handler(sample_event("send_notification"), lambda_context)
+    response = send_notification.handler(batch(*sample_records(sample_event)), lambda_context)
 
     # Then no record failed
     assert response == {"batchItemFailures": []}
@@ -56,6 +72,7 @@ def test_the_sample_batch_keeps_the_contact_and_emails_both_outcomes(
     contact = notifications.items()[f"CONTACT#{SUB}"]
     assert (contact["itemType"], contact["email"]) == ("CONTACT", "ada@example.com")
     assert "name" not in contact  # an email never carries what a customer typed
+    assert "addressCiphertext" not in contact  # nor the address notifications has no use for
     # and each event's idempotency record is keyed on a SHA-256 of its id (not MD5)
     records = [pk for pk in notifications.items() if "#" in pk and "process_event" in pk]
     assert len(records) == 3
@@ -110,7 +127,11 @@ def test_a_record_for_an_unknown_customer_fails_alone_and_succeeds_on_retry(
         bus_event(
             registered,
             event_id="evt-ghost-registered",
-            data={"customerId": "ghost-sub", "email": "ghost@example.com", "name": "Ghost"},
+            data={
+                "customerId": "ghost-sub",
+                **sealed_email("ghost-sub", "ghost@example.com"),
+                "name": "Ghost",
+            },
         ),
     )
     send_notification.handler(batch(ghost_registered), lambda_context)
@@ -247,3 +268,26 @@ def test_a_batch_of_only_unknown_customers_is_a_partial_failure_logged_as_a_warn
     assert [r.levelname for r in warnings] == ["WARNING"]
     assert warnings[0].error == "CONTACT_NOT_FOUND"
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_an_email_sealed_for_another_customer_is_refused(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    # Given a CustomerRegistered whose email ciphertext was sealed for another customer (copied
+    # from their event)
+    registered = sample_records(sample_event)[0]
+    forged = record(
+        registered,
+        "msg-forged",
+        bus_event(
+            registered, event_id="evt-forged", data=sealed_email("other-sub", "ada@example.com")
+        ),
+    )
+
+    # When it is processed
+    response = send_notification.handler(batch(forged), lambda_context)
+
+    # Then KMS refuses to open it under this customer's context: the record fails (SQS retries
+    # it, then the DLQ has it) and no contact is kept
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-forged"}]}
+    assert f"CONTACT#{SUB}" not in notifications.items()

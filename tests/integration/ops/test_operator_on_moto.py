@@ -201,7 +201,7 @@ def test_an_aborted_saga_of_a_pending_order_is_restarted_fresh_with_the_same_inp
         "customerId": "customer-1",
         "items": [{"sku": "KB-001", "quantity": 1}],
         "paymentTokenCiphertext": SEALED_TOKEN,
-        "shippingAddress": None,
+        "shippingAddressCiphertext": None,
         "correlationId": ORDER,
     }
     # and the aborted execution's claim was released, so the fresh one can claim the order

@@ -16,6 +16,8 @@ from boto3.dynamodb.conditions import Key
 from orders.logic import confirm_order, place_order
 from orders.models import ConfirmOrderInput, PlaceOrder, PlaceOrderRequest
 from orders.payment_token import KmsTokenSealer
+from shop_shared.sealing import KmsSealer
+from tests.support.sealing import customer_data_key
 from tests.support.template import ROOT
 
 if TYPE_CHECKING:
@@ -156,6 +158,7 @@ def given_placed(
         clock=lambda: at,
         new_id=lambda: order_id,
         seal=KmsTokenSealer(payment_token_key()),
+        address_sealer=KmsSealer(customer_data_key()),
     )
 
 

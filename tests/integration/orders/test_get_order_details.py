@@ -40,6 +40,7 @@ from tests.integration.orders.orders_harness import (
 )
 from tests.support.breakers import breaker_counts
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.sealing import FakeSealer
 
 ORDER_ID = sample_event("get_order_details")["pathParameters"]["orderId"]
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -118,6 +119,7 @@ class World:
             request,
             verified_email="ada@example.com",
             repository=DynamoDBCustomersRepository("CustomersTable"),
+            sealer=FakeSealer(),  # the event is not read here; the profile is
             correlation_id="corr-0",
             now=T0 - timedelta(days=1),
         )

@@ -42,6 +42,7 @@ from tests.integration.orders.orders_harness import (
     stream_event,
 )
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.sealing import FakeSealer, customer_data_key
 from tests.support.template import raw_template, resource
 from tests.unit.orders.saga_asl import CANCELLATION, SAGA, substituted_definition
 
@@ -302,6 +303,7 @@ def saga() -> Iterator[SagaCloud]:
             "PAYMENT_PROVIDER_BASE_URL": provider.base_url,
             "SHOP_LOCALCLOUD": "true",  # the simulator is plain http, as on localcloud
             "PAYMENT_TOKEN_KEY_ID": payment_token_key(),  # given_placed seals with it
+            "CUSTOMER_DATA_KEY_ID": customer_data_key(),
             "PAYMENT_PROVIDER_API_KEY_SECRET_ARN": secret["ARN"],
             "ORDER_SAGA_STATE_MACHINE_ARN": arns[SAGA],
             "ORDER_CANCELLATION_STATE_MACHINE_ARN": arns[CANCELLATION],
@@ -427,6 +429,7 @@ def test_a_card_token_that_does_not_open_for_the_order_is_rejected_without_retry
         clock=utc_now,
         new_id=lambda: order_id,
         seal=lambda token, _: sealer(token, str(uuid.uuid4())),
+        address_sealer=FakeSealer(),
     )
 
     # When its saga runs

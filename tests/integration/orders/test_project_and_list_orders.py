@@ -34,6 +34,7 @@ from tests.integration.orders.orders_harness import (
     stream_event,
 )
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.sealing import customer_data_key
 from tests.support.template import resource
 
 BUS = "test-bus"
@@ -102,6 +103,7 @@ def read_model(make_table: Any, monkeypatch: pytest.MonkeyPatch) -> ReadModel:
             "place_order",
             IDEMPOTENCY_TABLE_NAME="OrdersIdempotencyTable",
             PAYMENT_TOKEN_KEY_ID=payment_token_key(),
+            CUSTOMER_DATA_KEY_ID=customer_data_key(),
             ORDER_PLACEMENT_LIMITS_TABLE_NAME="OrderPlacementLimitsTable",
             ORDER_PLACEMENT_LIMIT="1000",
             ORDER_PLACEMENT_LIMIT_WINDOW_SECONDS="3600",

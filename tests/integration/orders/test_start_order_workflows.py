@@ -64,7 +64,7 @@ def test_an_order_placed_record_starts_the_saga_named_after_the_order(
         "paymentTokenCiphertext": event["Records"][0]["dynamodb"]["NewImage"][
             "paymentTokenCiphertext"
         ]["S"],
-        "shippingAddress": None,  # the order named none: shipping uses the registered one
+        "shippingAddressCiphertext": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }
 

@@ -9,6 +9,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.sealing import (
+    CUSTOMER_DATA_KEY_ALIAS,
+    customer_data_key,
+    sealed_for_customer,
+    sealed_for_order,
+)
 from tests.support.service_harness import empty_table, handlers_on_moto
 
 TABLE_NAME = "ShippingTable"
@@ -52,8 +58,13 @@ def _shipping_cloud() -> Iterator[tuple[Any, dict[str, ModuleType]]]:
     """One moto, one ShippingTable (as template.yaml declares it) and the handler modules per
     test module. Settings and clients are read when a handler module is imported, so the
     environment is set first."""
-    environment = {"SHIPPING_TABLE_NAME": TABLE_NAME, "POWERTOOLS_SERVICE_NAME": "shipping"}
+    environment = {
+        "SHIPPING_TABLE_NAME": TABLE_NAME,
+        "CUSTOMER_DATA_KEY_ID": CUSTOMER_DATA_KEY_ALIAS,
+        "POWERTOOLS_SERVICE_NAME": "shipping",
+    }
     with handlers_on_moto(TABLE_NAME, environment, HANDLERS) as cloud:
+        customer_data_key()
         yield cloud
 
 
@@ -78,3 +89,34 @@ def cancel_shipment(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType
 @pytest.fixture
 def record_customer_address(_shipping_cloud: Any, shipping: ShippingState) -> ModuleType:
     return _shipping_cloud[1]["record_customer_address"]
+
+
+# What the samples' placeholder ciphertexts stand for (KMS keys are made per run, so the tests
+# seal it again with this moto's customer-data key).
+SAMPLE_ADDRESS = {
+    "line1": "12 Analytical Row",
+    "line2": "Flat 3",
+    "city": "London",
+    "postalCode": "NW1 6XE",
+    "country": "GB",
+}
+
+
+@pytest.fixture
+def sample_event(sample_event: Any) -> Any:
+    """The samples of ScheduleShipment and RecordCustomerAddress with SAMPLE_ADDRESS sealed as
+    their producers seal it (for the order, for the customer)."""
+
+    def load(name: str) -> Any:
+        event = sample_event(name)
+        if name == "schedule_shipment":
+            event["shippingAddressCiphertext"] = sealed_for_order(event["orderId"], SAMPLE_ADDRESS)
+        elif name == "record_customer_address":
+            for record in event["Records"]:
+                body = json.loads(record["body"])
+                data = body["detail"]["data"]
+                data["addressCiphertext"] = sealed_for_customer(data["customerId"], SAMPLE_ADDRESS)
+                record["body"] = json.dumps(body)
+        return event
+
+    return load

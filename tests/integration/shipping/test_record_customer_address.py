@@ -6,6 +6,8 @@ import copy
 import json
 from typing import Any
 
+from tests.support.sealing import sealed_for_customer
+
 CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample event's
 EVENT_ID = "e7a1c2d3-1111-4b2c-9d3e-4f5a6b7c8d9e"
 
@@ -63,12 +65,10 @@ def test_an_older_event_arriving_late_never_overwrites_a_newer_address(
         "m-newer",
         metadata={"eventId": "evt-newer", "occurredAt": "2026-11-25T15:00:00.000001Z"},
         data={
-            "address": {
-                "line1": "1 New St",
-                "city": "Paris",
-                "postalCode": "75001",
-                "country": "FR",
-            }
+            "addressCiphertext": sealed_for_customer(
+                CUSTOMER,
+                {"line1": "1 New St", "city": "Paris", "postalCode": "75001", "country": "FR"},
+            )
         },
     )
     older = with_body(
@@ -91,7 +91,7 @@ def test_a_malformed_record_fails_alone(
     (good,) = sample_event("record_customer_address")["Records"]
     no_address = with_body(good, "m-bad", metadata={"eventId": "evt-bad"})
     body = json.loads(no_address["body"])
-    del body["detail"]["data"]["address"]
+    del body["detail"]["data"]["addressCiphertext"]
     no_address["body"] = json.dumps(body)
     not_json = {**copy.deepcopy(good), "messageId": "m-garbage", "body": "not json"}
 

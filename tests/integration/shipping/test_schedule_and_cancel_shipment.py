@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from shipping.errors import ShipmentAlreadyCancelled, ShippingUnavailable
+from tests.support.sealing import sealed_for_order
 
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # the sample events'
 CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"
@@ -59,7 +60,7 @@ def test_an_order_without_an_address_ships_to_the_registered_one(
     # Given the customer registered (CustomerRegistered reached shipping)
     record_customer_address.handler(sample_event("record_customer_address"), lambda_context)
     event = sample_event("schedule_shipment")
-    del event["shippingAddress"]
+    del event["shippingAddressCiphertext"]
 
     # When the order without an address of its own is scheduled
     result = schedule_shipment.handler(event, lambda_context)
@@ -77,9 +78,9 @@ def test_shipping_unavailable_writes_nothing(
 ) -> None:
     event = sample_event("schedule_shipment")
     if case == "Antarctica":
-        event["shippingAddress"] = POLE
+        event["shippingAddressCiphertext"] = sealed_for_order(ORDER_ID, POLE)
     else:
-        del event["shippingAddress"]
+        del event["shippingAddressCiphertext"]
 
     # When it is scheduled twice, Then it refuses both times (the saga matches the class name)
     for _ in range(2):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from customers.models import (
 )
 from customers.repository import CustomersRepository
 from shop_shared.events import DomainEvent
+from tests.support.sealing import FakeOpener, FakeSealer
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 BODY = {
@@ -57,6 +59,7 @@ def register(repo: FakeCustomersRepository, sub: str = "sub-1", **changes: Any) 
         request,
         verified_email=BODY["email"],
         repository=repo,
+        sealer=FakeSealer(),
         correlation_id="req-1",
         now=NOW,
     )
@@ -75,7 +78,16 @@ def test_registering_creates_the_customer_with_a_customer_registered_event(
     }
     [event] = repo.events
     assert (event.source, event.detail_type) == ("shop.customers", "CustomerRegistered")
-    assert event.detail.data.model_dump(exclude_none=True) == {"customerId": "sub-1", **BODY}
+    # and the event carries the email and address only sealed, each for this customer and field
+    data = event.detail.data.model_dump()
+    assert set(data) == {"customerId", "name", "emailCiphertext", "addressCiphertext"}
+    assert (data["customerId"], data["name"]) == ("sub-1", BODY["name"])
+    assert BODY["email"] not in json.dumps(data)
+    opener = FakeOpener()
+    email_context = {"customerId": "sub-1", "field": "email"}
+    address_context = {"customerId": "sub-1", "field": "address"}
+    assert opener.open(data["emailCiphertext"], email_context) == BODY["email"]
+    assert json.loads(opener.open(data["addressCiphertext"], address_context)) == BODY["address"]
     assert (event.detail.metadata.correlationId, event.detail.metadata.producer) == (
         "req-1",
         "customers",

@@ -21,6 +21,7 @@ from notifications.models import (
 )
 from notifications.repository import NotificationsRepository
 from shop_shared.bus import BusEvent
+from tests.support.sealing import FakeOpener, fake_seal
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 OCCURRED = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
@@ -83,9 +84,19 @@ def bus_event(detail_type: str, data: dict[str, Any], event_id: str = "evt-1") -
     )
 
 
-REGISTERED = bus_event(
-    "CustomerRegistered", {"customerId": "c-1", "name": "Ada", "email": "ada@example.com"}, "evt-r"
-)
+def registered(customer_id: str, email: str, name: str = "Ada") -> dict[str, str]:
+    """CustomerRegistered's data, its email sealed for the customer as customers seals it."""
+    context = {"customerId": customer_id, "field": "email"}
+    address_context = {"customerId": customer_id, "field": "address"}
+    return {
+        "customerId": customer_id,
+        "name": name,
+        "emailCiphertext": fake_seal(email, context),
+        "addressCiphertext": fake_seal('{"line1": "1 Main St"}', address_context),
+    }
+
+
+REGISTERED = bus_event("CustomerRegistered", registered("c-1", "ada@example.com"), "evt-r")
 CONFIRMED = bus_event(
     "OrderConfirmed", {"orderId": "o-1", "customerId": "c-1", "totalCents": 3470, "currency": "EUR"}
 )
@@ -97,7 +108,7 @@ REJECTED = bus_event(
 
 
 def handle(event: BusEvent, repo: FakeNotificationsRepository, mailer: FakeMailer) -> Outcome:
-    return logic.handle_event(event, repository=repo, mailer=mailer, now=NOW)
+    return logic.handle_event(event, repository=repo, mailer=mailer, opener=FakeOpener(), now=NOW)
 
 
 def test_customer_registered_keeps_the_contact(
@@ -235,7 +246,7 @@ def test_an_email_is_plain_text_built_only_from_fields_the_shop_controls(
     handle(
         bus_event(
             "CustomerRegistered",
-            {"customerId": "c-1", "name": hostile, "email": "ada@example.com"},
+            registered("c-1", "ada@example.com", name=hostile),
             "evt-r",
         ),
         repo,

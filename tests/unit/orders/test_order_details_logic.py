@@ -44,6 +44,7 @@ from shop_shared.circuit_breaker import (
     CircuitOpen,
     CircuitState,
 )
+from tests.support.sealing import FakeSealer
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
     ORDER_ID,
@@ -157,7 +158,14 @@ class World:
             {"items": [{"sku": "ESPRESSO-250G", "quantity": 2}], "paymentToken": "tok_visa"}
         )
         command = PlaceOrder(customerId=customer, correlationId="corr-1", request=request)
-        place_order(command, store=self.store, clock=clock, new_id=lambda: ORDER_ID, seal=fake_seal)
+        place_order(
+            command,
+            store=self.store,
+            clock=clock,
+            new_id=lambda: ORDER_ID,
+            seal=fake_seal,
+            address_sealer=FakeSealer(),
+        )
         task = ConfirmOrderInput.model_validate(
             {
                 "orderId": ORDER_ID,

@@ -37,6 +37,7 @@ from orders.models import (
     RejectOrderInput,
 )
 from orders.repository import CancellationStarter
+from tests.support.sealing import FakeSealer
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
     ORDER_ID,
@@ -82,7 +83,14 @@ def clock() -> TickingClock:
 def placed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:
     request = PlaceOrderRequest.model_validate({"items": ITEMS, "paymentToken": "tok_visa"})
     command = PlaceOrder(customerId=CUSTOMER, correlationId="corr-1", request=request)
-    place_order(command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID), seal=fake_seal)
+    place_order(
+        command,
+        store=store,
+        clock=clock,
+        new_id=sequential_ids(ORDER_ID),
+        seal=fake_seal,
+        address_sealer=FakeSealer(),
+    )
 
 
 def confirmed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:

@@ -31,6 +31,7 @@ from orders.models import (
     PlaceOrderRequest,
     RejectOrderInput,
 )
+from tests.support.sealing import FakeOpener, FakeSealer
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
     ORDER_ID,
@@ -56,7 +57,12 @@ def placed(store: InMemoryOrderEventStore, clock: TickingClock, **request: Any) 
         request=PlaceOrderRequest.model_validate(body),
     )
     accepted = place_order(
-        command, store=store, clock=clock, new_id=sequential_ids(ORDER_ID), seal=fake_seal
+        command,
+        store=store,
+        clock=clock,
+        new_id=sequential_ids(ORDER_ID),
+        seal=fake_seal,
+        address_sealer=FakeSealer(),
     )
     return accepted.orderId
 
@@ -119,10 +125,36 @@ def test_placing_writes_order_placed_as_version_1_with_the_sealed_token_beside_t
         "orderId": ORDER_ID,
         "customerId": CUSTOMER,
         "items": ITEMS,
-        "shippingAddress": None,
+        "shippingAddressCiphertext": None,
     }
     assert detail["metadata"]["correlationId"] == "corr-1"
     assert detail["metadata"]["producer"] == "orders"
+
+
+def test_an_orders_address_is_in_its_event_only_sealed_for_it_and_its_owner_still_reads_it(
+    store: InMemoryOrderEventStore, clock: TickingClock
+) -> None:
+    # Given an order placed with a shipping address of its own
+    address = {"line1": "12 Analytical Row", "city": "London", "postalCode": "NW1", "country": "GB"}
+    placed(store, clock, shippingAddress=address)
+
+    # Then OrderPlaced (which goes on the bus) carries it sealed for this order only
+    ((_, item),) = store.items.items()
+    data = json.loads(item["detail"])["data"]
+    assert "shippingAddress" not in data
+    assert "Analytical" not in item["detail"]
+    context = {"orderId": ORDER_ID, "field": "shippingAddress"}
+    assert json.loads(FakeOpener().open(data["shippingAddressCiphertext"], context)) == address
+    # and the clear address is kept beside the event, so the owner's view shows it
+    assert item["shippingAddress"] == address
+    view = get_order(ORDER_ID, customer_id=CUSTOMER, as_of=None, store=store)
+    assert view.model_dump(mode="json")["shippingAddress"] == {**address, "line2": None}
+    # and the saga's input carries only the sealed one
+    saga = RecordingSagaStarter()
+    start_order_saga(OrderEventItem.model_validate(item), starter=saga)
+    started = saga.executions[ORDER_ID]
+    assert "Analytical" not in started.model_dump_json()
+    assert started.shippingAddressCiphertext == data["shippingAddressCiphertext"]
 
 
 # ---------------------------------------------------------------- fold
@@ -401,7 +433,7 @@ def test_the_saga_starts_once_with_the_contract_input(
         "customerId": CUSTOMER,
         "items": ITEMS,
         "paymentTokenCiphertext": fake_seal("tok_visa", ORDER_ID),  # sealed, never the token
-        "shippingAddress": None,  # the order named none: shipping uses the registered one
+        "shippingAddressCiphertext": None,  # the order named none: shipping uses the registered one
         "correlationId": "corr-1",
     }
 

@@ -21,6 +21,7 @@ from orders.models import (
 from orders.read_model.errors import InvalidCursor, OrderHistoryUnavailable
 from orders.read_model.logic import list_orders, project_order_event, rebuild_summaries
 from orders.read_model.models import OrderSummaryItem, PageCursor, created_key
+from tests.support.sealing import FakeSealer
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
     ORDER_ID,
@@ -65,7 +66,12 @@ def placed(
     request = PlaceOrderRequest.model_validate({"items": ITEMS, "paymentToken": "tok_visa"})
     command = PlaceOrder(customerId=customer, correlationId="corr-1", request=request)
     return place_order(
-        command, store=store, clock=clock, new_id=lambda: order_id, seal=fake_seal
+        command,
+        store=store,
+        clock=clock,
+        new_id=lambda: order_id,
+        seal=fake_seal,
+        address_sealer=FakeSealer(),
     ).orderId
 
 

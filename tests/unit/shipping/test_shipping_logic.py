@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from shipping.models import (
 from shipping.repository import ShippingRepository
 from shop_shared.bus import BusEvent
 from shop_shared.events import DomainEvent
+from shop_shared.sealing import SealedValueUnreadable
+from tests.support.sealing import FakeOpener, fake_seal
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 ORDER = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
@@ -97,14 +100,24 @@ def repo() -> FakeShippingRepository:
 
 
 def schedule_input(**changes: Any) -> ScheduleShipmentInput:
+    """The saga's task input; a `shippingAddress` given is sealed for the order, as the saga
+    input carries it."""
     task = {"orderId": ORDER, "customerId": CUSTOMER, "items": ITEMS, "correlationId": "corr-1"}
+    address = changes.pop("shippingAddress", None)
+    if address is not None:
+        context = {"orderId": changes.get("orderId", ORDER), "field": "shippingAddress"}
+        changes["shippingAddressCiphertext"] = fake_seal(json.dumps(address), context)
     return ScheduleShipmentInput.model_validate({**task, **changes})
 
 
 def schedule(repo: FakeShippingRepository, **changes: Any) -> Shipment:
     ids = iter(["ABC123", "DEF456", "GHI789"])
     return logic.schedule_shipment(
-        schedule_input(**changes), repository=repo, clock=lambda: NOW, new_id=lambda: next(ids)
+        schedule_input(**changes),
+        repository=repo,
+        opener=FakeOpener(),
+        clock=lambda: NOW,
+        new_id=lambda: next(ids),
     )
 
 
@@ -355,8 +368,12 @@ def bus_event(event_id: str, occurred_at: datetime, address: dict[str, str]) -> 
                 "data": {
                     "customerId": CUSTOMER,
                     "name": "Ada Lovelace",
-                    "email": "ada@example.com",
-                    "address": address,
+                    "emailCiphertext": fake_seal(
+                        "ada@example.com", {"customerId": CUSTOMER, "field": "email"}
+                    ),
+                    "addressCiphertext": fake_seal(
+                        json.dumps(address), {"customerId": CUSTOMER, "field": "address"}
+                    ),
                 },
             },
         }
@@ -369,8 +386,8 @@ def test_a_registered_address_is_kept_and_an_older_one_never_overwrites_it(
     newer = bus_event("evt-2", NOW, LONDON)
     older = bus_event("evt-1", NOW - timedelta(hours=1), BERLIN)
 
-    first = logic.record_customer_address(newer, repository=repo)
-    second = logic.record_customer_address(older, repository=repo)
+    first = logic.record_customer_address(newer, repository=repo, opener=FakeOpener())
+    second = logic.record_customer_address(older, repository=repo, opener=FakeOpener())
 
     assert (first.action, first.eventId) == ("address_saved", "evt-2")
     assert (second.action, second.eventId) == ("stale_address_ignored", "evt-1")
@@ -381,5 +398,22 @@ def test_a_registered_address_is_kept_and_an_older_one_never_overwrites_it(
 def test_other_detail_types_are_ignored(repo: FakeShippingRepository) -> None:
     event = bus_event("evt-3", NOW, LONDON).model_copy(update={"detail_type": "OrderPlaced"})
 
-    assert logic.record_customer_address(event, repository=repo).action == "ignored"
+    outcome = logic.record_customer_address(event, repository=repo, opener=FakeOpener())
+    assert outcome.action == "ignored"
     assert repo.addresses == {}
+
+
+def test_an_address_sealed_for_another_order_is_refused_and_nothing_is_scheduled(
+    repo: FakeShippingRepository,
+) -> None:
+    # Given a saga input whose address was sealed for another order (copied from its input)
+    task = schedule_input(shippingAddress=LONDON, orderId="other-order").model_copy(
+        update={"orderId": ORDER}
+    )
+
+    # When ScheduleShipment runs, then the address can't be opened and nothing is scheduled
+    with pytest.raises(SealedValueUnreadable):
+        logic.schedule_shipment(
+            task, repository=repo, opener=FakeOpener(), clock=lambda: NOW, new_id=lambda: "X"
+        )
+    assert repo.get_shipment(ORDER) is None
