@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.cognito import auth_flows as cognito_auth_flows
+from localcloud.cognito import triggers as cognito_triggers
 from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.console.data import ConsoleData
 from localcloud.console.routes import ConsoleRoutes
@@ -32,7 +34,7 @@ from localcloud.events.scheduler import Scheduler
 from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.iam.account import IamAccount
-from localcloud.lambda_.concurrency import ConcurrencySettings
+from localcloud.lambda_.concurrency import ConcurrencySettings, TooManyRequestsException
 from localcloud.lambda_.runtime import LambdaRuntime
 from localcloud.logs import journal as logs_journal
 from localcloud.logs.feed import quiet_moto
@@ -174,6 +176,7 @@ class LocalCloud:
         self.runtime.add_observer(cloudwatch.lambda_metrics)
         self._observe(self.runtime, template)
         self.runtime.add_observer(self.meter)
+        cognito_triggers.install(self._invoke_cognito_trigger)  # LambdaConfig.PreTokenGeneration
         for index, api in enumerate(template.apis()):
             verifiers = {
                 name: CognitoVerifier(
@@ -297,11 +300,22 @@ class LocalCloud:
             SecretId=template.ref(PROVIDER_KEY_SECRET), SecretString=key
         )
 
+    def _invoke_cognito_trigger(self, function: str, payload: bytes) -> tuple[bytes, str | None]:
+        """A user pool trigger's synchronous invocation, as Cognito makes it."""
+        if self.runtime is None:
+            raise RuntimeError("localcloud is starting")
+        try:
+            result = self.runtime.invoke(function, payload)
+        except TooManyRequestsException as throttled:
+            raise RuntimeError(throttled.error_type) from throttled
+        return result.payload, result.function_error
+
     def stop(self) -> None:
         for closer in (
             *(g.close for g in self.gateways),
             self.event_sources.close if self.event_sources else None,
             self.scheduler.close if self.scheduler else None,
+            functools.partial(cognito_triggers.uninstall, self._invoke_cognito_trigger),
             self.runtime.close if self.runtime else None,
             self.cloudwatch.close if self.cloudwatch else None,
             self.endpoint.close if self.endpoint else None,

@@ -226,7 +226,13 @@ class Provisioner:
     def _user_pool(self, logical_id: str, properties: dict[str, Any]) -> None:
         name = properties.get("UserPoolName", logical_id)
         kwargs: dict[str, Any] = {"PoolName": name}
-        for key in ("Policies", "AutoVerifiedAttributes", "UsernameAttributes", "Schema"):
+        for key in (
+            "Policies",
+            "AutoVerifiedAttributes",
+            "UsernameAttributes",
+            "Schema",
+            "LambdaConfig",  # its PreTokenGeneration runs: localcloud.cognito.triggers
+        ):
             if key in properties:
                 kwargs[key] = properties[key]
         pool = self.clients.cognito.create_user_pool(**kwargs)["UserPool"]

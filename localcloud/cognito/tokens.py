@@ -14,6 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import jwt
+from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET
+from moto.cognitoidp.utils import cognito_totp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -26,6 +28,10 @@ UNAUTHORIZED_MESSAGE = "Unauthorized"
 EXPIRED_MESSAGE = "The incoming token has expired"
 DEFAULT_PASSWORD = "Localcloud-passw0rd!"  # meets the template's 12-character policy
 ADMIN_GROUP = "admin"
+TOTP = "SOFTWARE_TOKEN_MFA"
+# moto gives every user the same authenticator secret (AssociateSoftwareToken's SecretCode);
+# Cognito never shows a secret again after it is associated, so a later sign-in needs it here.
+TOTP_SECRET = COGNITO_TOTP_MFA_SECRET
 _BEARER_PREFIX = "bearer "
 LATEST_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
@@ -185,10 +191,14 @@ def issue_id_token(
     *,
     admin: bool,
     password: str = DEFAULT_PASSWORD,
+    mfa: bool = True,
 ) -> str:
     """An ID token for `username`, creating the user (and its password) on first use.
 
-    With admin=True the user is added to the `admin` group; admin=False never removes it.
+    With admin=True the user is added to the `admin` group and, as an admin must be (the pool's
+    Pre Token Generation trigger keeps `admin` only for them), enrolled in TOTP MFA once;
+    admin=False never removes either. An enrolled user's sign-in answers the TOTP challenge.
+    `mfa=False` makes an admin-group member who never enrolled (its token has no `admin`).
     """
     _ensure_user(cognito_idp_client, user_pool_id, username)
     cognito_idp_client.admin_set_user_password(
@@ -198,13 +208,71 @@ def issue_id_token(
         cognito_idp_client.admin_add_user_to_group(
             UserPoolId=user_pool_id, Username=username, GroupName=ADMIN_GROUP
         )
-    response = cognito_idp_client.admin_initiate_auth(
-        UserPoolId=user_pool_id,
-        ClientId=client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    signed_in = sign_in(cognito_idp_client, user_pool_id, client_id, username, password)
+    if admin and mfa and not has_totp(cognito_idp_client, user_pool_id, username):
+        enrol_totp(cognito_idp_client, user_pool_id, username, signed_in["AccessToken"])
+        signed_in = sign_in(cognito_idp_client, user_pool_id, client_id, username, password)
+    return signed_in["IdToken"]
+
+
+def totp_code(secret: str = TOTP_SECRET) -> str:
+    """The authenticator app's current code for `secret` (RFC 6238, as Cognito checks it)."""
+    return cognito_totp(secret).generate(int(time.time())).decode()
+
+
+def has_totp(
+    cognito_idp_client: CognitoIdentityProviderClient, user_pool_id: str, username: str
+) -> bool:
+    user = cognito_idp_client.admin_get_user(UserPoolId=user_pool_id, Username=username)
+    return TOTP in user.get("UserMFASettingList", [])
+
+
+def enrol_totp(
+    cognito_idp_client: CognitoIdentityProviderClient,
+    user_pool_id: str,
+    username: str,
+    access_token: str,
+) -> None:
+    """What the user does in the app: associate an authenticator, prove it with a code, make
+    it the user's MFA (AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference)."""
+    secret = cognito_idp_client.associate_software_token(AccessToken=access_token)["SecretCode"]
+    cognito_idp_client.verify_software_token(
+        AccessToken=access_token, UserCode=totp_code(secret), FriendlyDeviceName="localcloud"
     )
-    return response["AuthenticationResult"]["IdToken"]
+    cognito_idp_client.admin_set_user_mfa_preference(
+        UserPoolId=user_pool_id,
+        Username=username,
+        SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )
+
+
+def sign_in(
+    cognito_idp_client: CognitoIdentityProviderClient,
+    user_pool_id: str,
+    client_id: str,
+    username: str,
+    password: str,
+) -> dict[str, Any]:
+    """ADMIN_USER_PASSWORD_AUTH, answering Cognito's TOTP challenge when there is one."""
+    response: dict[str, Any] = dict(
+        cognito_idp_client.admin_initiate_auth(
+            UserPoolId=user_pool_id,
+            ClientId=client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+    )
+    if response.get("ChallengeName") == TOTP:
+        response = dict(
+            cognito_idp_client.admin_respond_to_auth_challenge(
+                UserPoolId=user_pool_id,
+                ClientId=client_id,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=response["Session"],
+                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": totp_code()},
+            )
+        )
+    return dict(response["AuthenticationResult"])
 
 
 def _ensure_user(

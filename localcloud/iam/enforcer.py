@@ -45,6 +45,9 @@ _COGNITO_PUBLIC = {
     "GlobalSignOut",
     "RevokeToken",
     "ChangePassword",
+    "AssociateSoftwareToken",  # the user enrols an authenticator with its access token
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
     "GetId",
     "GetCredentialsForIdentity",
 }

@@ -34,6 +34,9 @@ OWNER_PREFIXES = {
     "notifications": ("Notification",),
     "shipping": ("Shipping",),
     "health": (),
+    # The pool's Pre Token Generation trigger: AdminGetUser on the account's user pools only
+    # (test_the_token_trigger_only_reads_users).
+    "identity": (),
     "api_docs": (),  # serves a file of its own package: no resources at all
 }
 SHARED = {"EventBus": {"events:PutEvents"}}  # the one bus every service publishes to
@@ -457,3 +460,24 @@ def test_sealing_key_grants(key: str) -> None:
             assert condition["Null"] == {f"kms:EncryptionContext:{n}": "false" for n in names}
             contexts.append(names)
     assert contexts == SEALING_CONTEXTS[key]
+
+
+# ---------------------------------------------------------------- the pool's trigger
+
+
+def test_the_token_trigger_only_reads_users() -> None:
+    # The one grant no logical id can name: the pool's ARN would make a circle (UserPool ->
+    # PreTokenGenerationFunction -> its role -> UserPool), so the role names the user pools of
+    # the stack's account and region, for AdminGetUser alone (no other action, no other service).
+    role = role_of(template.resources, "PreTokenGenerationFunction")
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements_of(role)] == [
+        (
+            "Allow",
+            "cognito-idp:AdminGetUser",
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}"
+                ":userpool/*"
+            },
+        )
+    ]
+    assert set(role["ManagedPolicyArns"]) <= ALLOWED_MANAGED

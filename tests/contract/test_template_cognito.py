@@ -1,8 +1,9 @@
 """The user pool and its public client are hardened (issue 11, finding 6).
 
 Cognito has no per-group MFA requirement: MFA is OFF, OPTIONAL or ON for the whole pool. The
-pool offers TOTP (OPTIONAL: a user who enrolled is challenged at every sign-in) and admins are
-enrolled by the operator (README, Deploying); customers are not forced to.
+pool offers TOTP (OPTIONAL: a user who enrolled is challenged at every sign-in; customers are
+not forced to) and its Pre Token Generation trigger keeps `admin` in a token only for a user who
+signs in with TOTP (functions/identity; tests/unit/identity, tests/localcloud/test_admin_mfa.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ def test_the_pool_offers_totp_mfa() -> None:
 
     assert pool["MfaConfiguration"] in ("OPTIONAL", "ON")
     assert "SOFTWARE_TOKEN_MFA" in pool["EnabledMfas"]
+
+
+def test_the_pool_runs_the_admin_mfa_trigger_and_cognito_may_invoke_it() -> None:
+    pool = resource("UserPool")["Properties"]
+    assert pool["LambdaConfig"] == {
+        "PreTokenGeneration": {"Fn::GetAtt": ["PreTokenGenerationFunction", "Arn"]}
+    }
+    assert resource("PreTokenGenerationFunction")["Properties"]["Handler"] == (
+        "pre_token_generation.handler"
+    )
+    permission = resource("PreTokenGenerationPermission")["Properties"]
+    assert permission["Principal"] == "cognito-idp.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["PreTokenGenerationFunction", "Arn"]}
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["UserPool", "Arn"]}  # this pool only
 
 
 def test_no_public_client_tells_who_has_an_account_or_takes_a_password_from_a_server() -> None:

@@ -1,0 +1,1 @@
+"""Who may hold which group in a token: the user pool's Pre Token Generation trigger."""
