@@ -22,7 +22,6 @@ p95 under 5 s. A benchmark, not a test: it reports, it does not assert.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import tempfile
@@ -40,8 +39,10 @@ from bench.load import (
     function_table,
     place_and_follow,
     process_tree_cpu,
+    running_target,
     seed,
     summary,
+    write_result,
 )
 from tests.support.localcloud_process import ROOT, localcloud_process
 from tests.support.shop import ROOMY_CLIENT_LIMITS  # one IP, many orders per customer
@@ -156,8 +157,7 @@ def report(result: dict[str, Any]) -> None:
 @contextmanager
 def target_for(args: argparse.Namespace) -> Iterator[Target]:
     if args.aws_url:
-        status = Target("", args.aws_url).status()
-        yield Target(status["apiUrl"], args.aws_url)
+        yield running_target(args.aws_url)
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -186,9 +186,7 @@ def main() -> None:
     with target_for(args) as target:
         result = run(target, args)
     report(result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from bench.load import (
     place_and_follow,
     seed,
     send,
+    write_result,
 )
 from bench.pricing import (
     SERVICES,
@@ -322,9 +323,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     report(result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

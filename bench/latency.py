@@ -17,7 +17,6 @@ bench/results/latency.json. A benchmark: it reports, it does not assert.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -32,7 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.load import SHIPPING_ADDRESS, Target, _confirmed_at, http, percentile, seed
+from bench.load import (
+    SHIPPING_ADDRESS,
+    Target,
+    confirmed_time,
+    http,
+    percentile,
+    running_target,
+    seed,
+    write_result,
+)
 from bench.started import started_localcloud
 from tests.support.localcloud_process import ROOT
 
@@ -139,7 +147,7 @@ def to_confirmed(target: Target, placed: list[tuple[str, str, float]], limit: fl
         still = []
         for order_id, token, posted_at in pending:
             status, answer = http("GET", f"{target.api_url}/orders/{order_id}", token)
-            confirmed = _confirmed_at(answer) if status == 200 else None
+            confirmed = confirmed_time(answer) if status == 200 else None
             if confirmed is not None:
                 found.append(confirmed - posted_at)
             elif status == 200 and answer["status"] == "PENDING":
@@ -220,8 +228,7 @@ def report(result: dict[str, Any]) -> None:
 @contextmanager
 def target_for(args: argparse.Namespace) -> Iterator[Target]:
     if args.aws_url:
-        status = Target("", args.aws_url).status()
-        yield Target(status["apiUrl"], args.aws_url)
+        yield running_target(args.aws_url)
         return
     # A few customers stand for many here: each places an order every second or so, far past
     # the per-customer limit (OrderPlacementLimit, 10 a minute), which the load is not about.
@@ -242,9 +249,7 @@ def main() -> None:
     with target_for(args) as target:
         result = run(target, args)
     report(result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":

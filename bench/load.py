@@ -16,6 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from localcloud.awsclients import AwsClients
@@ -225,7 +226,7 @@ def follow(
                 get_latencies.append(time.monotonic() - started)
                 if status == 200 and answer["status"] in FINAL:
                     order.final_seen_at = time.time()
-                    order.confirmed_at = _confirmed_at(answer)
+                    order.confirmed_at = confirmed_time(answer)
                     order.status = answer["status"]
                     order.reason = (answer.get("history") or [{}])[-1].get("reason")
             time.sleep(interval)
@@ -235,7 +236,7 @@ def follow(
             future.result()
 
 
-def _confirmed_at(order: dict[str, Any]) -> float | None:
+def confirmed_time(order: dict[str, Any]) -> float | None:
     for entry in order.get("history", []):
         if entry["status"] == "CONFIRMED":
             return datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp()
@@ -314,3 +315,15 @@ def process_tree_cpu(pid: int) -> dict[str, float]:
         workers += sum(stats[child][1])
         pending += children.get(child, [])
     return {"localcloud": (own[0] + own[1]) / ticks, "workers": workers / ticks}
+
+
+def running_target(aws_url: str) -> Target:
+    """A localcloud someone else started, found from its AWS endpoint's status."""
+    return Target(Target("", aws_url).status()["apiUrl"], aws_url)
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """A benchmark's result as JSON (bench/results/ by default), and where it went."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {path}")

@@ -43,7 +43,9 @@ from bench.load import (
     place_and_follow,
     put_product,
     register_customer,
+    running_target,
     send,
+    write_result,
 )
 from ops.deployment import discover
 from ops.invariants import CheckOptions, check_when_settled
@@ -253,8 +255,7 @@ def render(result: dict[str, Any]) -> str:
 @contextmanager
 def target_for(aws_url: str | None) -> Iterator[Target]:
     if aws_url:
-        with urllib.request.urlopen(f"{aws_url}/_localcloud/status", timeout=30) as response:
-            yield Target(json.loads(response.read())["apiUrl"], aws_url)
+        yield running_target(aws_url)
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -280,9 +281,7 @@ def main() -> None:
     with target_for(args.aws_url) as target:
         result = run(target, options)
     print(render(result))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_result(args.output, result)
 
 
 if __name__ == "__main__":
