@@ -237,6 +237,7 @@ def follow(
 
 
 def confirmed_time(order: dict[str, Any]) -> float | None:
+    """When the order became CONFIRMED (epoch seconds, the service's clock), from its history."""
     for entry in order.get("history", []):
         if entry["status"] == "CONFIRMED":
             return datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp()
