@@ -28,10 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import threading
 import time
 import urllib.error
@@ -43,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import Target, put_product
+from bench.provenance import commit, machine
 from bench.started import started_localcloud
 from localcloud.awsclients import AwsClients
 from tests.support.localcloud_process import ROOT
@@ -235,13 +234,6 @@ def main() -> None:
     load_before = os.getloadavg()
     runs = {name: run_one(name, overrides, args) for name, overrides in CONFIGURATIONS.items()}
     load_after = os.getloadavg()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout.strip()
     cached, uncached = runs["stage cache"]["all"], runs["no cache"]["all"]
     result = {
         "benchmark": "catalog reads with and without the API stage cache (issue 10 item 4)",
@@ -249,9 +241,8 @@ def main() -> None:
         f"--requests {args.requests} --threads {args.threads} --products {args.products} "
         f"--ttl {args.ttl} --seed {args.seed}",
         "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": commit,
-        "machine": f"{platform.machine()} {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} cores",
+        "commit": commit(),
+        "machine": machine(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "workload": {

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.provenance import commit, machine
 from bench.started import started_localcloud
 from localcloud.cloud import read_status, worker_base_environment
 from localcloud.cloudformation.template import Template
@@ -271,13 +271,6 @@ def measure(
 
 def _commit() -> str:
     """The commit measured, marked + when the working tree differs from it."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", "functions", "layers", "template.yaml"],
         cwd=ROOT,
@@ -285,7 +278,8 @@ def _commit() -> str:
         text=True,
         check=False,
     ).stdout.strip()
-    return f"{head}+" if dirty else head or "unknown"
+    head = commit()
+    return f"{head}+" if dirty and head != "unknown" else head
 
 
 def load_average() -> str:
@@ -381,8 +375,7 @@ def report(
         summary["cpu"] = cpu_summary_
     document: dict[str, object] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {platform.python_implementation()} "
-        f"{platform.python_version()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "load_average_before": load_before,
         "load_average_after": load_after,
         "commit": _commit(),

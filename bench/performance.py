@@ -12,9 +12,6 @@ a result that is missing is said to be missing, never filled in.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from bench.pricing import SERVICES
+from bench.provenance import commit, machine
 from tests.support.localcloud_process import ROOT
 
 RESULTS = ROOT / "bench" / "results"
@@ -49,22 +47,6 @@ def load(name: str) -> dict[str, Any] | None:
         return None
     result: dict[str, Any] = json.loads(path.read_text())
     return result
-
-
-def machine() -> str:
-    python = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"{platform.machine()} {python}, {os.cpu_count()} cores"
-
-
-def commit() -> str:
-    answer = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    return answer.stdout.strip() or "unknown"
 
 
 def _load(result: dict[str, Any]) -> str:
