@@ -20,7 +20,6 @@ application/json`: a form on another web page can't send that without the browse
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from pathlib import Path
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from werkzeug.wrappers import Request, Response
 
 from localcloud.console.data import ConsoleData, ConsoleError
+from localcloud.endpoint.answers import json_response
 
 log = logging.getLogger("localcloud.console")
 
@@ -121,9 +121,7 @@ def _static(name: str) -> Response:
 
 
 def _json(status: int, body: Any) -> Response:
-    response = Response(json.dumps(body, default=str), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_response(status, body, {"Cache-Control": "no-store"})
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -11,7 +11,6 @@ instead; which AWS call a request is, both ask localcloud.endpoint.calls.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import threading
@@ -27,6 +26,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
@@ -171,11 +171,11 @@ class AwsEndpoint:
     def _invoke(self, request: Request, name: str) -> Response:
         runtime = self.runtime
         if runtime is None:
-            return _json_response(503, {"Type": "Service", "Message": "localcloud is starting"})
+            return json_response(503, {"Type": "Service", "Message": "localcloud is starting"})
         try:
             runtime.function(name)
         except KeyError:
-            return _json_response(
+            return json_response(
                 404,
                 {"Type": "User", "Message": f"Function not found: {name}"},
                 {"x-amzn-ErrorType": "ResourceNotFoundException"},
@@ -196,7 +196,7 @@ class AwsEndpoint:
                 trace_header=request.headers.get("X-Amzn-Trace-Id"),
             )
         except TooManyRequestsException as throttled:  # Invoke's 429, before the function ran
-            return _json_response(
+            return json_response(
                 throttled.status, throttled.body(), {"x-amzn-ErrorType": throttled.error_type}
             )
         headers = {
@@ -213,28 +213,28 @@ class AwsEndpoint:
         path = request.path
         if path == "/_localcloud/faults":
             status, body = faults_api.handle(self.faults, request.method, request.get_data())
-            return _json_response(status, body)
+            return json_response(status, body)
         if path == "/_localcloud/status":
-            return _json_response(200, self.status())
+            return json_response(200, self.status())
         if path == "/_localcloud/billing" and self.meter is not None:
             # GET: what this run would be billed for on AWS; POST .../reset: count anew.
-            return _json_response(200, self.meter.snapshot())
+            return json_response(200, self.meter.snapshot())
         if path == "/_localcloud/billing/reset" and request.method == "POST" and self.meter:
             self.meter.reset()
-            return _json_response(200, {"reset": True})
+            return json_response(200, {"reset": True})
         if path == "/_localcloud/ses/messages":
-            return _json_response(200, {"messages": sent_emails()})
+            return json_response(200, {"messages": sent_emails()})
         if path == "/_localcloud/sns/messages":  # emails and HTTP deliveries of SNS topics
-            return _json_response(200, {"messages": delivered_messages()})
+            return json_response(200, {"messages": delivered_messages()})
         if path == CONFIRM_PATH:  # an SNS SubscribeURL: confirms the subscription
             args = request.args
             status, body = confirm_from_url(args.get("TopicArn", ""), args.get("Token", ""))
-            return _json_response(status, body)
+            return json_response(status, body)
         for route in self.local_routes:
             answer = route(request)
             if answer is not None:
                 return answer
-        return _json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
+        return json_response(404, {"message": "No such localcloud route", "code": "NOT_FOUND"})
 
 
 class _Dispatcher(DomainDispatcherApplication):
@@ -258,7 +258,3 @@ def _from_a_function(request: Request) -> bool:
     """Sent by a Lambda function's SDK (botocore puts AWS_EXECUTION_ENV in the User-Agent):
     its caller waits for it (see localcloud.lambda_.concurrency)."""
     return "exec-env/AWS_Lambda_" in request.headers.get("User-Agent", "")
-
-
-def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")

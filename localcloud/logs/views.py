@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -10,19 +9,12 @@ from botocore.exceptions import ClientError
 from werkzeug.wrappers import Request, Response
 
 from localcloud.awsclients import AwsClients
+from localcloud.endpoint.answers import json_error, json_response
 from localcloud.logs.logbook import LogBook
 from localcloud.logs.story import SentEmails, execution_names, order_story
 from localcloud.spec import ACCOUNT_ID, REGION
 
 _STORY_PATH = re.compile(r"^/_localcloud/orders/(?P<id>[A-Za-z0-9_.:-]{1,128})/story$")
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
-
-
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"message": message, "code": code})
 
 
 class LogViews:
@@ -37,7 +29,8 @@ class LogViews:
         if request.path.startswith("/_localcloud/orders/"):
             match = _STORY_PATH.match(request.path)
             if match is None:
-                return _error(400, "VALIDATION_ERROR", "expected /_localcloud/orders/<id>/story")
+                expected = "expected /_localcloud/orders/<id>/story"
+                return json_error(400, "VALIDATION_ERROR", expected)
             return self.story(match["id"])
         return None
 
@@ -45,21 +38,21 @@ class LogViews:
         try:
             limit = int(request.args.get("limit", "200"))
         except ValueError:
-            return _error(400, "VALIDATION_ERROR", "limit must be an integer")
+            return json_error(400, "VALIDATION_ERROR", "limit must be an integer")
         if not 0 <= limit <= 100_000:
-            return _error(400, "VALIDATION_ERROR", "limit must be between 0 and 100000")
+            return json_error(400, "VALIDATION_ERROR", "limit must be between 0 and 100000")
         lines = self._logbook.lines(
             function=request.args.get("function") or None,
             order_id=request.args.get("order") or None,
             limit=limit,
         )
-        return _json(200, {"lines": [line.as_json() for line in lines]})
+        return json_response(200, {"lines": [line.as_json() for line in lines]})
 
     def story(self, order_id: str) -> Response:
         story = order_story(order_id, self._logbook, self._histories, self._sent_emails)
         if story is None:
-            return _error(404, "NOT_FOUND", f"nothing is known of order {order_id}")
-        return _json(200, story)
+            return json_error(404, "NOT_FOUND", f"nothing is known of order {order_id}")
+        return json_response(200, story)
 
     def _histories(self, order_id: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
         sfn = self._clients.stepfunctions

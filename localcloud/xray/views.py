@@ -6,32 +6,26 @@ from __future__ import annotations
 import json
 import re
 import time
+from functools import cached_property
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from localcloud.awsclients import AwsClients
+from localcloud.endpoint.answers import json_error, json_response
 from localcloud.xray.ids import is_trace_id
 
 _TRACE_PATH = re.compile(r"^/_localcloud/traces/(?P<id>[^/]+)$")
 LOOKBACK_SECONDS = 6 * 3600  # GetTraceSummaries' longest window on AWS
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"message": message, "code": code})
-
-
 class TraceViews:
     def __init__(self, endpoint_url: str) -> None:
         self._clients = AwsClients(endpoint_url)
 
-    @property
+    @cached_property
     def _xray(self) -> Any:
-        return self._clients.client("xray")
+        return self._clients.client("xray")  # one client, not one per request
 
     def __call__(self, request: Request) -> Response | None:
         if request.path == "/_localcloud/traces":
@@ -45,9 +39,9 @@ class TraceViews:
         try:
             limit = int(request.args.get("limit", "50"))
         except ValueError:
-            return _error(400, "VALIDATION_ERROR", "limit must be an integer")
+            return json_error(400, "VALIDATION_ERROR", "limit must be an integer")
         if not 1 <= limit <= 1000:
-            return _error(400, "VALIDATION_ERROR", "limit must be between 1 and 1000")
+            return json_error(400, "VALIDATION_ERROR", "limit must be between 1 and 1000")
         now = time.time()
         xray = self._xray
         summaries = xray.get_trace_summaries(StartTime=now - LOOKBACK_SECONDS, EndTime=now + 60)[
@@ -56,15 +50,15 @@ class TraceViews:
         ids = [summary["Id"] for summary in summaries]
         traces = [trace_view(t) for t in _batch(xray, ids)]
         traces.sort(key=lambda trace: trace["startTime"] or 0, reverse=True)
-        return _json(200, {"traces": [_summary(trace) for trace in traces[:limit]]})
+        return json_response(200, {"traces": [_summary(trace) for trace in traces[:limit]]})
 
     def detail(self, trace_id: str) -> Response:
         if not is_trace_id(trace_id):
-            return _error(400, "VALIDATION_ERROR", f"not an X-Ray trace id: {trace_id}")
+            return json_error(400, "VALIDATION_ERROR", f"not an X-Ray trace id: {trace_id}")
         traces = _batch(self._xray, [trace_id])
         if not traces:
-            return _error(404, "NOT_FOUND", f"no trace {trace_id}")
-        return _json(200, trace_view(traces[0]))
+            return json_error(404, "NOT_FOUND", f"no trace {trace_id}")
+        return json_response(200, trace_view(traces[0]))
 
 
 def _batch(xray: Any, ids: list[str]) -> list[dict[str, Any]]:
