@@ -17,6 +17,14 @@ done (nothing changes for a few seconds). Prices: each configuration (workflow t
 architecture) from the same counts; architecture and memory are modelled on the measured
 durations (bench/pricing.py says how). Writes bench/results/cost.json. A benchmark: it
 reports, it does not assert.
+
+WAF: the template's web ACL on the API stage inspects every API request, so its per-request
+price is in the per-order figures (column "waf"); the web ACL's and its rules' monthly prices
+are with the other fixed monthly prices, also shown spread over AMORTISED_ORDERS_PER_MONTH.
+Cognito: monthly active users, not orders: zero per order, a monthly price per 1,000 users.
+
+    .venv/bin/python -m bench.cost --reprice   (no orders: prices the counts already in
+                                                --output again, after a price or a rule changed)
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from bench.load import (
 )
 from bench.pricing import (
     SERVICES,
+    cognito_monthly,
     cost_by_service,
     load_prices,
     monthly_fixed,
@@ -61,6 +70,9 @@ ARCHITECTURES = ("arm64", "x86_64")
 MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3008)
 DEFAULT = ("STANDARD", "arm64")  # the template's defaults
 AIM_PER_THOUSAND = 0.05
+# The volume the fixed monthly prices are spread over on the page: a stated example, not a
+# forecast (at 10,000 orders a month each fixed dollar is ten times as much per order).
+AMORTISED_ORDERS_PER_MONTH = 100_000
 
 
 def billing(target: Target) -> dict[str, Any]:
@@ -197,7 +209,47 @@ def run_workflow(workflow: str, args: argparse.Namespace) -> dict[str, Any]:
         return result
 
 
-def price(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict[str, Any]:
+def stack() -> dict[str, Any]:
+    """What template.yaml deploys that is priced by the month: the web ACLs associated with a
+    resource (the API's stage) and their rules, the user pools and their feature plans, and
+    the counts of alarms, secrets and KMS keys."""
+    template = Template.load(ROOT / "template.yaml", {}, "shop")
+    associated = {
+        _logical_id(properties.get("WebACLArn"))
+        for _, properties in template.of_type("AWS::WAFv2::WebACLAssociation")
+    }
+    acls = {
+        logical_id: len(properties.get("Rules") or [])
+        for logical_id, properties in template.of_type("AWS::WAFv2::WebACL")
+        if logical_id in associated
+    }
+    count = Counter(resource["Type"] for resource in template.resources.values())
+    return {
+        "webAcls": acls,
+        "userPools": {
+            logical_id: properties.get("UserPoolTier") or None
+            for logical_id, properties in template.of_type("AWS::Cognito::UserPool")
+        },
+        "alarms": count["AWS::CloudWatch::Alarm"],
+        "secrets": count["AWS::SecretsManager::Secret"],
+        "kmsKeys": count["AWS::KMS::Key"],
+    }
+
+
+def _logical_id(reference: Any) -> str | None:
+    """The resource a `!GetAtt X.Arn` or `!Ref X` names."""
+    if isinstance(reference, dict):
+        if "Fn::GetAtt" in reference:
+            target = reference["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+        if "Ref" in reference:
+            return str(reference["Ref"])
+    return None
+
+
+def price(
+    runs: dict[str, dict[str, Any]], prices: dict[str, Any], *, web_acl: bool
+) -> dict[str, Any]:
     """$ per 1,000 orders by service for every (workflow, architecture, scenario), and the
     memory sweep of the default workflow's happy path."""
     configurations = []
@@ -205,7 +257,9 @@ def price(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict[str, 
         for architecture in ARCHITECTURES:
             for scenario, run in scenarios.items():
                 costs = per_thousand_orders(
-                    cost_by_service(run["billing"], prices, architecture=architecture),
+                    cost_by_service(
+                        run["billing"], prices, architecture=architecture, web_acl=web_acl
+                    ),
                     run["orders"],
                 )
                 configurations.append(
@@ -225,7 +279,11 @@ def price(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict[str, 
             for memory in MEMORY_SIZES:
                 costs = per_thousand_orders(
                     cost_by_service(
-                        happy["billing"], prices, architecture=architecture, memory_mb=memory
+                        happy["billing"],
+                        prices,
+                        architecture=architecture,
+                        memory_mb=memory,
+                        web_acl=web_acl,
                     ),
                     happy["orders"],
                 )
@@ -240,9 +298,12 @@ def price(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict[str, 
     return {"configurations": configurations, "memorySweep": sweep}
 
 
-def fixed_costs(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict[str, Any]:
-    template = Template.load(ROOT / "template.yaml", {}, "shop")
-    count = Counter(resource["Type"] for resource in template.resources.values())
+def fixed_costs(
+    runs: dict[str, dict[str, Any]], prices: dict[str, Any], deployed: dict[str, Any]
+) -> dict[str, Any]:
+    """The monthly prices, whatever the orders: the stack's (custom metrics, alarms, secrets,
+    KMS keys, web ACLs and their rules), also spread over AMORTISED_ORDERS_PER_MONTH orders;
+    and Cognito's, per 1,000 monthly active users at each pool's feature plan."""
     metrics = max(
         (
             run["billing"]["cloudWatch"]["customMetrics"]
@@ -251,20 +312,39 @@ def fixed_costs(runs: dict[str, dict[str, Any]], prices: dict[str, Any]) -> dict
         ),
         default=0,
     )
+    per_month = monthly_fixed(
+        metrics,
+        deployed["alarms"],
+        deployed["secrets"],
+        deployed["kmsKeys"],
+        prices,
+        web_acls=len(deployed["webAcls"]),
+        waf_rules=sum(deployed["webAcls"].values()),
+    )
+    cognito = prices["cognito"]
+    plans = [plan or cognito["defaultFeaturePlan"] for plan in deployed["userPools"].values()]
     return {
         "customMetricsSeen": metrics,
-        "alarms": count["AWS::CloudWatch::Alarm"],
-        "secrets": count["AWS::SecretsManager::Secret"],
-        "kmsKeys": count["AWS::KMS::Key"],
-        "perMonth": {
-            k: round(v, 2)
-            for k, v in monthly_fixed(
-                metrics,
-                count["AWS::CloudWatch::Alarm"],
-                count["AWS::SecretsManager::Secret"],
-                count["AWS::KMS::Key"],
-                prices,
-            ).items()
+        "alarms": deployed["alarms"],
+        "secrets": deployed["secrets"],
+        "kmsKeys": deployed["kmsKeys"],
+        "webAcls": len(deployed["webAcls"]),
+        "wafRules": sum(deployed["webAcls"].values()),
+        "perMonth": {k: round(v, 2) for k, v in per_month.items()},
+        "amortisedOrdersPerMonth": AMORTISED_ORDERS_PER_MONTH,
+        "perThousandOrdersAmortised": {
+            k: round(v * 1000 / AMORTISED_ORDERS_PER_MONTH, 5) for k, v in per_month.items()
+        },
+        "cognito": {
+            "userPools": len(plans),
+            "featurePlans": plans,
+            "planSetInTemplate": any(deployed["userPools"].values()),
+            "perOrder": 0.0,
+            "perThousandMauMonth": {
+                plan: round(cognito_monthly(1000, prices, plan=plan), 2)
+                for plan in cognito["perMauMonth"]
+            },
+            "freeMauPerMonth": cognito["freeMauPerMonth"],
         },
     }
 
@@ -288,8 +368,33 @@ def report(result: dict[str, Any]) -> None:
             f"  {row['architecture']:7} {row['memoryMb']:5} MB  lambda {row['lambda']:.4f}  "
             f"total {row['total']:.4f}"
         )
-    print(f"\nfixed per month (not per order): {result['fixed']['perMonth']}")
+    fixed = result["fixed"]
+    print(f"\nfixed per month (not per order): {fixed['perMonth']}")
+    print(
+        f"  spread over {fixed['amortisedOrdersPerMonth']:,} orders a month, per 1,000 orders: "
+        f"{fixed['perThousandOrdersAmortised']}"
+    )
+    cognito = fixed["cognito"]
+    print(
+        f"Cognito: $0 per order; per 1,000 monthly active users a month "
+        f"{cognito['perThousandMauMonth']} (the pool's plan: {cognito['featurePlans']})"
+    )
     print(f"load average {result['loadAverage']} ({result['cpus']} cpus)")
+
+
+def reprice(result: dict[str, Any]) -> dict[str, Any]:
+    """The prices and fixed costs of a result's counted runs, with today's prices.json and
+    template.yaml (the counts and the measuring run's details kept)."""
+    prices = load_prices()
+    deployed = stack()
+    return {
+        **result,
+        "pricesRecorded": prices["recorded"],
+        "aimPerThousand": AIM_PER_THOUSAND,
+        "webAclOnApi": bool(deployed["webAcls"]),
+        "prices": price(result["runs"], prices, web_acl=bool(deployed["webAcls"])),
+        "fixed": fixed_costs(result["runs"], prices, deployed),
+    }
 
 
 def main() -> None:
@@ -306,25 +411,33 @@ def main() -> None:
     )
     parser.add_argument("--deadline", type=float, default=900)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--reprice",
+        action="store_true",
+        help="place no orders: price the counts already in --output again (prices.json and "
+        "template.yaml as they are now), and rewrite it",
+    )
     args = parser.parse_args()
+    if args.reprice:
+        result = reprice(json.loads(args.output.read_text()))
+        result["repricedAt"] = datetime.now(UTC).isoformat(timespec="seconds")
+        report(result)
+        write_result(args.output, result)
+        return
     load_before = os.getloadavg()
     started = time.time()
     runs = {workflow: run_workflow(workflow, args) for workflow in args.workflows.split(",")}
-    prices = load_prices()
-    result = {
+    measured = {
         "command": " ".join([".venv/bin/python -m bench.cost", *sys.argv[1:]]),
         "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "ordersPerScenario": args.orders,
         "threads": args.threads,
-        "pricesRecorded": prices["recorded"],
-        "aimPerThousand": AIM_PER_THOUSAND,
-        "prices": price(runs, prices),
-        "fixed": fixed_costs(runs, prices),
         "runs": runs,
         "seconds": round(time.time() - started, 1),
         "loadAverage": {"before": load_before, "after": os.getloadavg()},
         "cpus": os.cpu_count(),
     }
+    result = reprice(measured)
     report(result)
     write_result(args.output, result)
 

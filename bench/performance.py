@@ -2,7 +2,9 @@
 
 - cold_start.json (bench.cold_start): cold init per function, boto3's floor, the reference;
 - latency.json (bench.latency): p50/p95/p99 per API route, POST -> CONFIRMED;
-- cost.json (bench.cost): $ per 1,000 orders by service per configuration, the memory sweep;
+- cost.json (bench.cost): $ per 1,000 orders by service per configuration, the memory sweep,
+  the fixed monthly prices (the stack's, WAF's web ACL and rules, Cognito's users);
+- catalog_cache.json (bench.catalog_cache): catalog reads with and without the stage cache;
 - run.json (bench.run): time to a healthy API, warm overhead per invocation.
 
 Each section names the command that measured it, when, and the machine's load around it;
@@ -32,6 +34,7 @@ SERVICE_NAMES = {
     "dynamodb": "DynamoDB",
     "stepFunctions": "Step Functions",
     "apiGateway": "API Gateway",
+    "waf": "WAF requests",
     "eventBridge": "EventBridge",
     "sqs": "SQS",
     "ses": "SES",
@@ -205,12 +208,29 @@ def cost_section(result: dict[str, Any] | None) -> list[str]:
         "taken as the durations at the template's 512 MB.",
         "",
     ]
+    if result.get("webAclOnApi"):
+        lines += [
+            "WAF: the template associates a web ACL (a per-IP rate rule) with the API's stage, "
+            "so WAF inspects every request the stage receives, allowed or blocked: column "
+            '"WAF requests" is the API requests counted on localcloud at WAF\'s price per '
+            "million. The web ACL's and its rule's monthly prices do not grow with orders: they "
+            "are under [Not per order](#not-per-order) below. Cognito bills monthly active "
+            "users, not orders: no column here, its monthly price per 1,000 users below.",
+            "",
+        ]
     if default_happy and default_mix:
         aim = result["aimPerThousand"]
+        waf_happy = default_happy["byService"].get("waf")
+        waf_note = (
+            f", of which WAF ${waf_happy:.4f} "
+            f"(${default_happy['total'] - waf_happy:.4f} without it)"
+            if waf_happy
+            else ""
+        )
         lines += [
             f"**Default configuration (STANDARD, arm64): ${default_happy['total']:.4f} per "
             f"1,000 orders on the happy path, ${default_mix['total']:.4f} on the mix** "
-            f"(aim: at most ${aim}).",
+            f"(aim: at most ${aim}){waf_note}.",
             "",
         ]
     lines += [
@@ -222,7 +242,7 @@ def cost_section(result: dict[str, Any] | None) -> list[str]:
         "|---|---|---|" + "---:|" * (len(SERVICES) + 1),
     ]
     for c in configurations:
-        cells = " | ".join(f"{c['byService'][s]:.4f}" for s in SERVICES)
+        cells = " | ".join(_dollars(c["byService"].get(s)) for s in SERVICES)
         name = f"**{c['workflow']}**" if c["default"] else c["workflow"]
         lines.append(
             f"| {name} | {c['architecture']} | {c['scenario']} | {cells} | {c['total']:.4f} |"
@@ -249,17 +269,89 @@ def cost_section(result: dict[str, Any] | None) -> list[str]:
                 f"| {memory} | {arm.get('lambda', 0):.4f} | {arm.get('total', 0):.4f} | "
                 f"{x86.get('lambda', 0):.4f} | {x86.get('total', 0):.4f} |"
             )
+    return [*lines, "", *fixed_section(result)]
+
+
+FIXED_NAMES = {
+    "customMetrics": "CloudWatch custom metrics",
+    "alarms": "CloudWatch alarms",
+    "secrets": "Secrets Manager secrets",
+    "kmsKeys": "KMS keys",
+    "wafWebAcls": "WAF web ACL",
+    "wafRules": "WAF rules",
+}
+
+
+def fixed_section(result: dict[str, Any]) -> list[str]:
+    """The monthly prices that do not grow with orders, spread over a stated volume, and
+    Cognito's per 1,000 monthly active users."""
     fixed = result["fixed"]
-    lines += [
+    counts = {
+        "customMetrics": f"{fixed['customMetricsSeen']} seen in the run",
+        "alarms": f"{fixed['alarms']} in the template",
+        "secrets": f"{fixed['secrets']} in the template",
+        "kmsKeys": f"{fixed['kmsKeys']} in the template",
+        "wafWebAcls": f"{fixed.get('webAcls', 0)} on the API stage",
+        "wafRules": f"{fixed.get('wafRules', 0)} (the per-IP rate rule)",
+    }
+    amortised = fixed.get("perThousandOrdersAmortised")
+    volume = fixed.get("amortisedOrdersPerMonth")
+    lines = [
+        "### Not per order",
         "",
-        "Not per order (a month of the stack, whatever the orders): "
-        + ", ".join(f"{k} ${v:.2f}" for k, v in fixed["perMonth"].items())
-        + f" ({fixed['customMetricsSeen']} custom metrics seen in the run, {fixed['alarms']} "
-        f"alarms, {fixed['secrets']} secrets, {fixed['kmsKeys']} KMS keys in the template); "
-        "plus the SQS pollers' empty receives, Cognito's monthly active users and storage.",
+        "A month of the stack, whatever the orders"
+        + (
+            f"; spread over {volume:,} orders a month (an example volume, not a forecast: at a "
+            "tenth of it each is ten times as much per order) it adds the last column to the "
+            "per-order figures above"
+            if amortised
+            else ""
+        )
+        + ".",
+        "",
+        "| monthly price | how many | $ per month |"
+        + (f" $ per 1,000 orders at {volume:,} a month |" if amortised else ""),
+        "|---|---|---:|" + ("---:|" if amortised else ""),
+    ]
+    for key, dollars in fixed["perMonth"].items():
+        row = f"| {FIXED_NAMES.get(key, key)} | {counts.get(key, '')} | {dollars:.2f} |"
+        if amortised:
+            row += f" {amortised[key]:.4f} |"
+        lines.append(row)
+    total = sum(fixed["perMonth"].values())
+    row = f"| **all of the above** | | **{total:.2f}** |"
+    if amortised:
+        row += f" **{sum(amortised.values()):.4f}** |"
+    lines += [row, ""]
+    cognito = fixed.get("cognito")
+    if cognito:
+        plans = cognito["perThousandMauMonth"]
+        plan = cognito["featurePlans"][0] if cognito["featurePlans"] else "ESSENTIALS"
+        others = ", ".join(f"{name} ${dollars:.2f}" for name, dollars in plans.items())
+        free = cognito["freeMauPerMonth"].get(plan, 0)
+        lines += [
+            f"Cognito (user pool, feature plan {plan}"
+            + ("" if cognito["planSetInTemplate"] else ": the template sets no UserPoolTier")
+            + f"): **$0 per order** (orders make no monthly active users: a customer who "
+            "signs in is one a month however many orders they place); "
+            f"**${plans[plan]:.2f} a month per 1,000 monthly active users** at the first "
+            f"tier's price (per 1,000 by plan: {others}), of which the first {free:,} a month "
+            "are free on the account. The pool uses none of the features the API reference "
+            "says the plan gates (managed login, access-token customization, threat "
+            "protection): LITE looks possible, not tried.",
+            "",
+        ]
+    lines += [
+        "Also not per order and not priced here: the SQS pollers' empty receives, storage "
+        "(DynamoDB, logs kept), the prod stage cache by the hour (template parameter "
+        "ApiCacheSize).",
         "",
     ]
     return lines
+
+
+def _dollars(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def counts_table(result: dict[str, Any]) -> list[str]:
@@ -309,7 +401,7 @@ def cost_plot(result: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 5))
     bottom = [0.0] * len(configurations)
     for service in SERVICES:
-        values = [c["byService"][service] for c in configurations]
+        values = [c["byService"].get(service, 0.0) for c in configurations]
         ax.bar(range(len(configurations)), values, bottom=bottom, label=SERVICE_NAMES[service])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.axhline(result["aimPerThousand"], color="black", linestyle="--", label="aim")
@@ -343,6 +435,76 @@ def memory_plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+# ---------------------------------------------------------------------- catalog cache
+
+
+def catalog_cache_section(result: dict[str, Any] | None) -> list[str]:
+    lines = ["## Catalog reads with and without the API stage cache", ""]
+    if result is None:
+        return [
+            *lines,
+            "Not measured: `python -m bench.catalog_cache` has not written its result.",
+            "",
+        ]
+    workload = result["workload"]
+    before = ", ".join(f"{v:.1f}" for v in result["load_average_before"])
+    after = ", ".join(f"{v:.1f}" for v in result["load_average_after"])
+    runs = result["runs"]
+    lines += [
+        f"`{result['command']}`, {result['ran_at']}, commit {result['commit']}, "
+        f"{result['machine']}; load average (1, 5, 15 min) {before} before, {after} after. "
+        f"Two localclouds one after the other, the same {workload['requests']:,} requests "
+        f"from {workload['threads']} clients on each: {workload['mix']}, over "
+        f'{workload["products"]} products; "stage cache" is Stage=prod (the template\'s '
+        f"cache on GET /products and /products/{{sku}}, TTL {workload['ttl_seconds']} s, "
+        'emulated by localcloud), "no cache" is Stage=dev. A warm-up on keys the workload '
+        "never asks keeps cold starts out. Hit ratio: 1 - the two functions' invocations / "
+        "requests (localcloud's counts); CloudWatch's CacheHitCount / CacheMissCount for "
+        "the stage include the warm-up. Latency measured by the client on 127.0.0.1.",
+        "",
+        "| configuration | requests | function invocations | hit ratio | CloudWatch hits / "
+        "misses | p50 ms | p95 ms | p99 ms | mean ms | requests/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        every = run["all"]
+        watch = run.get("cloudwatch", {})
+        lines.append(
+            f"| {name} | {run['requests']:,} | {sum(run['function_invocations'].values()):,} "
+            f"| {run['hit_ratio']:.3f} | {watch.get('CacheHitCount', 0):,} / "
+            f"{watch.get('CacheMissCount', 0):,} | {every['p50_ms']} | {every['p95_ms']} | "
+            f"{every['p99_ms']} | {every['mean_ms']} | {run['throughput_rps']} |"
+        )
+    lines += [
+        "",
+        "| route | configuration | requests | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    routes = sorted({route for run in runs.values() for route in run["routes"]})
+    for route in routes:
+        for name, run in runs.items():
+            row = run["routes"].get(route)
+            if row:
+                lines.append(
+                    f"| {route} | {name} | {row['requests']:,} | {row['p50_ms']} | "
+                    f"{row['p95_ms']} | {row['p99_ms']} |"
+                )
+    speedup = result.get("speedup") or {}
+    if speedup:
+        lines += [
+            "",
+            "Without the cache / with it: "
+            + ", ".join(
+                f"{key.removesuffix('_ms')} {value}x"
+                for key, value in speedup.items()
+                if value is not None
+            )
+            + ". Stock shown by a cached answer may be stale by the TTL; reservation never "
+            "reads the cache.",
+        ]
+    return [*lines, ""]
+
+
 # ---------------------------------------------------------------------- startup
 
 
@@ -368,8 +530,15 @@ def startup_section(result: dict[str, Any] | None) -> list[str]:
 
 def write_page() -> Path:
     PLOTS.mkdir(parents=True, exist_ok=True)
-    cold, latency, cost, run = (
-        load(name) for name in ("cold_start.json", "latency.json", "cost.json", "run.json")
+    cold, latency, cost, cache, run = (
+        load(name)
+        for name in (
+            "cold_start.json",
+            "latency.json",
+            "cost.json",
+            "catalog_cache.json",
+            "run.json",
+        )
     )
     if cold is not None:
         cold_start_plot(cold, PLOTS / "cold_start.png")
@@ -389,6 +558,7 @@ def write_page() -> Path:
         "",
         *cost_section(cost),
         *latency_section(latency),
+        *catalog_cache_section(cache),
         *cold_start_section(cold),
         *startup_section(run),
     ]

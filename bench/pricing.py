@@ -10,6 +10,12 @@ What is measured and what is modelled:
   at the template's memory, and its CPU-bound share scales with the vCPU Lambda allocates in
   proportion to memory (one full vCPU at 1,769 MB; a single-threaded handler gains nothing
   above it); the rest (waiting on DynamoDB, the payment provider) does not scale.
+
+What is per order and what is not: WAF inspects every request the API stage receives (the web
+ACL associated with it answers first), so its per-request price is per order, counted from
+the API requests localcloud's gateway saw; a web ACL's and its rules' monthly prices are not
+(`monthly_fixed`). Cognito bills monthly active users, however many orders each places: zero
+per order at a given number of users, a monthly price per 1,000 of them (`cognito_monthly`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ SERVICES = (
     "dynamodb",
     "stepFunctions",
     "apiGateway",
+    "waf",
     "eventBridge",
     "sqs",
     "ses",
@@ -78,9 +85,12 @@ def cost_by_service(
     architecture: str | None = None,
     memory_mb: int | None = None,
     cpu_fraction: float = 0.5,
+    web_acl: bool = False,
 ) -> dict[str, float]:
     """Dollars of one counted run, by service (per-request and per-byte charges only: the
-    monthly charges of metrics, alarms, secrets and keys are `monthly_fixed`)."""
+    monthly charges of metrics, alarms, secrets, keys and web ACLs are `monthly_fixed`).
+    `web_acl`: a WAF web ACL is associated with the API's stage, so it inspects (and WAF
+    bills) every request the stage received, allowed or blocked."""
     # API calls the functions made (localcloud's own CloudWatch and pollers are not billed)
     calls = billing.get("functionCalls", {})
     ddb = prices["dynamodb"]
@@ -110,6 +120,9 @@ def cost_by_service(
         "apiGateway": billing["apiGateway"]["requests"]
         * prices["apiGateway"]["restPerMillionRequests"]
         / 1e6,
+        "waf": billing["apiGateway"]["requests"] * prices["waf"]["perMillionRequests"] / 1e6
+        if web_acl
+        else 0.0,
         "eventBridge": billing["eventBridge"]["events64KB"]
         * prices["eventBridge"]["perMillionCustomEvents"]
         / 1e6,
@@ -128,7 +141,14 @@ def per_thousand_orders(costs: Mapping[str, float], orders: int) -> dict[str, fl
 
 
 def monthly_fixed(
-    custom_metrics: int, alarms: int, secrets: int, keys: int, prices: Mapping[str, Any]
+    custom_metrics: int,
+    alarms: int,
+    secrets: int,
+    keys: int,
+    prices: Mapping[str, Any],
+    *,
+    web_acls: int = 0,
+    waf_rules: int = 0,
 ) -> dict[str, float]:
     """What the stack costs per month whatever the number of orders (not per order)."""
     return {
@@ -136,4 +156,22 @@ def monthly_fixed(
         "alarms": alarms * prices["cloudWatch"]["perAlarmMonth"],
         "secrets": secrets * prices["secretsManager"]["perSecretMonth"],
         "kmsKeys": keys * prices["kms"]["perKeyMonth"],
+        "wafWebAcls": web_acls * prices["waf"]["perWebAclMonth"],
+        "wafRules": waf_rules * prices["waf"]["perRuleMonth"],
     }
+
+
+def cognito_monthly(
+    monthly_active_users: int,
+    prices: Mapping[str, Any],
+    *,
+    plan: str | None = None,
+    free_tier: bool = False,
+) -> float:
+    """A user pool's month for `monthly_active_users` at its feature plan (the default plan
+    when None), at the first tier's price; the free MAUs are taken off only when asked (the
+    rest of this table prices without free tiers)."""
+    table = prices["cognito"]
+    tier = plan or table["defaultFeaturePlan"]
+    free = table["freeMauPerMonth"][tier] if free_tier else 0
+    return max(0, monthly_active_users - free) * table["perMauMonth"][tier]

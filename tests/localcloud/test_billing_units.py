@@ -7,6 +7,9 @@
   require one RCU, and a transactional read of an 8 KB item would require four RCUs")
 - EventBridge entry size: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
 - SQS: https://aws.amazon.com/sqs/pricing/ ("a 256 KB payload is billed as four requests")
+
+and the prices of bench/pricing.py against bench/prices.json (WAF per request inspected and per
+web ACL and rule a month; Cognito per monthly active user, never per order).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from bench.pricing import cost_by_service, load_prices, scaled_ms
+from bench.cost import stack
+from bench.pricing import (
+    cognito_monthly,
+    cost_by_service,
+    load_prices,
+    monthly_fixed,
+    per_thousand_orders,
+    scaled_ms,
+)
 from localcloud.billing import units
 from localcloud.billing.meter import _emf_metrics, _transitions
 
@@ -118,37 +129,10 @@ def test_lambda_and_express_duration_rounding() -> None:
     assert units.express_memory_mb(1000) == 64
 
 
-def test_standard_transitions_price_as_the_issue_says() -> None:
-    # Given 1,000 orders of 10 STANDARD transitions each and nothing else
-    billing = {
+def _billing(**parts: Any) -> dict[str, Any]:
+    """A count of nothing, as /_localcloud/billing answers it, with `parts` filled in."""
+    billing: dict[str, Any] = {
         "lambda": {},
-        "dynamodb": {},
-        "stepFunctions": {
-            "standardTransitions": 10_000,
-            "expressRequests": 0,
-            "expressBilledMs": 0,
-            "expressMemoryMb": 64,
-        },
-        "apiGateway": {"requests": 0},
-        "eventBridge": {"events64KB": 0},
-        "sqs": {"requests": 0},
-        "ses": {"messages": 0},
-        "cloudWatch": {"logBytes": {}},
-        "xray": {"traces": 0},
-        "calls": {},
-        "functionCalls": {},
-    }
-    # When priced, Then Step Functions costs $0.025 per 1,000 transitions: $0.25 in all
-    costs = cost_by_service(billing, load_prices())
-    assert costs["stepFunctions"] == pytest.approx(0.25)
-    assert sum(costs.values()) == pytest.approx(0.25)
-
-
-def test_lambda_price_per_architecture_and_modelled_memory() -> None:
-    # Given one function: a million requests of 100 ms each at 1,024 MB (100,000 GB-s)
-    functions = {"F": {"requests": 1_000_000, "billedMs": 100_000_000, "memoryMb": 1024}}
-    billing = {
-        "lambda": functions,
         "dynamodb": {},
         "stepFunctions": {
             "standardTransitions": 0,
@@ -165,6 +149,24 @@ def test_lambda_price_per_architecture_and_modelled_memory() -> None:
         "calls": {},
         "functionCalls": {},
     }
+    for name, value in parts.items():
+        billing[name] = {**billing[name], **value} if isinstance(value, dict) else value
+    return billing
+
+
+def test_standard_transitions_price_as_the_issue_says() -> None:
+    # Given 1,000 orders of 10 STANDARD transitions each and nothing else
+    billing = _billing(stepFunctions={"standardTransitions": 10_000})
+    # When priced, Then Step Functions costs $0.025 per 1,000 transitions: $0.25 in all
+    costs = cost_by_service(billing, load_prices())
+    assert costs["stepFunctions"] == pytest.approx(0.25)
+    assert sum(costs.values()) == pytest.approx(0.25)
+
+
+def test_lambda_price_per_architecture_and_modelled_memory() -> None:
+    # Given one function: a million requests of 100 ms each at 1,024 MB (100,000 GB-s)
+    functions = {"F": {"requests": 1_000_000, "billedMs": 100_000_000, "memoryMb": 1024}}
+    billing = _billing(**{"lambda": functions})
     prices = load_prices()
     arm = cost_by_service(billing, prices, architecture="arm64")["lambda"]
     x86 = cost_by_service(billing, prices, architecture="x86_64")["lambda"]
@@ -211,3 +213,58 @@ def test_emf_line_defines_a_metric_per_name_and_dimension_values() -> None:
         ("Shop", "OrderPlaced", (("service", "orders"),)),
     ]
     assert _emf_metrics("not json {") == []
+
+
+def test_waf_prices_every_api_request_its_web_acl_inspects() -> None:
+    # Given a million API requests, and nothing else
+    billing = _billing(apiGateway={"requests": 1_000_000})
+    prices = load_prices()
+    # When priced with a web ACL on the stage
+    costs = cost_by_service(billing, prices, web_acl=True)
+    # Then WAF bills $0.60 per million inspected, beside API Gateway's own $3.50
+    assert prices["waf"]["perMillionRequests"] == 0.6
+    assert costs["waf"] == pytest.approx(0.60)
+    assert costs["apiGateway"] == pytest.approx(3.50)
+    assert sum(costs.values()) == pytest.approx(4.10)
+    # And without a web ACL there is nothing to inspect
+    assert cost_by_service(billing, prices, web_acl=False)["waf"] == 0.0
+
+
+def test_waf_per_request_share_of_1000_orders() -> None:
+    # Given 100 orders that took 201 API requests (a POST and a GET each, one more)
+    billing = _billing(apiGateway={"requests": 201})
+    # When priced per 1,000 orders with the web ACL
+    costs = per_thousand_orders(cost_by_service(billing, load_prices(), web_acl=True), 100)
+    # Then 2,010 requests at $0.60 per million
+    assert costs["waf"] == pytest.approx(2010 * 0.6 / 1e6)
+
+
+def test_web_acl_and_rules_are_monthly_not_per_order() -> None:
+    # Given one web ACL with one rule and nothing else
+    fixed = monthly_fixed(0, 0, 0, 0, load_prices(), web_acls=1, waf_rules=1)
+    # Then a month costs $5 for the web ACL and $1 for the rule
+    assert fixed["wafWebAcls"] == pytest.approx(5.0)
+    assert fixed["wafRules"] == pytest.approx(1.0)
+    assert sum(fixed.values()) == pytest.approx(6.0)
+
+
+def test_cognito_prices_monthly_active_users_at_the_feature_plan() -> None:
+    prices = load_prices()
+    # Given the default plan (a pool with no UserPoolTier is ESSENTIALS)
+    assert prices["cognito"]["defaultFeaturePlan"] == "ESSENTIALS"
+    # Then 1,000 monthly active users cost $15 a month, $5.50 on LITE, $20 on PLUS
+    assert cognito_monthly(1000, prices) == pytest.approx(15.0)
+    assert cognito_monthly(1000, prices, plan="LITE") == pytest.approx(5.5)
+    assert cognito_monthly(1000, prices, plan="PLUS") == pytest.approx(20.0)
+    # And the account's free monthly active users come off only when asked
+    assert cognito_monthly(12_000, prices, free_tier=True) == pytest.approx(2000 * 0.015)
+    assert cognito_monthly(5_000, prices, free_tier=True) == 0.0
+
+
+def test_the_template_puts_one_web_acl_with_one_rule_on_the_api() -> None:
+    # Given template.yaml, When bench.cost reads what it deploys
+    deployed = stack()
+    # Then one web ACL is associated (with the API's stage) and has the per-IP rate rule
+    assert deployed["webAcls"] == {"WebAcl": 1}
+    # And the user pool leaves its feature plan to Cognito's default
+    assert deployed["userPools"] == {"UserPool": None}
