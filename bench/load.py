@@ -58,6 +58,7 @@ class Order:
     status: str | None = None
     final_seen_at: float | None = None  # wall clock when the client saw a final status
     confirmed_at: float | None = None  # wall clock of the CONFIRMED history entry
+    final_at: float | None = None  # wall clock of the final status's history entry
     reason: str | None = None  # why it ended as it did (REJECTED, NEEDS_ATTENTION), if said
 
 
@@ -227,6 +228,7 @@ def follow(
                 if status == 200 and answer["status"] in FINAL:
                     order.final_seen_at = time.time()
                     order.confirmed_at = confirmed_time(answer)
+                    order.final_at = status_time(answer, answer["status"])
                     order.status = answer["status"]
                     order.reason = (answer.get("history") or [{}])[-1].get("reason")
             time.sleep(interval)
@@ -238,8 +240,13 @@ def follow(
 
 def confirmed_time(order: dict[str, Any]) -> float | None:
     """When the order became CONFIRMED (epoch seconds, the service's clock), from its history."""
+    return status_time(order, "CONFIRMED")
+
+
+def status_time(order: dict[str, Any], status: str) -> float | None:
+    """When the order reached `status` (epoch seconds, the service's clock), from its history."""
     for entry in order.get("history", []):
-        if entry["status"] == "CONFIRMED":
+        if entry["status"] == status:
             return datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp()
     return None
 

@@ -35,7 +35,7 @@ from localcloud.eventsources.pollers import EventSources
 from localcloud.faults.rules import FaultRegistry, FaultRule
 from localcloud.iam.account import IamAccount
 from localcloud.lambda_.concurrency import ConcurrencySettings, TooManyRequestsException
-from localcloud.lambda_.runtime import LambdaRuntime
+from localcloud.lambda_.runtime import EdgeInvoker, LambdaRuntime
 from localcloud.logs import journal as logs_journal
 from localcloud.logs.feed import quiet_moto
 from localcloud.logs.logbook import LogBook
@@ -190,7 +190,7 @@ class LocalCloud:
             api_metrics = cloudwatch.api_metrics(_api_name(template, api.logical_id), api.stage)
             gateway = ApiGateway(
                 api,
-                self.runtime,
+                EdgeInvoker(self.runtime),
                 verifiers,
                 on_request=_both(api_metrics.request, self.meter),
                 tracer=self._api_tracer(template, api),

@@ -23,7 +23,13 @@ machine can hold (`ConcurrencySettings`):
   not eaten by other sandboxes' CPU, and a worker is held only while its invocation can
   run. An invocation made from inside a running one (a function calling Invoke and
   waiting for it) does not wait: its caller's slot is idle meanwhile. No invocation waits
-  longer than `run_wait_seconds` for a slot.
+  longer than `run_wait_seconds` for a slot. Work already in the system goes first: an
+  invocation from the edge (API Gateway: a client's new request) gets a slot only when no
+  invocation from inside (Step Functions tasks, event sources, schedules, Invoke) waits.
+  With one queue, a burst of new orders queued ahead of the sagas already running, so
+  every order waited behind all the others at each of its steps (POST-to-CONFIRMED grew
+  with the burst); this way orders in flight are finished first and the clients feel the
+  back-pressure at the door, as a queue in front of a saturated service does.
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
@@ -131,7 +137,9 @@ class Concurrency:
         self._inits = 0
         self._running = 0  # invocations a worker is executing (handed over, not finished)
         self._max_running = 0
-        self._run_queue: deque[threading.Event] = deque()  # waiting for a running slot
+        # waiting for a running slot: invocations from inside first, then the edge's
+        self._run_queue: deque[threading.Event] = deque()
+        self._edge_queue: deque[threading.Event] = deque()
         self._run_wait_expired = 0  # ran past the running limit after run_wait_seconds
 
     # -- admission ------------------------------------------------------------------------
@@ -167,8 +175,11 @@ class Concurrency:
 
     def saturated(self) -> bool:
         """Every running slot or every init slot is taken (call with `lock` held)."""
-        full = self._running >= self.settings.running_limit or bool(self._run_queue)
+        full = self._running >= self.settings.running_limit or self._waiting_to_run()
         return full or not self.can_init()
+
+    def _waiting_to_run(self) -> bool:
+        return bool(self._run_queue or self._edge_queue)
 
     def start_init(self) -> None:
         """Take an init slot (call with `lock` held, after `can_init`)."""
@@ -179,20 +190,24 @@ class Concurrency:
             self._inits -= 1
             self.lock.notify_all()
 
-    def start_running(self, *, nested: bool) -> None:
-        """Take a running slot, first come first served: wait for one unless `nested` (made
-        from inside a running invocation), at most `run_wait_seconds`."""
+    def start_running(self, *, nested: bool, edge: bool = False) -> None:
+        """Take a running slot: at once when `nested` (made from inside a running
+        invocation); else wait, at most `run_wait_seconds`, in the queue of the edge (`edge`:
+        a client's request through API Gateway) or of the work inside, first come first
+        served within each."""
         with self.lock:
-            if nested or (self._running < self.settings.running_limit and not self._run_queue):
+            free = self._running < self.settings.running_limit and not self._waiting_to_run()
+            if nested or free:
                 self._take_running()
                 return
             ticket = threading.Event()
-            self._run_queue.append(ticket)
+            queue = self._edge_queue if edge else self._run_queue
+            queue.append(ticket)
         ticket.wait(self.settings.run_wait_seconds)
         with self.lock:
             if ticket.is_set():  # end_running handed its slot over
                 return
-            self._run_queue.remove(ticket)
+            queue.remove(ticket)
             self._run_wait_expired += 1
             self._take_running()
 
@@ -203,9 +218,9 @@ class Concurrency:
     def end_running(self) -> None:
         with self.lock:
             self._running -= 1
-            while self._run_queue and self._running < self.settings.running_limit:
+            while self._waiting_to_run() and self._running < self.settings.running_limit:
                 self._take_running()
-                self._run_queue.popleft().set()
+                (self._run_queue or self._edge_queue).popleft().set()
             self.lock.notify_all()
 
     def wake(self) -> None:
@@ -232,5 +247,6 @@ class Concurrency:
                 "runningLimit": self.settings.running_limit,
                 "maxRunning": self._max_running,
                 "runWaitsExpired": self._run_wait_expired,
-                "waitingToRun": len(self._run_queue),
+                "waitingToRun": len(self._run_queue) + len(self._edge_queue),
+                "edgeWaitingToRun": len(self._edge_queue),
             }

@@ -389,6 +389,19 @@ def parse_function_ref(name_or_arn: str) -> tuple[str, str | None]:
 # --- the public face ------------------------------------------------------------------
 
 
+class EdgeInvoker:
+    """The runtime as API Gateway invokes it: each invocation is a client's new request, so
+    it waits for a running slot behind the work already inside (see concurrency.py)."""
+
+    def __init__(self, runtime: LambdaRuntime) -> None:
+        self._runtime = runtime
+
+    def invoke(
+        self, name_or_arn: str, payload: bytes, *, trace_header: str | None = None
+    ) -> InvokeResult:
+        return self._runtime.invoke(name_or_arn, payload, edge=True, trace_header=trace_header)
+
+
 class LambdaRuntime:
     """Invokes the template's functions in worker processes, within the concurrency limits."""
 
@@ -434,11 +447,13 @@ class LambdaRuntime:
         *,
         client_context: str | None = None,
         nested: bool = False,
+        edge: bool = False,
         trace_header: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous invocation; TooManyRequestsException when it is throttled.
         `nested`: made by a running invocation that waits for it (no wait for a running
-        slot, see concurrency.py). `trace_header`: the caller's X-Amzn-Trace-Id."""
+        slot); `edge`: a client's new request (API Gateway), which waits behind the work
+        already inside (see concurrency.py). `trace_header`: the caller's X-Amzn-Trace-Id."""
         started = time.perf_counter()
         pool = self._pool(name_or_arn)
         spec = pool.spec
@@ -466,7 +481,7 @@ class LambdaRuntime:
             )
             # A running slot first (the CPU), then a worker: a worker is held only while
             # its invocation can run, so a function's few warm workers serve its burst.
-            self._concurrency.start_running(nested=nested)
+            self._concurrency.start_running(nested=nested, edge=edge)
             try:
                 worker, cold_start = pool.acquire(nested=nested)
                 acquired = time.perf_counter()

@@ -364,3 +364,30 @@ def test_a_nested_invocation_runs_past_the_running_limit(make_runtime: RuntimeFa
         nested = runtime.invoke("SleepFunction", b"{}", nested=True)
         assert _body(nested)["started"] < _body(caller.result())["ended"]
     assert runtime.concurrency_stats()["maxRunning"] == 2
+
+
+def test_work_already_inside_gets_a_running_slot_before_a_clients_new_request(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given one running slot, taken by an invocation that runs for a second
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=2, running_limit=1)
+    runtime = make_runtime({"SleepFunction": ("concurrency_handlers.sleep", None)}, settings)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(_invoke, runtime, "SleepFunction", {"seconds": 1})
+        assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 1)
+        # When a client's request (API Gateway: the edge) queues for the slot first, and an
+        # invocation from inside (a saga step, an event source) queues after it
+        edge = pool.submit(runtime.invoke, "SleepFunction", b"{}", edge=True)
+        assert _wait_until(lambda: runtime.concurrency_stats()["edgeWaitingToRun"] == 1)
+        inside = pool.submit(_invoke, runtime, "SleepFunction", {})
+        assert _wait_until(lambda: runtime.concurrency_stats()["waitingToRun"] == 2)
+        first_body, edge_body, inside_body = (
+            _body(first.result()),
+            _body(edge.result()),
+            _body(inside.result()),
+        )
+    # Then the work inside ran first, the client's request after it, one at a time
+    assert first_body["ended"] <= inside_body["started"]
+    assert inside_body["ended"] <= edge_body["started"]
+    stats = runtime.concurrency_stats()
+    assert (stats["maxRunning"], stats["runWaitsExpired"], stats["waitingToRun"]) == (1, 0, 0)
