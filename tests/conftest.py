@@ -12,7 +12,9 @@ from moto import mock_aws
 
 from localcloud.cloudformation.tables import create_table
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.localcloud_process import RunningLocalCloud, wait_until_stopped
 from tests.support.service_harness import load_sample
+from tests.support.shared_cloud import SHARED_CLOUDS, SHOP_FIXTURE, SHOP_SETTINGS
 from tests.support.template import resource
 
 # In-process tests never reach AWS: fixed fake credentials and region.
@@ -53,3 +55,27 @@ def make_table(aws: None) -> Any:
 def sample_event() -> Any:
     """load(name): a copy of events/<name>.json, the sample event of one function."""
     return load_sample
+
+
+@pytest.fixture(scope="module")
+def shop_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningLocalCloud:
+    """The localcloud the modules of xdist group SHOP_GROUP share (tests/support/shared_cloud.py):
+    the shop as `make run` has it, with short saga retries and roomy per-client limits."""
+    return SHARED_CLOUDS.get(SHOP_FIXTURE, SHOP_SETTINGS, tmp_path_factory)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Once this test's fixtures are torn down: stop a shared localcloud the next one won't use."""
+    try:
+        return (yield)
+    finally:
+        SHARED_CLOUDS.stop_unused(
+            None if nextitem is None else getattr(nextitem, "fixturenames", [])
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """No localcloud outlives the session: the shared ones stopped, every stopping one gone."""
+    SHARED_CLOUDS.stop_unused(None)
+    wait_until_stopped()

@@ -1,4 +1,5 @@
-"""What every end-to-end module shares; each module starts its own localcloud (`cloud`)."""
+"""What every end-to-end module shares. Each module's `cloud` is a localcloud of its own, or the
+one the modules of xdist group SHOP_GROUP share (tests/support/shared_cloud.py)."""
 
 from __future__ import annotations
 

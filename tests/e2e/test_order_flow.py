@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
 
-from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+from tests.support.localcloud_process import ROOT, RunningLocalCloud
 from tests.support.polling import eventually
+from tests.support.shared_cloud import SHOP_GROUP
 from tests.support.shop import (
-    SAGA_OVERRIDES,
     Client,
     final_order,
     item,
@@ -30,13 +29,12 @@ from tests.support.shop import (
     stock_of,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-shop")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(SHOP_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(tmp_path_factory.mktemp("shop"), overrides=SAGA_OVERRIDES) as running:
-        yield running
+def cloud(shop_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return shop_cloud
 
 
 def test_an_order_is_confirmed_and_every_service_shows_it(

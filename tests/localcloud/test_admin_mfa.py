@@ -7,26 +7,23 @@ is an admin's."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import jwt
 import pytest
 
 from localcloud.cognito.tokens import DEFAULT_PASSWORD, enrol_totp, issue_id_token, sign_in
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
-from tests.support.shop import ROOMY_CLIENT_LIMITS, Client
+from tests.support.localcloud_process import RunningLocalCloud
+from tests.support.shared_cloud import SHOP_GROUP
+from tests.support.shop import Client
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-admin-mfa")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(SHOP_GROUP)]
 
 PRODUCT = {"name": "Desk lamp", "priceCents": 2500, "currency": "EUR", "stock": 3}
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(
-        tmp_path_factory.mktemp("admin-mfa"), overrides=ROOMY_CLIENT_LIMITS
-    ) as running:
-        yield running
+def cloud(shop_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return shop_cloud
 
 
 def groups(token: str) -> list[str]:

@@ -9,16 +9,14 @@ The authorizer's side (forged tokens) is in test_apigateway.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.localcloud_process import RunningLocalCloud
 from tests.support.polling import eventually
+from tests.support.shared_cloud import SHOP_GROUP
 from tests.support.shop import (
-    ROOMY_CLIENT_LIMITS,
-    SAGA_OVERRIDES,
     Client,
     final_order,
     new_customer,
@@ -27,15 +25,12 @@ from tests.support.shop import (
     sub_of,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-ownership")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(SHOP_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(
-        tmp_path_factory.mktemp("ownership"), overrides={**SAGA_OVERRIDES, **ROOMY_CLIENT_LIMITS}
-    ) as running:
-        yield running
+def cloud(shop_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return shop_cloud
 
 
 class World:

@@ -15,7 +15,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -25,17 +24,17 @@ from botocore.exceptions import ClientError
 from localcloud.cli import main as localcloud_cli
 from localcloud.xray.daemon import datagram
 from localcloud.xray.ids import new_segment_id, new_trace_id
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.localcloud_process import RunningLocalCloud
 from tests.support.polling import eventually
-from tests.support.shop import SAGA_OVERRIDES, Client, new_customer, new_product, settled
+from tests.support.shared_cloud import SHOP_GROUP
+from tests.support.shop import Client, new_customer, new_product, settled
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-traces")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(SHOP_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(tmp_path_factory.mktemp("traces"), overrides=SAGA_OVERRIDES) as c:
-        yield c
+def cloud(shop_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return shop_cloud
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -122,9 +123,33 @@ def localcloud_process(
         urls = json.loads(ready_file.read_text())
         yield RunningLocalCloud(urls["apiUrl"], urls["awsUrl"], process, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+# A stopping localcloud takes seconds (its pollers end their long polls, its workers exit) and
+# needs none of the tests' attention: the next test starts while it winds down, and
+# `wait_until_stopped` (the session's end) waits for the last of them.
+STOP_TIMEOUT_SECONDS = 20
+_stopping: list[threading.Thread] = []
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM now; wait for the exit (or kill after STOP_TIMEOUT_SECONDS) in the background."""
+    process.terminate()
+    reaper = threading.Thread(target=_reap, args=(process,), name=f"reap-{process.pid}")
+    reaper.start()
+    _stopping.append(reaper)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_until_stopped() -> None:
+    """Every localcloud these tests started has exited."""
+    while _stopping:
+        _stopping.pop().join()
