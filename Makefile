@@ -7,7 +7,7 @@ AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= $(AWS_REGION)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv runtime run test test-fast check lint format build deploy bench bench-cold bench-cost bench-latency burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
+.PHONY: venv runtime run test test-fast check lint format build deploy bench bench-cold bench-cost bench-cache bench-latency burst soak fuzz env-vars schemas openapi rebuild-order-summaries invariants operator clean
 
 venv: $(STAMP)
 
@@ -140,10 +140,15 @@ bench: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## every benchmark, then docs/performan
 	$(BIN)/python -m bench.cold_start $(if $(REFERENCE),--reference $(REFERENCE))
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.catalog_cache
 	$(BIN)/python -m bench.run
 
 bench-cost: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## $ per 1,000 orders by service, STANDARD/EXPRESS x arm64/x86_64
 	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.run --page-only
+
+bench-cache: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## catalog reads with and without the API stage cache: hit ratio, latency
+	$(BIN)/python -m bench.catalog_cache
 	$(BIN)/python -m bench.run --page-only
 
 bench-latency: $(STAMP) $(LAMBDA_RUNTIME_STAMP)  ## p50/p95/p99 per API route under steady load, POST -> CONFIRMED

@@ -59,6 +59,7 @@ from bench.pricing import (
     monthly_fixed,
     per_thousand_orders,
 )
+from bench.provenance import commit
 from bench.started import started_localcloud
 from localcloud.cloudformation.template import Template
 from tests.support.localcloud_process import ROOT
@@ -430,6 +431,7 @@ def main() -> None:
     measured = {
         "command": " ".join([".venv/bin/python -m bench.cost", *sys.argv[1:]]),
         "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit(),
         "ordersPerScenario": args.orders,
         "threads": args.threads,
         "runs": runs,

@@ -191,10 +191,18 @@ def cost_section(result: dict[str, Any] | None) -> list[str]:
     )
     default_mix = next((c for c in configurations if c["default"] and c["scenario"] == "mix"), None)
     lines += [
-        f"`{result['command']}`, {result.get('measuredAt', '')}; {result['ordersPerScenario']} "
+        f"`{result['command']}`, {result.get('measuredAt', '')}"
+        + (f", commit {result['commit']}" if result.get("commit") else "")
+        + f"; {result['ordersPerScenario']} "
         f"orders per scenario from {result['threads']} client threads; {_load(result)}. "
         f"Prices: bench/prices.json (us-east-1 list prices, recorded {result['pricesRecorded']}, "
-        "first tier, no free tier).",
+        "first tier, no free tier)"
+        + (
+            f", applied to that run's counts again at {result['repricedAt']} "
+            "(`python -m bench.cost --reprice`: WAF and Cognito added)."
+            if result.get("repricedAt")
+            else "."
+        ),
         "",
         "Measured on localcloud: every count (Lambda requests and durations, DynamoDB read and "
         "write units from the real items, GSI writes, transactions at double, EventBridge "
@@ -400,9 +408,17 @@ def cost_plot(result: dict[str, Any], path: Path) -> None:
     labels = [f"{c['workflow']}\n{c['architecture']}\n{c['scenario']}" for c in configurations]
     fig, ax = plt.subplots(figsize=(10, 5))
     bottom = [0.0] * len(configurations)
-    for service in SERVICES:
+    tab20 = plt.get_cmap("tab20")  # more services than the default colour cycle's 10
+    colours = [tab20(n) for n in range(20)]
+    for index, service in enumerate(SERVICES):
         values = [c["byService"].get(service, 0.0) for c in configurations]
-        ax.bar(range(len(configurations)), values, bottom=bottom, label=SERVICE_NAMES[service])
+        ax.bar(
+            range(len(configurations)),
+            values,
+            bottom=bottom,
+            label=SERVICE_NAMES[service],
+            color=colours[(2 * index) % 20 if index < 10 else 2 * (index - 10) + 1],
+        )
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.axhline(result["aimPerThousand"], color="black", linestyle="--", label="aim")
     ax.set_xticks(range(len(configurations)), labels, fontsize=7)
