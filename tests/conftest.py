@@ -14,7 +14,7 @@ from localcloud.cloudformation.tables import create_table
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.localcloud_process import RunningLocalCloud, wait_until_stopped
 from tests.support.service_harness import load_sample
-from tests.support.shared_cloud import SHARED_CLOUDS, SHOP_FIXTURE, SHOP_SETTINGS
+from tests.support.shared_cloud import SHARED_CLOUDS
 from tests.support.template import resource
 
 # In-process tests never reach AWS: fixed fake credentials and region.
@@ -59,9 +59,15 @@ def sample_event() -> Any:
 
 @pytest.fixture(scope="module")
 def shop_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningLocalCloud:
-    """The localcloud the modules of xdist group SHOP_GROUP share (tests/support/shared_cloud.py):
-    the shop as `make run` has it, with short saga retries and roomy per-client limits."""
-    return SHARED_CLOUDS.get(SHOP_FIXTURE, SHOP_SETTINGS, tmp_path_factory)
+    """The localcloud the modules of xdist group SHOP_GROUP share (tests/support/shared_cloud)."""
+    return SHARED_CLOUDS.get("shop_cloud", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lifecycle_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningLocalCloud:
+    """The localcloud the modules of xdist group LIFECYCLE_GROUP share (the same settings as
+    shop_cloud, but none of what the shop group's modules leave in it)."""
+    return SHARED_CLOUDS.get("lifecycle_cloud", tmp_path_factory)
 
 
 @pytest.hookimpl(wrapper=True)

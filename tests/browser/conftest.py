@@ -1,4 +1,5 @@
-"""The console's browser tests: one localcloud and one headless chromium for the whole module."""
+"""The console's browser tests: one headless chromium for the whole module, on the localcloud the
+modules of xdist group SHOP_GROUP share (tests/support/shared_cloud.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.console_browser import Console, chromium, chromium_binaries
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
-from tests.support.shop import SAGA_OVERRIDES, Client
+from tests.support.localcloud_process import RunningLocalCloud
+from tests.support.shop import Client
 
 NOT_INSTALLED = (
     "chromium and chromium-driver are not installed, so the console's browser tests can't run: "
@@ -18,11 +19,8 @@ NOT_INSTALLED = (
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(
-        tmp_path_factory.mktemp("console"), overrides=SAGA_OVERRIDES
-    ) as running:
-        yield running
+def cloud(shop_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return shop_cloud
 
 
 @pytest.fixture(scope="module")

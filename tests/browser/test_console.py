@@ -17,12 +17,13 @@ import pytest
 from tests.browser.conftest import skip_without_chromium
 from tests.browser.console_browser import Console
 from tests.support.localcloud_process import RunningLocalCloud
+from tests.support.shared_cloud import SHOP_GROUP
 from tests.support.shop import Client, final_order, new_customer, new_product, place
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,
-    pytest.mark.xdist_group("localcloud-console"),
+    pytest.mark.xdist_group(SHOP_GROUP),
     skip_without_chromium,
 ]
 

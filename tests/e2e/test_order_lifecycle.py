@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.support.localcloud_process import RunningLocalCloud, localcloud_process
+from tests.support.localcloud_process import RunningLocalCloud
 from tests.support.polling import eventually
+from tests.support.shared_cloud import LIFECYCLE_GROUP
 from tests.support.shop import (
     POLE,
-    SAGA_OVERRIDES,
     Client,
     final_order,
     item,
@@ -37,15 +37,12 @@ from tests.support.shop import (
     sub_of,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-lifecycle")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(LIFECYCLE_GROUP)]
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(
-        tmp_path_factory.mktemp("lifecycle"), overrides=SAGA_OVERRIDES
-    ) as running:
-        yield running
+def cloud(lifecycle_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return lifecycle_cloud
 
 
 def execution(cloud: RunningLocalCloud, variable: str, starter: str, name: str) -> dict[str, Any]:

@@ -9,25 +9,24 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
 
-from tests.support.localcloud_process import ROOT, RunningLocalCloud, localcloud_process
+from tests.support.localcloud_process import ROOT, RunningLocalCloud
 from tests.support.polling import eventually
-from tests.support.shop import SAGA_OVERRIDES, Client, final_order, new_customer, new_product, scan
+from tests.support.shared_cloud import LIFECYCLE_GROUP
+from tests.support.shop import Client, final_order, new_customer, new_product, scan
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud-order-list")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(LIFECYCLE_GROUP)]
 
 SUMMARIES = "OrderSummariesTable"
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalCloud]:
-    with localcloud_process(tmp_path_factory.mktemp("order-list"), overrides=SAGA_OVERRIDES) as c:
-        yield c
+def cloud(lifecycle_cloud: RunningLocalCloud) -> RunningLocalCloud:
+    return lifecycle_cloud
 
 
 def place(customer: Client, sku: str, token: str) -> str:
