@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from localcloud.endpoint.inprocess import answer_in_process
 from localcloud.spec import REGION
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ class AwsClients:
     endpoint_url: str
     # boto3 credential arguments of another identity (a role's); the admin's by default.
     credentials: Mapping[str, str] | None = None
+    # localcloud's own clients: answered inside this process when it serves the endpoint
+    # (localcloud.endpoint.inprocess); the harness's and the CLI's go over HTTP.
+    in_process: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @cached_property
@@ -44,13 +48,14 @@ class AwsClients:
 
     def client(self, service: str) -> Any:
         with self._lock:  # a boto3 session makes one client at a time safely
-            return self._session.client(
+            client = self._session.client(
                 service,  # type: ignore[call-overload]
                 endpoint_url=self.endpoint_url,
                 region_name=REGION,
                 config=Config(retries={"max_attempts": 2, "mode": "standard"}),
                 **(self.credentials or LOCAL_CREDENTIALS),
             )
+        return answer_in_process(client) if self.in_process else client
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:

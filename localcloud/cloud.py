@@ -158,7 +158,7 @@ class LocalCloud:
         _enable_step_functions_execution(self.endpoint.url)
         self._start_observability(template, self.endpoint)
         self._start_console(self.endpoint)
-        clients = AwsClients(self.endpoint.url)
+        clients = AwsClients(self.endpoint.url, in_process=True)
         Provisioner(template, clients).create_all()
         self.token_clients = {  # the local-only client of each pool, for `localcloud token`
             pool: create_token_client(clients.cognito, template.ref(pool))
@@ -238,7 +238,7 @@ class LocalCloud:
     def _start_console(self, endpoint: AwsEndpoint) -> None:
         """The console at /_console on the AWS endpoint (localcloud.console)."""
         data = ConsoleData(
-            AwsClients(endpoint.url),
+            AwsClients(endpoint.url, in_process=True),
             resources=self.stack_resources,
             sent_emails=sent_emails,
             ledger=self.provider,
@@ -381,7 +381,7 @@ class LocalCloud:
         """Clients as the function's execution role (its event source mappings poll so)."""
         assert self.endpoint is not None
         if self.iam is None:
-            return AwsClients(self.endpoint.url)
+            return AwsClients(self.endpoint.url, in_process=True)
         return self.iam.clients_for_function(self.endpoint.url, function)
 
     def pool_client_ids(self, pool_logical_id: str) -> list[str]:

@@ -26,7 +26,7 @@ def seed(cloud: LocalCloud, path: Path) -> None:
 
     requests: list[dict[str, Any]] = json.loads(path.read_text())
     pool = cloud.user_pools()[0]
-    cognito = AwsClients(cloud.aws_url).cognito
+    cognito = AwsClients(cloud.aws_url, in_process=True).cognito
     tokens: dict[tuple[str, bool], str] = {}
     for entry in requests:
         identity = (entry.get("user", "seed-admin"), bool(entry.get("admin", False)))

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
+from localcloud.endpoint.inprocess import serve_in_process, stop_serving_in_process
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
@@ -103,9 +104,11 @@ class AwsEndpoint:
             target=self._server.serve_forever, name="localcloud-aws", daemon=True
         )
         self._thread.start()
+        serve_in_process(self.port, self.wsgi_app)  # localcloud's own calls skip the HTTP hop
 
     def close(self) -> None:
         if self._server is not None:
+            stop_serving_in_process(self.port)
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:

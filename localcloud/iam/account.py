@@ -83,7 +83,7 @@ class IamAccount:
     def clients_for_function(self, endpoint_url: str, function: str) -> AwsClients:
         """Clients acting as the function's execution role (event source mappings do)."""
         credentials = self.function_role(function).credentials.client_kwargs()
-        return AwsClients(endpoint_url, credentials=credentials)
+        return AwsClients(endpoint_url, credentials=credentials, in_process=True)
 
     def allows(self, role_arn: str, action: str, resource: str) -> bool:
         """For a service localcloud runs itself that acts with a role (EventBridge Scheduler

@@ -168,7 +168,7 @@ class Feed:
 
     def learn_business_errors(self, aws_url: str) -> None:
         """Read the state machines' business errors from Step Functions."""
-        sfn = AwsClients(aws_url).stepfunctions
+        sfn = AwsClients(aws_url, in_process=True).stepfunctions
         definitions = [
             sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
             for machine in sfn.list_state_machines()["stateMachines"]

@@ -20,7 +20,7 @@ _STORY_PATH = re.compile(r"^/_localcloud/orders/(?P<id>[A-Za-z0-9_.:-]{1,128})/s
 class LogViews:
     def __init__(self, logbook: LogBook, endpoint_url: str, sent_emails: SentEmails) -> None:
         self._logbook = logbook
-        self._clients = AwsClients(endpoint_url)
+        self._clients = AwsClients(endpoint_url, in_process=True)
         self._sent_emails = sent_emails
 
     def __call__(self, request: Request) -> Response | None:

@@ -54,7 +54,7 @@ class XRayDaemon:
     """Listens on UDP `host:port` (0: a free port) and forwards batches to X-Ray."""
 
     def __init__(self, endpoint_url: str, host: str = "127.0.0.1", port: int = 2000) -> None:
-        self._xray: Any = AwsClients(endpoint_url).client("xray")
+        self._xray: Any = AwsClients(endpoint_url, in_process=True).client("xray")
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._socket.bind((host, port))

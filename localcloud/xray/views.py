@@ -21,7 +21,7 @@ LOOKBACK_SECONDS = 6 * 3600  # GetTraceSummaries' longest window on AWS
 
 class TraceViews:
     def __init__(self, endpoint_url: str) -> None:
-        self._clients = AwsClients(endpoint_url)
+        self._clients = AwsClients(endpoint_url, in_process=True)
 
     @cached_property
     def _xray(self) -> Any:
