@@ -7,6 +7,8 @@ as it is. Swagger UI is Powertools' own page with its bundled script and styles,
 offline (localcloud) too.
 """
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from functools import cache
@@ -87,3 +89,6 @@ def docs_page() -> Response[str]:
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

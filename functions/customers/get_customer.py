@@ -1,5 +1,7 @@
 """GET /v1/customers/me: the signed-in user's own profile (customerId = token `sub`)."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from typing import Any
@@ -32,3 +34,6 @@ def get_my_profile() -> CustomerProfile:
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

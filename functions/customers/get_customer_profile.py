@@ -7,6 +7,8 @@ profile is `found: false`, an answer rather than an error. Reads only (its role 
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -32,3 +34,6 @@ def handler(event: GetCustomerProfileInput, context: LambdaContext) -> dict[str,
     answer = find_customer_profile(event, repository=repository)
     logger.info("profile asked for", extra={"found": answer.found})
     return answer.model_dump(mode="json")
+
+
+init_done()  # the last statement: see shop_shared.coldstart

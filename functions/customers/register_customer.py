@@ -1,5 +1,7 @@
 """POST /v1/customers: the signed-in user registers their profile (customerId = token `sub`)."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from datetime import UTC, datetime
@@ -61,3 +63,6 @@ def register_customer(profile: RegisterCustomerRequest) -> Response[CustomerProf
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

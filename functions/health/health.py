@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,3 +42,6 @@ def get_health() -> HealthResponse:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

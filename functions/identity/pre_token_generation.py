@@ -3,6 +3,8 @@ the user signs in with TOTP MFA (identity.admin_mfa)."""
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -34,3 +36,6 @@ def handler(event: PreTokenGenerationTriggerEvent, context: LambdaContext) -> di
         event.response.claims_override_details.set_group_configuration_groups_to_override(groups)
         logger.info("admin group withheld: no TOTP MFA", extra={"source": event.trigger_source})
     return event.raw_event
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -1,5 +1,7 @@
 """GET /v1/products/{sku}: one product of the catalog with its available stock."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated, Any
@@ -38,3 +40,6 @@ def get_product(sku: Annotated[str, Path(pattern=SKU_PATTERN)]) -> ProductRespon
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -1,5 +1,7 @@
 """GET /v1/products: the public catalog, a page at a time in SKU order (`?limit=&cursor=`)."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated, Any
@@ -55,3 +57,6 @@ def list_products(
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -6,6 +6,8 @@ tombstone then keeps a late ReserveStock from reserving; see inventory.logic).
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,3 +37,6 @@ def handler(event: ReleaseStockInput, context: LambdaContext) -> dict[str, Any]:
     reservation = logic.release_stock(event, repository=repository, now=datetime.now(UTC))
     metrics.add_metric(name="StockReleased", unit=MetricUnit.Count, value=1)
     return ReleaseResult(orderId=reservation.order_id).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -6,6 +6,8 @@ saga) when a line is short; the errorType Lambda reports is the exception's clas
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,3 +37,6 @@ def handler(event: ReserveStockInput, context: LambdaContext) -> dict[str, Any]:
     reservation = logic.reserve_stock(event, repository=repository, now=datetime.now(UTC))
     metrics.add_metric(name="StockReserved", unit=MetricUnit.Count, value=1)
     return ReservationResult.from_reservation(reservation).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

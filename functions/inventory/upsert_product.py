@@ -1,5 +1,7 @@
 """PUT /v1/products/{sku} (admin group): create or replace a product and set its stock."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from datetime import UTC, datetime
@@ -58,3 +60,6 @@ def upsert_product(
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

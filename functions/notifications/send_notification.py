@@ -3,6 +3,8 @@ OrderConfirmed, OrderRejected). Partial batch responses: only failed records are
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -85,3 +87,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -6,6 +6,8 @@ status is 409 ORDER_NOT_CANCELLABLE, a cancellation already under way included; 
 customer's order is 404, as it is for GET.
 """
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated, Any
@@ -65,3 +67,6 @@ def cancel_order(
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -6,6 +6,8 @@ Returns `$.confirmation` = {orderId, status}.
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -31,3 +33,6 @@ store = DynamoDBOrderEventStore(settings.orders_table_name)
 def handler(event: ConfirmOrderInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event.orderId)
     return confirm_order(event, store=store, clock=utc_now).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

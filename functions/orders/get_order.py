@@ -1,5 +1,7 @@
 """GET /v1/orders/{orderId}: the caller's order, or as it stood at `?asOf=<ISO time>`."""
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from datetime import datetime
@@ -38,3 +40,6 @@ def read_order(
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

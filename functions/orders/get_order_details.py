@@ -7,6 +7,8 @@ service fails, times out or is behind an open breaker is `{"status": "unavailabl
 answer is still 200 with the other parts intact.
 """
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from concurrent.futures import ThreadPoolExecutor
@@ -65,3 +67,6 @@ def read_order_details(order_id: Annotated[UUID, Path(alias="orderId")]) -> Orde
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

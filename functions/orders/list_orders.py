@@ -5,6 +5,8 @@ follows the order events by the projection's lag (bench/order_summary_lag.py mea
 GET /v1/orders/{orderId} reads the event store itself.
 """
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from typing import Annotated, Any
@@ -59,3 +61,6 @@ def cursor_key() -> bytes:
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

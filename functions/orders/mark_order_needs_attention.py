@@ -7,6 +7,8 @@ an order that already NEEDS_ATTENTION is left as it is. Returns `$.attention` = 
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -32,3 +34,6 @@ store = DynamoDBOrderEventStore(settings.orders_table_name)
 def handler(event: MarkOrderNeedsAttentionInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event.orderId)
     return mark_order_needs_attention(event, store=store, clock=utc_now).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

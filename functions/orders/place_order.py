@@ -3,6 +3,8 @@
 Prices never come from the client: the saga's ReserveStock prices the order at catalog prices.
 """
 
+from shop_shared.coldstart import init_done
+
 # No `from __future__ import annotations`: the Event Handler reads the route's annotations at
 # run time through the tracer's wrapper, whose globals are not this module's.
 from functools import partial
@@ -91,3 +93,6 @@ def post_order(
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     placement.register_lambda_context(context)
     return app.resolve(event, context)
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -7,6 +7,8 @@ Returns `$.rejection` = {orderId, status}.
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -32,3 +34,6 @@ store = DynamoDBOrderEventStore(settings.orders_table_name)
 def handler(event: RejectOrderInput, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(order_id=event.orderId)
     return reject_order(event, store=store, clock=utc_now).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -7,6 +7,8 @@ new (the execution name is the order id; on EXPRESS the saga's claim ends a dupl
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 settings = load_settings(PendingOrderSweeperSettings)
 store = DynamoDBOrderEventStore(settings.orders_table_name)
 placed = DynamoDBPlacedOrders(settings.orders_table_name)
-starter = StepFunctionsSagaStarter(settings.order_saga_state_machine_arn)
+# A run starts a saga only for an order left without one: the client is made then.
+starter = StepFunctionsSagaStarter(settings.order_saga_state_machine_arn, rarely_used=True)
 
 
 @logger.inject_lambda_context
@@ -43,3 +46,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         starter=starter,
     )
     return result.model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -7,6 +7,8 @@ PaymentProviderCircuitOpen (the provider's breaker is open: it was not called, n
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -39,3 +41,6 @@ def handler(event: ChargePaymentInput, context: LambdaContext) -> dict[str, Any]
         event, payments=payments, provider=provider, clock=utc_now, open_token=open_token
     )
     return result.model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

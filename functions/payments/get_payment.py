@@ -8,6 +8,8 @@ Reads only (its role can do no more), and never calls the payment provider.
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -34,3 +36,6 @@ def handler(event: GetPaymentInput, context: LambdaContext) -> dict[str, Any]:
     answer = find_payment(event, payments=payments)
     logger.info("payment asked for", extra={"found": answer.found})
     return answer.model_dump(mode="json")
+
+
+init_done()  # the last statement: see shop_shared.coldstart

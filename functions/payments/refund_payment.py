@@ -7,6 +7,8 @@ PaymentProviderCircuitOpen (nothing was refunded yet; NOT_CHARGED needs no provi
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -35,3 +37,6 @@ def handler(event: RefundPaymentInput, context: LambdaContext) -> dict[str, Any]
     logger.append_keys(order_id=event.orderId)
     result = refund_payment(event, payments=payments, provider=provider, clock=utc_now)
     return result.model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

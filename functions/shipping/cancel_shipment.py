@@ -7,6 +7,8 @@ shipping.logic).
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,3 +37,6 @@ def handler(event: CancelShipmentInput, context: LambdaContext) -> dict[str, Any
     shipment = logic.cancel_shipment(event, repository=repository, clock=logic.utc_now)
     metrics.add_metric(name="ShipmentCancelled", unit=MetricUnit.Count, value=1)
     return CancellationResult.of(shipment).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -8,6 +8,8 @@ trackingId, country}}`; an order with no shipment (or only a cancellation's tomb
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -34,3 +36,6 @@ def handler(event: GetShipmentInput, context: LambdaContext) -> dict[str, Any]:
     answer = logic.find_shipment(event, repository=repository)
     logger.info("shipment asked for", extra={"found": answer.found})
     return answer.model_dump(mode="json")
+
+
+init_done()  # the last statement: see shop_shared.coldstart

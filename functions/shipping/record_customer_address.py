@@ -7,6 +7,8 @@ once; the "newer wins" condition in the repository keeps a late, older event fro
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -66,3 +68,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+init_done()  # the last statement: see shop_shared.coldstart

@@ -7,6 +7,8 @@ errorType Lambda reports is the exception's class name.
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -43,3 +45,6 @@ def handler(event: ScheduleShipmentInput, context: LambdaContext) -> dict[str, A
     )
     metrics.add_metric(name="ShipmentScheduled", unit=MetricUnit.Count, value=1)
     return ShipmentResult.of(shipment).model_dump()
+
+
+init_done()  # the last statement: see shop_shared.coldstart

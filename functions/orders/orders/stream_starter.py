@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from orders.models import OrderEventItem
 from shop_shared.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
         DynamoDBRecord,
@@ -29,9 +26,11 @@ if TYPE_CHECKING:
 StreamHandler = Callable[[dict[str, Any], "LambdaContext"], "PartialItemFailureResponse"]
 
 
-def stream_starter_handler(start: Callable[[OrderEventItem], object]) -> StreamHandler:
-    """A Lambda handler that calls `start` for each stream record's new image."""
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+def stream_starter_handler(
+    start: Callable[[OrderEventItem], object], processor: BatchProcessor
+) -> StreamHandler:
+    """A Lambda handler that calls `start` for each stream record's new image, through
+    `processor` (a BatchProcessor of DynamoDB stream records)."""
 
     @tracer.capture_method(capture_response=False)
     def record_handler(record: DynamoDBRecord) -> None:

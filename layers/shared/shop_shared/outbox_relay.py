@@ -7,6 +7,8 @@ published twice. Publishing is at-least-once; consumers are idempotent on `event
 
 from __future__ import annotations
 
+from shop_shared.coldstart import init_done
+
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -72,3 +74,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+init_done()  # the last statement: see shop_shared.coldstart
