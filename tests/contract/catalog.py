@@ -8,8 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from localcloud.cloudformation.template import Template
-from tests.support.template import ROOT, TEMPLATE
+from tests.support.template import ROOT, loaded_template
 from tools.event_schemas.catalog import ServiceEvents, discover, event_types
 from tools.event_schemas.routes import Route, routes
 from tools.event_schemas.schemas import schema_path
@@ -23,7 +22,7 @@ EVENT_KEYS = {event.key for event in EVENTS}
 
 @cache
 def template_routes() -> list[Route]:
-    return routes(Template.load(TEMPLATE))
+    return routes(loaded_template())
 
 
 def service_at(code_dir: Any) -> ServiceEvents | None:

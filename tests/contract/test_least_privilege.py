@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloudformation.template import Template
-from tests.support.template import TEMPLATE, raw_template
+from tests.support.template import loaded_template, raw_template
 
 # A resource (or parameter) belongs to the service whose name it starts with.
 OWNER_PREFIXES = {
@@ -118,7 +117,7 @@ EVENT_SOURCE_ACTIONS = {
     },
 }
 
-template = Template.load(TEMPLATE)
+template = loaded_template()
 MAPPING = "AWS::Lambda::EventSourceMapping"
 
 

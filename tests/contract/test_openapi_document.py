@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from localcloud.apigateway.gateway import GatewayError, render_gateway_response
-from localcloud.cloudformation.template import Template
 from shop_shared.http import error_response
-from tests.support.template import ROOT, TEMPLATE, raw_template
+from tests.support.template import ROOT, loaded_template, raw_template
 from tools.openapi import ErrorBody
 
 DOCUMENT_PATH = ROOT / "functions" / "api_docs" / "openapi.json"
@@ -181,7 +180,7 @@ def test_the_gateways_error_bodies_are_error() -> None:
 
 
 def _apis() -> list[Any]:
-    template = Template.load(TEMPLATE)
+    template = loaded_template()
     template.register_function_identities()
     return template.apis()
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import re
 
-from localcloud.cloudformation.template import Template
-from tests.support.template import TEMPLATE
+from tests.support.template import loaded_template
 
-template = Template.load(TEMPLATE)
+template = loaded_template()
 CONSOLE = "https://${AWS::Region}.console.aws.amazon.com/"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

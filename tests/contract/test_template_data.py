@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloudformation.template import Template
-from tests.support.template import TEMPLATE, raw_template
+from tests.support.template import loaded_template, raw_template
 
-template = Template.load(TEMPLATE)
+template = loaded_template()
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::Cognito::UserPool", "AWS::SecretsManager::Secret")
 ACCESS_LOG_FIELDS = (
     "$context.requestId",

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from localcloud.cloudformation.template import Template
-from tests.support.template import ROOT, TEMPLATE, raw_template
+from tests.support.template import ROOT, TEMPLATE, loaded_template, raw_template
 
-template = Template.load(TEMPLATE)
+template = loaded_template()
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 # Settings an operator must give on every deploy: no default, so CloudFormation refuses a

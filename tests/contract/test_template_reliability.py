@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloudformation.template import Template
 from tests.contract.test_least_privilege import OWNER_PREFIXES, service_of, task_functions
-from tests.support.template import ROOT, TEMPLATE, raw_template
+from tests.support.template import ROOT, loaded_template, raw_template
 
-template = Template.load(TEMPLATE)
+template = loaded_template()
 resources = template.resources
 TOPIC = "OperatorAlertsTopic"
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.cloudformation.template import Template
-from tests.support.template import ROOT, TEMPLATE, raw_template
+from tests.support.template import ROOT, TEMPLATE, loaded_template, raw_template
 
 pytestmark = [pytest.mark.sam_build, pytest.mark.xdist_group("sam-build")]
 
@@ -77,7 +76,7 @@ def test_every_compiled_module_of_the_layer_is_for_arm64_and_cp313(build_dir: Pa
 
 
 def test_every_function_is_built_with_its_handler_module(build_dir: Path) -> None:
-    template = Template.load(TEMPLATE)
+    template = loaded_template()
     functions = dict(template.of_type("AWS::Lambda::Function"))
     assert len(functions) >= 30
     for name, properties in functions.items():

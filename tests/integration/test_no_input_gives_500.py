@@ -35,7 +35,7 @@ from localcloud.cloudformation.provision import Provisioner
 from localcloud.cloudformation.template import Template
 from localcloud.spec import REGION, ApiRoute
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.template import ROOT, TEMPLATE
+from tests.support.template import ROOT, loaded_template
 
 # ---------------------------------------------------------------- the hostile table
 
@@ -126,7 +126,7 @@ BAD_QUERY_ONLY: dict[str, str] = {"-1": "-1", "null": "null", "1e309": "1e309", 
 
 
 def _template() -> Template:
-    template = Template.load(TEMPLATE)
+    template = loaded_template()
     template.register_function_identities()
     return template
 
@@ -152,7 +152,7 @@ class InProcessClients(AwsClients):
 def cloud() -> Iterator[Template]:
     """Every resource of the template in one moto, as localcloud creates them."""
     with mock_aws():
-        template = Template.load(TEMPLATE)
+        template = loaded_template()
         Provisioner(template, InProcessClients("")).create_all()
         yield template
 
