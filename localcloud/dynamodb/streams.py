@@ -1,0 +1,58 @@
+"""GetRecords answered without moto's model-driven serializer.
+
+moto 5 renders a response by walking the operation's output shape member by member (alias
+lookups, name transforms, a call per value). A DynamoDB Streams record holds whole item
+images, nested AttributeValue maps, so each GetRecords walked thousands of values: in the
+200-order burst of issue 8 that was a fifth of localcloud's CPU (py-spy), for the pollers'
+four reads a second per shard.
+
+moto's records are already the wire's JSON (`StreamRecord.to_json`: AttributeValues as
+DynamoDB writes them) except for two types JSON can't carry, which the shape would have
+converted: binary values (B, BS) held as bytes, sent base64-encoded, and the record's
+`ApproximateCreationDateTime`, a datetime, sent as epoch seconds truncated to the
+millisecond (moto's `TimestampSerializer._timestamp_unixtimestamp`). `install()` answers
+GetRecords with moto's own backend call and `json.dumps` with those two conversions; the
+answer parses to the same records (tests/localcloud/test_stream_records.py compares both).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import datetime
+import json
+import threading
+from typing import Any
+
+_install_lock = threading.Lock()
+_installed = False
+moto_get_records: Any = None  # moto's own, kept for comparison
+
+
+def install() -> None:
+    global _installed, moto_get_records  # noqa: PLW0603 - moto's handlers are process-wide
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    with _install_lock:
+        if _installed:
+            return
+        moto_get_records = DynamoDBStreamsHandler.get_records
+
+        def get_records(self: DynamoDBStreamsHandler) -> str:
+            limit = self._get_param("Limit")
+            result = self.backend.get_records(
+                self._get_param("ShardIterator"), 1000 if limit is None else limit
+            )
+            return json.dumps(result, default=_wire_value)
+
+        DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+        _installed = True
+
+
+def _wire_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.datetime):
+        seconds = calendar.timegm(value.timetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+    raise TypeError(f"{type(value).__name__} is not part of a stream record")

@@ -1,0 +1,78 @@
+"""GetRecords answered by localcloud.dynamodb.streams parses to the records moto's own
+serializer gives, for every AttributeValue type and each kind of change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+from localcloud.awsclients import AwsClients
+from localcloud.dynamodb import streams
+from localcloud.endpoint.server import AwsEndpoint
+
+EVERY_TYPE = {
+    "pk": {"S": "order#1"},
+    "amount": {"N": "12.50"},
+    "blob": {"B": b"\x00\x01binary"},
+    "paid": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "lines": {"L": [{"S": "x"}, {"N": "2"}, {"M": {"tags": {"SS": ["p", "q"]}}}]},
+    "sizes": {"NS": ["1", "2.5"]},
+    "blobs": {"BS": [b"a", b"b"]},
+    "address": {"M": {"city": {"S": "Oslo"}}},
+}
+
+
+@pytest.fixture
+def clients() -> Iterator[AwsClients]:
+    endpoint = AwsEndpoint(runtime=None, status=dict)
+    endpoint.serve("127.0.0.1", 0)
+    streams.install()
+    yield AwsClients(endpoint.url)
+    endpoint.close()
+
+
+def _records(clients: AwsClients, stream_arn: str) -> list[Any]:
+    description = clients.streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
+    iterator = clients.streams.get_shard_iterator(
+        StreamArn=stream_arn,
+        ShardId=description["Shards"][0]["ShardId"],
+        ShardIteratorType="TRIM_HORIZON",
+    )["ShardIterator"]
+    return clients.streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
+
+
+def test_get_records_parses_to_what_motos_serializer_gives(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a table whose stream holds an insert, a modify and a remove of an item with
+    # every AttributeValue type
+    table = f"Orders-{uuid.uuid4().hex[:8]}"
+    clients.dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    clients.dynamodb.put_item(TableName=table, Item=EVERY_TYPE)  # type: ignore[arg-type]
+    clients.dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "order#1"}},
+        UpdateExpression="SET amount = :v",
+        ExpressionAttributeValues={":v": {"N": "13"}},
+    )
+    clients.dynamodb.delete_item(TableName=table, Key={"pk": {"S": "order#1"}})
+    stream_arn = clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    # When the records are read through localcloud's GetRecords and through moto's own
+    fast = _records(clients, stream_arn)
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", streams.moto_get_records)
+    motos = _records(clients, stream_arn)
+    # Then both give the same three records, images and times included
+    assert [record["eventName"] for record in fast] == ["INSERT", "MODIFY", "REMOVE"]
+    assert fast == motos
+    assert fast[0]["dynamodb"]["NewImage"]["blob"] == {"B": b"\x00\x01binary"}
