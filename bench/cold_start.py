@@ -13,7 +13,9 @@ in rounds, one per function and per baseline each round, so a noisy moment hits 
 
 Two baselines in the same run:
 - the floor: `import boto3` and one client (dynamodb) in the same runtime interpreter, the least
-  a function that talks to AWS can import;
+  a function that talks to AWS can import; and the same with the cyclic collector paused and the
+  result frozen, as the handler modules do it (shop_shared.coldstart), so "above floor" can be
+  read either way;
 - the reference: aws-samples/aws-serverless-ecommerce-platform's orders `create_order`
   (Powertools v1, jsonschema, requests, boto3), given with --reference PATH (a clone). Its
   requirements.txt is installed as `sam build` would (pip install --target) beside a venv of the
@@ -83,6 +85,17 @@ import time
 started, cpu_started = time.perf_counter(), time.process_time()
 import boto3
 boto3.client("dynamodb")
+print((time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000)
+"""
+IMPORT_FLOOR_PAUSED = """\
+import time
+started, cpu_started = time.perf_counter(), time.process_time()
+import gc
+gc.disable()
+import boto3
+boto3.client("dynamodb")
+gc.freeze()
+gc.enable()
 print((time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000)
 """
 
@@ -207,9 +220,11 @@ def before_targets(targets: list[Target], revision: str, tree: Path) -> list[Tar
     return before
 
 
-def floor_target(runtime: RuntimeEnvironment, aws_url: str) -> Target:
+def floor_target(runtime: RuntimeEnvironment, aws_url: str, *, paused: bool = False) -> Target:
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     env.update({"TZ": ":UTC", **worker_base_environment(aws_url)})
+    if paused:
+        return Target("floor, collector paused", runtime.python, IMPORT_FLOOR_PAUSED, "", env, ROOT)
     return Target("floor: boto3 + 1 client", runtime.python, IMPORT_FLOOR, "", env, ROOT)
 
 
@@ -297,6 +312,7 @@ def report(
     load_before: str,
     load_after: str,
     before: str | None = None,
+    paused_floor: str | None = None,
 ) -> tuple[dict[str, object], str]:
     def row(name: str) -> dict[str, float]:
         values = samples[name]
@@ -331,6 +347,9 @@ def report(
         "slowest_function": slowest,
         "slowest_function_ms": round(max(medians), 1),
         "floor_ms": round(floor_ms, 1),
+        "floor_collector_paused_ms": round(statistics.median(samples[paused_floor]), 1)
+        if paused_floor
+        else None,
         "reference_ms": round(reference_ms, 1) if reference_ms else None,
         "median_ratio": round(statistics.median(medians) / reference_ms, 2)
         if reference_ms
@@ -362,6 +381,7 @@ def report(
             "slowest_function": max(functions, key=lambda name: statistics.median(cpu[name])),
             "slowest_function_ms": round(max(cpu_medians), 1),
             "floor_ms": cpu_median(floor),
+            "floor_collector_paused_ms": cpu_median(paused_floor) if paused_floor else None,
             "reference_ms": cpu_reference,
             "median_ratio": round(statistics.median(cpu_medians) / cpu_reference, 2)
             if cpu_reference
@@ -383,6 +403,7 @@ def report(
         "command": "python -m bench.cold_start" + (" --reference PATH" if reference else ""),
         "summary": summary,
         "floor": row(floor),
+        "floor_collector_paused": row(paused_floor) if paused_floor else None,
         "reference": row(reference) if reference else None,
         "functions": rows,
     }
@@ -415,6 +436,12 @@ def report(
     lines.append(
         f"| *{floor}* | {f['median_ms']:.0f} | {f['spread_pct']:.0f}% | | 0 |" + cpu_cell(floor)
     )
+    if paused_floor:
+        p = row(paused_floor)
+        lines.append(
+            f"| *{paused_floor}* | {p['median_ms']:.0f} | {p['spread_pct']:.0f}% | "
+            f"| {p['median_ms'] - floor_ms:.0f} |" + cpu_cell(paused_floor)
+        )
     if reference:
         ref = row(reference)
         lines.append(
@@ -426,6 +453,11 @@ def report(
         f"Median function {summary['median_function_ms']} ms, slowest "
         f"{summary['slowest_function']} {summary['slowest_function_ms']} ms, floor "
         f"{summary['floor_ms']} ms"
+        + (
+            f" ({summary['floor_collector_paused_ms']} ms with the collector paused)"
+            if paused_floor
+            else ""
+        )
         + (
             f", reference {summary['reference_ms']} ms: median ratio "
             f"{summary['median_ratio']}, slowest ratio {summary['slowest_ratio']} "
@@ -447,6 +479,11 @@ def report(
             f"CPU time of the same inits (less sensitive to the machine's load): median function "
             f"{cpu_summary['median_function_ms']} ms, slowest {cpu_summary['slowest_function']} "
             f"{cpu_summary['slowest_function_ms']} ms, floor {cpu_summary['floor_ms']} ms"
+            + (
+                f" ({cpu_summary['floor_collector_paused_ms']} ms with the collector paused)"
+                if paused_floor
+                else ""
+            )
             + (
                 f", reference {cpu_summary['reference_ms']} ms: ratios "
                 f"{cpu_summary['median_ratio']} (median) and {cpu_summary['slowest_ratio']} "
@@ -501,7 +538,8 @@ def main(argv: list[str] | None = None) -> None:
         floor = floor_target(runtime, cloud.aws_url)
         if args.before:
             targets += before_targets(targets, args.before, Path(tmp) / "before")
-        targets.append(floor)
+        paused_floor = floor_target(runtime, cloud.aws_url, paused=True)
+        targets += [floor, paused_floor]
         reference = None
         if args.reference is not None:
             reference_target_ = reference_target(args.reference.resolve(), cloud.aws_url)
@@ -522,6 +560,7 @@ def main(argv: list[str] | None = None) -> None:
         load_before=load_before,
         load_after=load_after,
         before=args.before,
+        paused_floor=paused_floor.name,
     )
     document["seconds"] = round(time.monotonic() - started, 1)
     args.results.mkdir(parents=True, exist_ok=True)

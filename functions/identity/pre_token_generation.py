@@ -7,7 +7,6 @@ from shop_shared.coldstart import init_done
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import (
     PreTokenGenerationTriggerEvent,
@@ -19,7 +18,7 @@ from shop_shared.observability import logger
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-directory = CognitoMfaDirectory(boto3.client("cognito-idp"))
+directory = CognitoMfaDirectory()  # its client is made by the first admin's token
 
 
 @logger.inject_lambda_context

@@ -78,7 +78,7 @@ def trigger_event(pool_id: str, username: str, groups: list[str], source: str) -
 
 
 def run(event: dict[str, Any], lambda_context: FakeLambdaContext) -> dict[str, Any]:
-    import pre_token_generation  # the client is made at import: inside moto
+    import pre_token_generation  # fresh per test: its client is made inside moto
 
     result: dict[str, Any] = pre_token_generation.handler(event, lambda_context)
     return result
