@@ -192,8 +192,9 @@ class LocalCloud:
             api_metrics = cloudwatch.api_metrics(_api_name(template, api.logical_id), api.stage)
             gateway = ApiGateway(
                 api,
-                EdgeInvoker(self.runtime),
+                EdgeInvoker(self.runtime),  # a client's new work waits behind the work inside
                 verifiers,
+                read_invoker=self.runtime,  # its reads start none: they queue with that work
                 on_request=_both(api_metrics.request, self.meter),
                 tracer=self._api_tracer(template, api),
                 may_invalidate_cache=self._may_invalidate_cache,

@@ -65,6 +65,9 @@ class InvokeResult(Protocol):
     def function_error(self) -> str | None: ...
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 class Invoker(Protocol):
     def invoke(self, name_or_arn: str, payload: bytes) -> InvokeResult: ...
 
@@ -509,12 +512,16 @@ class ApiGateway:
         may_invalidate_cache: Callable[[Request, str], bool] | None = None,
         on_cache_lookup: Callable[[bool], None] | None = None,
         web_acl: WebAclInspector | None = None,
+        read_invoker: Invoker | None = None,
     ) -> None:
         missing = {r.authorizer for r in api.routes if r.authorizer} - set(verifiers)
         if missing:
             raise ValueError(f"no verifier for authorizer(s): {sorted(missing)}")
         self.api = api
         self._invoker = invoker
+        # The invoker for reads (GET, HEAD), when it differs: localcloud's runtime queues a
+        # client's new work behind the work inside, and a read, which starts none, with it.
+        self._read_invoker = read_invoker or invoker
         self._verifiers = dict(verifiers)
         # Methods API Gateway answers itself (the CORS preflight): routed like the others.
         self._mocks = {(mock.method, mock.path): mock for mock in api.mocks}
@@ -667,13 +674,14 @@ class ApiGateway:
         self, route: ApiRoute, event: dict[str, Any], traced: TracedRequest | None = None
     ) -> Response:
         payload = json.dumps(event).encode("utf-8")
+        invoker = self._read_invoker if route.method in _READS else self._invoker
         try:
             if traced is None:
-                result = self._invoker.invoke(route.function, payload)
+                result = invoker.invoke(route.function, payload)
             else:
                 traced.function, traced.invoke_started = route.function, time.time()
                 try:
-                    result = cast("TracingInvoker", self._invoker).invoke(
+                    result = cast("TracingInvoker", invoker).invoke(
                         route.function, payload, trace_header=str(traced.header)
                     )
                 finally:

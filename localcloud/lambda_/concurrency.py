@@ -24,8 +24,9 @@ machine can hold (`ConcurrencySettings`):
   run. An invocation made from inside a running one (a function calling Invoke and
   waiting for it) does not wait: its caller's slot is idle meanwhile. No invocation waits
   longer than `run_wait_seconds` for a slot. Work already in the system goes first: an
-  invocation from the edge (API Gateway: a client's new request) gets a slot only when no
-  invocation from inside (Step Functions tasks, event sources, schedules, Invoke) waits.
+  invocation from the edge (API Gateway: a client's request that may start new work; its
+  reads start none and queue with the rest) gets a slot only when no invocation from
+  inside (Step Functions tasks, event sources, schedules, Invoke) waits.
   With one queue, a burst of new orders queued ahead of the sagas already running, so
   every order waited behind all the others at each of its steps (POST-to-CONFIRMED grew
   with the burst); this way orders in flight are finished first and the clients feel the

@@ -390,8 +390,9 @@ def parse_function_ref(name_or_arn: str) -> tuple[str, str | None]:
 
 
 class EdgeInvoker:
-    """The runtime as API Gateway invokes it: each invocation is a client's new request, so
-    it waits for a running slot behind the work already inside (see concurrency.py)."""
+    """The runtime as API Gateway invokes it for a client's request that may start new work
+    (POST, PUT, PATCH, DELETE): it waits for a running slot behind the work already inside
+    (see concurrency.py)."""
 
     def __init__(self, runtime: LambdaRuntime) -> None:
         self._runtime = runtime

@@ -249,6 +249,26 @@ def test_event_without_parameters_has_nulls(http: Client, invoker: FakeInvoker) 
     assert event["multiValueQueryStringParameters"] is None
 
 
+def test_reads_go_to_the_read_invoker_and_everything_else_to_the_invoker(
+    verifier: CognitoVerifier, pool: UserPool
+) -> None:
+    # Given a gateway whose reads have their own invoker (localcloud queues a client's new
+    # work behind the work inside, and its reads with that work)
+    writes, reads = FakeInvoker(), FakeInvoker()
+    http = Client(ApiGateway(api_spec(), writes, {AUTHORIZER: verifier}, read_invoker=reads))
+    token = token_for(pool, "reader-writer", admin=True)
+
+    # When a client reads, writes and cancels
+    http.get("/v1/health")
+    http.get("/v1/products/SKU-1")
+    http.put("/v1/products/SKU-1", json={"name": "Mug"}, headers={"Authorization": token})
+    http.post("/v1/orders/o-1/cancel", headers={"Authorization": token})
+
+    # Then the GETs went to the read invoker, the PUT and the POST to the other
+    assert [name for name, _ in reads.calls] == ["HealthFunction", "GetProductFunction"]
+    assert [name for name, _ in writes.calls] == ["UpsertProductFunction", "CancelOrderFunction"]
+
+
 def test_text_body_passes_as_is_and_binary_body_as_base64(
     http: Client, invoker: FakeInvoker, pool: UserPool
 ) -> None:
