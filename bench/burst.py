@@ -124,6 +124,17 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             for part in ("localcloud", "workers")
         },
         "loadAverage": {"before": load_before, "after": load_after},
+        # per order, in the order placed: [first POST (s after the start), POST s,
+        # POST-to-CONFIRMED s or null], to see when in the burst the slow ones were
+        "timeline": [
+            [
+                round(o.posted_at - started, 2),
+                round(o.post_seconds, 2),
+                round(o.confirmed_at - o.posted_at, 2) if o.confirmed_at else None,
+            ]
+            for o in sorted(orders, key=lambda o: o.posted_at)
+            if o.order_id
+        ],
         "cpus": os.cpu_count(),
     }
 

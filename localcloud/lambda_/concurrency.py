@@ -26,11 +26,13 @@ machine can hold (`ConcurrencySettings`):
   longer than `run_wait_seconds` for a slot. Work already in the system goes first: an
   invocation from the edge (API Gateway: a client's request that may start new work; its
   reads start none and queue with the rest) gets a slot only when no invocation from
-  inside (Step Functions tasks, event sources, schedules, Invoke) waits.
-  With one queue, a burst of new orders queued ahead of the sagas already running, so
-  every order waited behind all the others at each of its steps (POST-to-CONFIRMED grew
-  with the burst); this way orders in flight are finished first and the clients feel the
-  back-pressure at the door, as a queue in front of a saturated service does.
+  inside (Step Functions tasks, event sources, schedules, Invoke) waits, and the edge
+  holds at most `edge_share` of the slots. With one queue, a burst of new orders queued
+  ahead of the sagas already running, so every order waited behind all the others at
+  each of its steps (POST-to-CONFIRMED grew with the burst); without the share, the
+  burst's first seconds, before the work its orders start reached the queue, let 80
+  orders in at once. This way orders in flight are finished first and the clients feel
+  the back-pressure at the door, as a queue in front of a saturated service does.
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
@@ -81,12 +83,20 @@ class ConcurrencySettings:
     account_limit: int = field(default_factory=default_account_limit)
     concurrent_inits: int = field(default_factory=_cpus)
     running_limit: int = field(default_factory=lambda: 3 * _cpus())
+    # of which the edge (API Gateway's writes) may hold at most: a third
+    edge_share: float = 1 / 3
     run_wait_seconds: float = 60.0  # a safety net only: nested calls never wait
     warm_wait_seconds: float = 0.5
+
+    @property
+    def edge_running_limit(self) -> int:
+        return max(1, int(self.running_limit * self.edge_share))
 
     def __post_init__(self) -> None:
         if min(self.account_limit, self.concurrent_inits, self.running_limit) < 1:
             raise ValueError("account_limit, concurrent_inits and running_limit must be >= 1")
+        if not 0 < self.edge_share <= 1:
+            raise ValueError("edge_share must be in (0, 1]")
         if min(self.warm_wait_seconds, self.run_wait_seconds) < 0:
             raise ValueError("warm_wait_seconds and run_wait_seconds must be >= 0")
 
@@ -142,6 +152,7 @@ class Concurrency:
         self._run_queue: deque[threading.Event] = deque()
         self._edge_queue: deque[threading.Event] = deque()
         self._run_wait_expired = 0  # ran past the running limit after run_wait_seconds
+        self._edge_running = 0  # of _running: the edge's
 
     # -- admission ------------------------------------------------------------------------
     def admit(self, function: str) -> None:
@@ -176,11 +187,8 @@ class Concurrency:
 
     def saturated(self) -> bool:
         """Every running slot or every init slot is taken (call with `lock` held)."""
-        full = self._running >= self.settings.running_limit or self._waiting_to_run()
+        full = self._running >= self.settings.running_limit or bool(self._run_queue)
         return full or not self.can_init()
-
-    def _waiting_to_run(self) -> bool:
-        return bool(self._run_queue or self._edge_queue)
 
     def start_init(self) -> None:
         """Take an init slot (call with `lock` held, after `can_init`)."""
@@ -194,12 +202,11 @@ class Concurrency:
     def start_running(self, *, nested: bool, edge: bool = False) -> None:
         """Take a running slot: at once when `nested` (made from inside a running
         invocation); else wait, at most `run_wait_seconds`, in the queue of the edge (`edge`:
-        a client's request through API Gateway) or of the work inside, first come first
-        served within each."""
+        a client's request that may start work) or of the work inside, first come first
+        served within each. Hand it back with `end_running(edge=...)`."""
         with self.lock:
-            free = self._running < self.settings.running_limit and not self._waiting_to_run()
-            if nested or free:
-                self._take_running()
+            if nested or self._may_run(edge, queued=False):
+                self._take_running(edge)
                 return
             ticket = threading.Event()
             queue = self._edge_queue if edge else self._run_queue
@@ -210,18 +217,36 @@ class Concurrency:
                 return
             queue.remove(ticket)
             self._run_wait_expired += 1
-            self._take_running()
+            self._take_running(edge)
 
-    def _take_running(self) -> None:
+    def _may_run(self, edge: bool, *, queued: bool) -> bool:
+        """A slot is free for the work inside, or for the edge (`queued`: the one at the
+        head of its queue): the edge only when no work inside waits, and within its share."""
+        if self._running >= self.settings.running_limit:
+            return False
+        if not edge:
+            return queued or not self._run_queue
+        edge_room = self._edge_running < self.settings.edge_running_limit
+        return edge_room and not self._run_queue and (queued or not self._edge_queue)
+
+    def _take_running(self, edge: bool) -> None:
         self._running += 1
+        self._edge_running += edge
         self._max_running = max(self._max_running, self._running)
 
-    def end_running(self) -> None:
+    def end_running(self, *, edge: bool = False) -> None:
         with self.lock:
             self._running -= 1
-            while self._waiting_to_run() and self._running < self.settings.running_limit:
-                self._take_running()
-                (self._run_queue or self._edge_queue).popleft().set()
+            self._edge_running -= edge
+            while True:
+                if self._run_queue and self._may_run(False, queued=True):
+                    self._take_running(False)
+                    self._run_queue.popleft().set()
+                elif self._edge_queue and self._may_run(True, queued=True):
+                    self._take_running(True)
+                    self._edge_queue.popleft().set()
+                else:
+                    break
             self.lock.notify_all()
 
     def wake(self) -> None:
@@ -246,6 +271,8 @@ class Concurrency:
                 "initsInProgress": self._inits,
                 "running": self._running,
                 "runningLimit": self.settings.running_limit,
+                "edgeRunning": self._edge_running,
+                "edgeRunningLimit": self.settings.edge_running_limit,
                 "maxRunning": self._max_running,
                 "runWaitsExpired": self._run_wait_expired,
                 "waitingToRun": len(self._run_queue) + len(self._edge_queue),

@@ -488,7 +488,7 @@ class LambdaRuntime:
                 acquired = time.perf_counter()
                 outcome = _faulty_outcome(fault, worker, invocation)
             finally:
-                self._concurrency.end_running()
+                self._concurrency.end_running(edge=edge)
             pool.settle(worker, invocation, outcome)
         finally:
             self._concurrency.leave(spec.name)

@@ -391,3 +391,31 @@ def test_work_already_inside_gets_a_running_slot_before_a_clients_new_request(
     assert inside_body["ended"] <= edge_body["started"]
     stats = runtime.concurrency_stats()
     assert (stats["maxRunning"], stats["runWaitsExpired"], stats["waitingToRun"]) == (1, 0, 0)
+
+
+def test_the_edge_holds_at_most_its_share_of_the_running_slots(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given three running slots, of which the edge may hold a third (one)
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=3, running_limit=3)
+    runtime = make_runtime(
+        {
+            "EdgeFunction": ("concurrency_handlers.sleep", None),
+            "InsideFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+    with ThreadPoolExecutor(3) as pool:
+        # When two clients' requests come from the edge at once, and work from inside
+        first = pool.submit(runtime.invoke, "EdgeFunction", b'{"seconds": 1}', edge=True)
+        assert _wait_until(lambda: runtime.concurrency_stats()["edgeRunning"] == 1)
+        second = pool.submit(runtime.invoke, "EdgeFunction", b'{"seconds": 0}', edge=True)
+        assert _wait_until(lambda: runtime.concurrency_stats()["edgeWaitingToRun"] == 1)
+        inside = _body(_invoke(runtime, "InsideFunction", {}))
+        first_body, second_body = _body(first.result()), _body(second.result())
+    # Then the work inside ran beside the first request, the second request after it
+    assert inside["ended"] <= first_body["ended"]
+    assert second_body["started"] >= first_body["ended"]
+    stats = runtime.concurrency_stats()
+    assert (stats["edgeRunningLimit"], stats["edgeRunning"], stats["waitingToRun"]) == (1, 0, 0)
+    assert stats["runWaitsExpired"] == 0
