@@ -10,6 +10,7 @@ from shop_shared.coldstart import init_done
 from functools import partial
 from typing import Annotated, Any
 
+import boto3
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
@@ -36,13 +37,14 @@ limit = PlacementLimit(
     counter=DynamoDBPlacementCounter(settings.placement_limits_table_name),
     clock=utc_now,
 )
+kms = boto3.client("kms")  # one client for both keys
 place = partial(
     place_order,
     store=store,
     clock=utc_now,
     new_id=new_order_id,
-    seal=KmsTokenSealer(settings.payment_token_key_id),  # only ChargePayment can open it
-    address_sealer=KmsSealer(settings.customer_data_key_id),  # only ScheduleShipment can
+    seal=KmsTokenSealer(settings.payment_token_key_id, kms),  # only ChargePayment opens it
+    address_sealer=KmsSealer(settings.customer_data_key_id, kms),  # only ScheduleShipment can
 )
 
 

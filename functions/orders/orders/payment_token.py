@@ -15,7 +15,7 @@ TokenSealer = Callable[[str, str], str]  # (token, order id) -> ciphertext
 
 
 class KmsTokenSealer:
-    """Encrypts a token for one order; the KMS client is made on first use."""
+    """Encrypts a token for one order."""
 
     def __init__(self, key_id: str, client: Any = None) -> None:
         self._sealer = KmsSealer(key_id, client)

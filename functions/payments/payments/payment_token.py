@@ -19,8 +19,7 @@ TokenOpener = Callable[[str, str], str]  # (ciphertext, order id) -> token
 
 
 class KmsTokenOpener:
-    """Decrypts an order's sealed token with the payment-token key; the client is made on
-    first use."""
+    """Decrypts an order's sealed token with the payment-token key."""
 
     def __init__(self, key_id: str, client: Any = None) -> None:
         self._opener = KmsOpener(key_id, client)
