@@ -14,7 +14,10 @@ again), follows each with GET /v1/orders/{id} until it reaches a final status (b
   its history (the service's clock: the poll interval does not add to it);
 - p95 latency of GET /v1/orders/{id}; POST latency and how many POSTs were sent again;
 - every order's end status; from /_localcloud/status: cold starts, init timeouts, timeouts,
-  throttles, invocations and mean duration per function, and the concurrency reached.
+  throttles, invocations and mean duration per function, and the concurrency reached;
+- CPU seconds per order of localcloud and of its workers (from /proc: unlike wall time, it
+  compares across runs on a busy machine), and a per-order timeline (when each was posted,
+  its POST and POST-to-CONFIRMED seconds) showing when in the burst the slow ones were.
 
 Aims (issue 8): 100% CONFIRMED, 0 init timeouts, >= 10 orders/s on 2 cores, POST-to-CONFIRMED
 p95 under 5 s. A benchmark, not a test: it reports, it does not assert.
