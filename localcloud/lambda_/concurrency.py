@@ -27,12 +27,13 @@ machine can hold (`ConcurrencySettings`):
   invocation from the edge (API Gateway: a client's request that may start new work; its
   reads start none and queue with the rest) gets a slot only when no invocation from
   inside (Step Functions tasks, event sources, schedules, Invoke) waits, and the edge
-  holds at most `edge_share` of the slots. With one queue, a burst of new orders queued
-  ahead of the sagas already running, so every order waited behind all the others at
-  each of its steps (POST-to-CONFIRMED grew with the burst); without the share, the
-  burst's first seconds, before the work its orders start reached the queue, let 80
-  orders in at once. This way orders in flight are finished first and the clients feel
-  the back-pressure at the door, as a queue in front of a saturated service does.
+  holds at most `edge_share` of the slots, one while work from inside runs. With one
+  queue, a burst of new orders queued ahead of the sagas already running, so every order
+  waited behind all the others at each of its steps (POST-to-CONFIRMED grew with the
+  burst); without the limits on the edge, the burst's first seconds, before the work its
+  orders start reached the queue, let 80 orders in at once. This way orders in flight are
+  finished first and the clients feel the back-pressure at the door, as a queue in front
+  of a saturated service does.
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
@@ -226,8 +227,17 @@ class Concurrency:
             return False
         if not edge:
             return queued or not self._run_queue
-        edge_room = self._edge_running < self.settings.edge_running_limit
+        edge_room = self._edge_running < self._edge_limit()
         return edge_room and not self._run_queue and (queued or not self._edge_queue)
+
+    def _edge_limit(self) -> int:
+        """The edge's share of the slots while nothing else runs; one slot while work from
+        inside runs. A write returns in a fraction of the time the work it starts takes,
+        so at a burst's start the share alone let ~50 orders in before their work reached
+        the queue (then 10-13 s each); one slot under load leaves the edge's concurrency
+        to the idle machine (concurrent POSTs still race there)."""
+        inside_running = self._running - self._edge_running
+        return 1 if inside_running else self.settings.edge_running_limit
 
     def _take_running(self, edge: bool) -> None:
         self._running += 1

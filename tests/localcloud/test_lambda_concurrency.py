@@ -419,3 +419,35 @@ def test_the_edge_holds_at_most_its_share_of_the_running_slots(
     stats = runtime.concurrency_stats()
     assert (stats["edgeRunningLimit"], stats["edgeRunning"], stats["waitingToRun"]) == (1, 0, 0)
     assert stats["runWaitsExpired"] == 0
+
+
+def test_the_edge_gets_one_slot_while_work_from_inside_runs(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given six running slots, of which the edge may hold two on an idle machine
+    settings = ConcurrencySettings(account_limit=10, concurrent_inits=4, running_limit=6)
+    runtime = make_runtime(
+        {
+            "EdgeFunction": ("concurrency_handlers.sleep", None),
+            "InsideFunction": ("concurrency_handlers.sleep", None),
+        },
+        settings,
+    )
+    edge = b'{"seconds": 0.5}'
+    with ThreadPoolExecutor(3) as pool:
+        # When two clients' requests come at once on the idle machine
+        idle = [pool.submit(runtime.invoke, "EdgeFunction", edge, edge=True) for _ in range(2)]
+        first_idle, second_idle = (_body(future.result()) for future in idle)
+        # and two more while work from inside runs
+        inside = pool.submit(_invoke, runtime, "InsideFunction", {"seconds": 2})
+        assert _wait_until(lambda: runtime.concurrency_stats()["running"] == 1)
+        busy = [pool.submit(runtime.invoke, "EdgeFunction", edge, edge=True) for _ in range(2)]
+        first_busy, second_busy = sorted(
+            (_body(future.result()) for future in busy), key=lambda body: body["started"]
+        )
+        inside.result()
+    # Then the idle machine ran both at once; under load the second waited for the first
+    assert second_idle["started"] < first_idle["ended"]
+    assert first_idle["started"] < second_idle["ended"]
+    assert second_busy["started"] >= first_busy["ended"]
+    assert runtime.concurrency_stats()["runWaitsExpired"] == 0
