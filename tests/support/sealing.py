@@ -14,16 +14,21 @@ from shop_shared.sealing import KmsOpener, KmsSealer, SealedValueUnreadable
 CUSTOMER_DATA_KEY_ALIAS = "alias/customer-data"
 
 
-def customer_data_key() -> str:
-    """The customer-data KMS key of the current moto (template.yaml's CustomerDataKey), made on
-    first use: its ARN, for CUSTOMER_DATA_KEY_ID."""
+def moto_key(alias: str, description: str) -> str:
+    """The KMS key named `alias` in the current moto, made on first use: its ARN."""
     kms = boto3.client("kms")
     try:
-        arn: str = kms.describe_key(KeyId=CUSTOMER_DATA_KEY_ALIAS)["KeyMetadata"]["Arn"]
+        arn: str = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     except kms.exceptions.NotFoundException:
-        arn = kms.create_key(Description="customer data")["KeyMetadata"]["Arn"]
-        kms.create_alias(AliasName=CUSTOMER_DATA_KEY_ALIAS, TargetKeyId=arn)
+        arn = kms.create_key(Description=description)["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=alias, TargetKeyId=arn)
     return arn
+
+
+def customer_data_key() -> str:
+    """The customer-data KMS key of the current moto (template.yaml's CustomerDataKey): its
+    ARN, for CUSTOMER_DATA_KEY_ID."""
+    return moto_key(CUSTOMER_DATA_KEY_ALIAS, "customer data")
 
 
 def open_on_moto(ciphertext: str, context: Mapping[str, str]) -> str:

@@ -17,7 +17,7 @@ from orders.logic import confirm_order, place_order
 from orders.models import ConfirmOrderInput, PlaceOrder, PlaceOrderRequest
 from orders.payment_token import KmsTokenSealer
 from shop_shared.sealing import KmsSealer
-from tests.support.sealing import customer_data_key
+from tests.support.sealing import customer_data_key, moto_key
 from tests.support.template import ROOT
 
 if TYPE_CHECKING:
@@ -127,13 +127,7 @@ PAYMENT_TOKEN_KEY_ALIAS = "alias/shop/payment-token"
 def payment_token_key() -> str:
     """The payment-token KMS key of this moto (template.yaml's PaymentTokenKey), made on first
     use: its ARN, for PAYMENT_TOKEN_KEY_ID."""
-    kms = boto3.client("kms")
-    try:
-        arn: str = kms.describe_key(KeyId=PAYMENT_TOKEN_KEY_ALIAS)["KeyMetadata"]["Arn"]
-    except kms.exceptions.NotFoundException:
-        arn = kms.create_key(Description="payment tokens")["KeyMetadata"]["Arn"]
-        kms.create_alias(AliasName=PAYMENT_TOKEN_KEY_ALIAS, TargetKeyId=arn)
-    return arn
+    return moto_key(PAYMENT_TOKEN_KEY_ALIAS, "payment tokens")
 
 
 def given_placed(
