@@ -56,24 +56,29 @@ def _load(result: dict[str, Any]) -> str:
     load = result.get("loadAverage")
     if not load:
         return ""
-    before = ", ".join(f"{v:.1f}" for v in load["before"])
-    after = ", ".join(f"{v:.1f}" for v in load["after"])
-    return (
-        f"load average (1, 5, 15 min) {before} before, {after} after, on {result.get('cpus')} cores"
-    )
+    return f"{_load_average(load['before'], load['after'])}, on {result.get('cpus')} cores"
+
+
+def _load_average(before: list[float], after: list[float]) -> str:
+    def minutes(values: list[float]) -> str:
+        return ", ".join(f"{v:.1f}" for v in values)
+
+    return f"load average (1, 5, 15 min) {minutes(before)} before, {minutes(after)} after"
+
+
+def _not_measured(title: str, module: str) -> list[str]:
+    """The section of a benchmark that has not written its result yet."""
+    return [title, "", f"Not measured: `python -m {module}` has not written its result.", ""]
 
 
 # ---------------------------------------------------------------------- cold start
 
 
 def cold_start_section(result: dict[str, Any] | None) -> list[str]:
-    lines = ["## Cold init per function", ""]
+    title = "## Cold init per function"
     if result is None:
-        return [
-            *lines,
-            "Not measured: `python -m bench.cold_start` has not written its result.",
-            "",
-        ]
+        return _not_measured(title, "bench.cold_start")
+    lines = [title, ""]
     summary = result["summary"]
     reference = result.get("reference")
     lines += [
@@ -127,9 +132,10 @@ def cold_start_plot(result: dict[str, Any], path: Path) -> None:
 
 
 def latency_section(result: dict[str, Any] | None) -> list[str]:
-    lines = ["## Latency per API route (warm, steady concurrent load)", ""]
+    title = "## Latency per API route (warm, steady concurrent load)"
     if result is None:
-        return [*lines, "Not measured: `python -m bench.latency` has not written its result.", ""]
+        return _not_measured(title, "bench.latency")
+    lines = [title, ""]
     confirmed = result["postToConfirmedMs"]
     cold = result["coldStartsWhileMeasuring"]
     lines += [
@@ -182,9 +188,10 @@ def latency_plot(result: dict[str, Any], path: Path) -> None:
 
 
 def cost_section(result: dict[str, Any] | None) -> list[str]:
-    lines = ["## Cost per 1,000 orders", ""]
+    title = "## Cost per 1,000 orders"
     if result is None:
-        return [*lines, "Not measured: `python -m bench.cost` has not written its result.", ""]
+        return _not_measured(title, "bench.cost")
+    lines = [title, ""]
     configurations = result["prices"]["configurations"]
     default_happy = next(
         (c for c in configurations if c["default"] and c["scenario"] == "happy"), None
@@ -455,20 +462,16 @@ def memory_plot(result: dict[str, Any], path: Path) -> None:
 
 
 def catalog_cache_section(result: dict[str, Any] | None) -> list[str]:
-    lines = ["## Catalog reads with and without the API stage cache", ""]
+    title = "## Catalog reads with and without the API stage cache"
     if result is None:
-        return [
-            *lines,
-            "Not measured: `python -m bench.catalog_cache` has not written its result.",
-            "",
-        ]
+        return _not_measured(title, "bench.catalog_cache")
+    lines = [title, ""]
     workload = result["workload"]
-    before = ", ".join(f"{v:.1f}" for v in result["load_average_before"])
-    after = ", ".join(f"{v:.1f}" for v in result["load_average_after"])
+    load_average = _load_average(result["load_average_before"], result["load_average_after"])
     runs = result["runs"]
     lines += [
         f"`{result['command']}`, {result['ran_at']}, commit {result['commit']}, "
-        f"{result['machine']}; load average (1, 5, 15 min) {before} before, {after} after. "
+        f"{result['machine']}; {load_average}. "
         f"Two localclouds one after the other, the same {workload['requests']:,} requests "
         f"from {workload['threads']} clients on each: {workload['mix']}, over "
         f'{workload["products"]} products; "stage cache" is Stage=prod (the template\'s '
@@ -525,11 +528,12 @@ def catalog_cache_section(result: dict[str, Any] | None) -> list[str]:
 
 
 def startup_section(result: dict[str, Any] | None) -> list[str]:
-    lines = ["## Start-up and warm overhead", ""]
+    title = "## Start-up and warm overhead"
     if result is None:
-        return [*lines, "Not measured: `python -m bench.run` has not written its result.", ""]
+        return _not_measured(title, "bench.run")
     return [
-        *lines,
+        title,
+        "",
         f"`{result['command']}`, {result.get('measuredAt', '')}; {_load(result)}.",
         "",
         f"- `make run` to a healthy API: median {result['healthySeconds']['median']} s "
