@@ -8,13 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orders.errors import VersionTaken
-from orders.models import OrderEventItem, SagaInput
+from orders.logic import place_order
+from orders.models import OrderEventItem, PlaceOrder, PlaceOrderRequest, SagaInput
 from orders.repository import OrderEventStore, SagaStarter
+from tests.support.sealing import FakeSealer
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 CUSTOMER = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"
 OTHER_CUSTOMER = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"
+ITEMS = [{"sku": "ESPRESSO-250G", "quantity": 2}, {"sku": "MUG-CERAMIC", "quantity": 1}]
 
 
 def fake_seal(token: str, order_id: str) -> str:
@@ -85,3 +88,23 @@ class RecordingSagaStarter(SagaStarter):
 def sequential_ids(*ids: str) -> Callable[[], str]:
     remaining = list(ids)
     return lambda: remaining.pop(0)
+
+
+def placed(store: InMemoryOrderEventStore, clock: TickingClock, **request: Any) -> str:
+    """Given: CUSTOMER's order ORDER_ID of ITEMS (tok_visa, and `request`'s fields) placed."""
+    body = {"items": ITEMS, "paymentToken": "tok_visa", **request}
+    command = PlaceOrder(
+        customerId=CUSTOMER,
+        idempotencyKey=None,
+        correlationId="corr-1",
+        request=PlaceOrderRequest.model_validate(body),
+    )
+    accepted = place_order(
+        command,
+        store=store,
+        clock=clock,
+        new_id=sequential_ids(ORDER_ID),
+        seal=fake_seal,
+        address_sealer=FakeSealer(),
+    )
+    return accepted.orderId

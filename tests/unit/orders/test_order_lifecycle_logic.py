@@ -21,7 +21,6 @@ from orders.logic import (
     load,
     mark_order_cancelled,
     mark_order_needs_attention,
-    place_order,
     reject_order,
     request_cancellation,
     start_order_cancellation,
@@ -32,23 +31,18 @@ from orders.models import (
     MarkOrderCancelledInput,
     MarkOrderNeedsAttentionInput,
     OrderEventItem,
-    PlaceOrder,
-    PlaceOrderRequest,
     RejectOrderInput,
 )
 from orders.repository import CancellationStarter
-from tests.support.sealing import FakeSealer
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
     ORDER_ID,
     OTHER_CUSTOMER,
     InMemoryOrderEventStore,
     TickingClock,
-    fake_seal,
-    sequential_ids,
+    placed,
 )
 
-ITEMS = [{"sku": "ESPRESSO-250G", "quantity": 2}, {"sku": "MUG-CERAMIC", "quantity": 1}]
 REFUND_FAILED = {
     "Error": "PaymentProviderUnavailable",
     "Cause": json.dumps(
@@ -78,19 +72,6 @@ def store() -> InMemoryOrderEventStore:
 @pytest.fixture
 def clock() -> TickingClock:
     return TickingClock()
-
-
-def placed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:
-    request = PlaceOrderRequest.model_validate({"items": ITEMS, "paymentToken": "tok_visa"})
-    command = PlaceOrder(customerId=CUSTOMER, correlationId="corr-1", request=request)
-    place_order(
-        command,
-        store=store,
-        clock=clock,
-        new_id=sequential_ids(ORDER_ID),
-        seal=fake_seal,
-        address_sealer=FakeSealer(),
-    )
 
 
 def confirmed(store: InMemoryOrderEventStore, clock: TickingClock) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,6 @@ from orders.logic import (
     confirm_order,
     fold,
     get_order,
-    place_order,
     reject_order,
     rejection,
     start_order_saga,
@@ -27,13 +25,12 @@ from orders.logic import (
 from orders.models import (
     ConfirmOrderInput,
     OrderEventItem,
-    PlaceOrder,
-    PlaceOrderRequest,
     RejectOrderInput,
 )
-from tests.support.sealing import FakeOpener, FakeSealer
+from tests.support.sealing import FakeOpener
 from tests.unit.orders.orders_fakes import (
     CUSTOMER,
+    ITEMS,
     ORDER_ID,
     OTHER_CUSTOMER,
     T0,
@@ -42,29 +39,8 @@ from tests.unit.orders.orders_fakes import (
     TickingClock,
     fake_open,
     fake_seal,
-    sequential_ids,
+    placed,
 )
-
-ITEMS = [{"sku": "ESPRESSO-250G", "quantity": 2}, {"sku": "MUG-CERAMIC", "quantity": 1}]
-
-
-def placed(store: InMemoryOrderEventStore, clock: TickingClock, **request: Any) -> str:
-    body = {"items": ITEMS, "paymentToken": "tok_visa", **request}
-    command = PlaceOrder(
-        customerId=CUSTOMER,
-        idempotencyKey=None,
-        correlationId="corr-1",
-        request=PlaceOrderRequest.model_validate(body),
-    )
-    accepted = place_order(
-        command,
-        store=store,
-        clock=clock,
-        new_id=sequential_ids(ORDER_ID),
-        seal=fake_seal,
-        address_sealer=FakeSealer(),
-    )
-    return accepted.orderId
 
 
 def confirm_input(total: int = 3470) -> ConfirmOrderInput:
