@@ -13,6 +13,11 @@ converted: binary values (B, BS) held as bytes, sent base64-encoded, and the rec
 millisecond (moto's `TimestampSerializer._timestamp_unixtimestamp`). `install()` answers
 GetRecords with moto's own backend call and `json.dumps` with those two conversions; the
 answer parses to the same records (tests/localcloud/test_stream_records.py compares both).
+
+`has_records` and `forget_iterator` serve localcloud's own stream readers (the event source
+mappings): a reader asks moto's shard whether anything lies past its iterator before it sends
+a GetRecords, so an idle shard costs no request (an empty GetRecords answers the same), and
+drops each iterator once used (moto keeps every one it hands out).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import datetime
 import json
 import threading
 from typing import Any
+
+from localcloud.spec import ACCOUNT_ID, REGION
 
 _install_lock = threading.Lock()
 _installed = False
@@ -56,3 +63,24 @@ def _wire_value(value: Any) -> Any:
         seconds = calendar.timegm(value.timetuple())
         return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
     raise TypeError(f"{type(value).__name__} is not part of a stream record")
+
+
+def has_records(iterator: str) -> bool:
+    """Whether a GetRecords with this iterator would return records (True when unsure)."""
+    shard_iterator = _backend().shard_iterators.get(iterator)
+    if shard_iterator is None:
+        return True  # unknown to moto: let GetRecords give its own answer
+    shard = shard_iterator.stream_shard
+    position: int = shard_iterator.sequence_number - shard.starting_sequence_number
+    return position < len(shard.items)
+
+
+def forget_iterator(iterator: str) -> None:
+    """moto keeps every shard iterator it hands out; a reader makes many, so drop used ones."""
+    _backend().shard_iterators.pop(iterator, None)
+
+
+def _backend() -> Any:
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    return dynamodbstreams_backends[ACCOUNT_ID][REGION]

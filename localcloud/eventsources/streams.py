@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from localcloud.dynamodb.streams import forget_iterator, has_records
 from localcloud.eventsources.base import Backoff, BatchResult, Outcome, Poller
 from localcloud.eventsources.failures import (
     RECORD_AGE_EXCEEDED,
     RETRY_ATTEMPTS_EXHAUSTED,
     DiscardedBatch,
 )
-from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
@@ -193,10 +193,12 @@ class ShardReader(threading.Thread):
         """Up to `limit` records from the current iterator; marks the shard done at its end."""
         if self.iterator is None:
             self.iterator = self._get_iterator()
+        elif not has_records(self.iterator):
+            return []  # what GetRecords would answer, without the request
         response = self.poller.clients.streams.get_records(
             ShardIterator=self.iterator, Limit=min(limit, GET_RECORDS_LIMIT)
         )
-        _forget_iterator(self.iterator)
+        forget_iterator(self.iterator)
         following = response.get("NextShardIterator")
         records = [
             _as_event_record(dict(r), self.spec.source_arn) for r in response.get("Records", [])
@@ -343,10 +345,3 @@ def _epoch_seconds(value: object) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _forget_iterator(iterator: str) -> None:
-    """moto keeps every shard iterator it hands out; a reader makes many, so drop used ones."""
-    from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-    dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)

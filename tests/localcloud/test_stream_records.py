@@ -1,5 +1,6 @@
 """GetRecords answered by localcloud.dynamodb.streams parses to the records moto's own
-serializer gives, for every AttributeValue type and each kind of change."""
+serializer gives, for every AttributeValue type and each kind of change; and its peek
+(`has_records`, which spares the stream readers an empty GetRecords) agrees with GetRecords."""
 
 from __future__ import annotations
 
@@ -36,21 +37,22 @@ def clients() -> Iterator[AwsClients]:
     endpoint.close()
 
 
-def _records(clients: AwsClients, stream_arn: str) -> list[Any]:
+def _iterator(clients: AwsClients, stream_arn: str, position: str = "TRIM_HORIZON") -> str:
     description = clients.streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
-    iterator = clients.streams.get_shard_iterator(
+    iterator: str = clients.streams.get_shard_iterator(
         StreamArn=stream_arn,
         ShardId=description["Shards"][0]["ShardId"],
-        ShardIteratorType="TRIM_HORIZON",
+        ShardIteratorType=position,  # type: ignore[arg-type]
     )["ShardIterator"]
+    return iterator
+
+
+def _records(clients: AwsClients, stream_arn: str) -> list[Any]:
+    iterator = _iterator(clients, stream_arn)
     return clients.streams.get_records(ShardIterator=iterator, Limit=100)["Records"]
 
 
-def test_get_records_parses_to_what_motos_serializer_gives(
-    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a table whose stream holds an insert, a modify and a remove of an item with
-    # every AttributeValue type
+def _streamed_table(clients: AwsClients) -> tuple[str, str]:
     table = f"Orders-{uuid.uuid4().hex[:8]}"
     clients.dynamodb.create_table(
         TableName=table,
@@ -59,6 +61,15 @@ def test_get_records_parses_to_what_motos_serializer_gives(
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
+    return table, clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+
+
+def test_get_records_parses_to_what_motos_serializer_gives(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a table whose stream holds an insert, a modify and a remove of an item with
+    # every AttributeValue type
+    table, stream_arn = _streamed_table(clients)
     clients.dynamodb.put_item(TableName=table, Item=EVERY_TYPE)  # type: ignore[arg-type]
     clients.dynamodb.update_item(
         TableName=table,
@@ -67,7 +78,6 @@ def test_get_records_parses_to_what_motos_serializer_gives(
         ExpressionAttributeValues={":v": {"N": "13"}},
     )
     clients.dynamodb.delete_item(TableName=table, Key={"pk": {"S": "order#1"}})
-    stream_arn = clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     # When the records are read through localcloud's GetRecords and through moto's own
     fast = _records(clients, stream_arn)
     monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", streams.moto_get_records)
@@ -76,3 +86,25 @@ def test_get_records_parses_to_what_motos_serializer_gives(
     assert [record["eventName"] for record in fast] == ["INSERT", "MODIFY", "REMOVE"]
     assert fast == motos
     assert fast[0]["dynamodb"]["NewImage"]["blob"] == {"B": b"\x00\x01binary"}
+
+
+def test_the_peek_says_what_get_records_would_answer(clients: AwsClients) -> None:
+    # Given a streamed table and an iterator at the stream's end
+    table, stream_arn = _streamed_table(clients)
+    at_end = _iterator(clients, stream_arn, "LATEST")
+    # Then the peek sees nothing to read, as GetRecords does
+    assert not streams.has_records(at_end)
+    assert clients.streams.get_records(ShardIterator=at_end)["Records"] == []
+    # When an item is written
+    clients.dynamodb.put_item(TableName=table, Item={"pk": {"S": "order#2"}})
+    iterator = _iterator(clients, stream_arn)
+    # Then the peek sees its record, and after GetRecords the next iterator has nothing
+    assert streams.has_records(iterator)
+    answer = clients.streams.get_records(ShardIterator=iterator)
+    assert [record["eventName"] for record in answer["Records"]] == ["INSERT"]
+    following = answer["NextShardIterator"]
+    assert not streams.has_records(following)
+    # And when another is written, the same iterator has it
+    clients.dynamodb.delete_item(TableName=table, Key={"pk": {"S": "order#2"}})
+    assert streams.has_records(following)
+    assert streams.has_records("an iterator moto never gave")  # unsure: GetRecords answers
