@@ -15,6 +15,8 @@ again), follows each with GET /v1/orders/{id} until it reaches a final status (b
 - p95 latency of GET /v1/orders/{id}; POST latency and how many POSTs were sent again;
 - every order's end status; from /_localcloud/status: cold starts, init timeouts, timeouts,
   throttles, invocations and mean duration per function, and the concurrency reached;
+- AWS requests per order, per operation (localcloud's billing meter: the functions' and
+  localcloud's own, e.g. the event source mappings' GetRecords and ReceiveMessage);
 - CPU seconds per order of localcloud and of its workers (from /proc: unlike wall time, it
   compares across runs on a busy machine), and a per-order timeline (when each was posted,
   its POST and POST-to-CONFIRMED seconds) showing when in the burst the slow ones were.
@@ -73,6 +75,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.orders)
     ]
     before = target.status()
+    calls_before = target.aws_calls()
     cpu_before = process_tree_cpu(before["pid"])
     load_before = os.getloadavg()
     started = time.time()
@@ -92,6 +95,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     )
     after = target.status()
     cpu_after = process_tree_cpu(after["pid"])
+    calls_after = target.aws_calls()
     load_after = os.getloadavg()
 
     statuses = Counter(o.status or ("POST failed" if o.post_error else "not final") for o in orders)
@@ -122,6 +126,11 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "eventSources": after.get("eventSources"),
         # CPU seconds per placed order while the orders ran: the figure that compares across
         # runs on a busy machine (wall time does not).
+        "awsCallsPerOrder": {
+            operation: round((count - calls_before.get(operation, 0)) / args.orders, 2)
+            for operation, count in sorted(calls_after.items(), key=lambda kv: -kv[1])
+            if count > calls_before.get(operation, 0)
+        },
         "cpuSecondsPerOrder": {
             part: round((cpu_after[part] - cpu_before[part]) / args.orders, 3)
             for part in ("localcloud", "workers")
@@ -160,6 +169,8 @@ def report(result: dict[str, Any]) -> None:
         f"  lambda               {result['lambda']}",
         f"  concurrency          {result['lambdaConcurrency']}",
         f"  CPU s per order      {result['cpuSecondsPerOrder']}",
+        f"  AWS calls per order  {sum(result['awsCallsPerOrder'].values()):.1f}: "
+        + ", ".join(f"{op} {n}" for op, n in list(result["awsCallsPerOrder"].items())[:10]),
         f"  load average         {result['loadAverage']} ({result['cpus']} cpus)",
         f"  {'function':36} {'calls':>6} {'cold':>5} {'initTO':>6} {'TO':>4} {'thr':>5} "
         f"{'waits':>5} {'mean ms':>8} {'wait ms':>8} {'total s':>8}",

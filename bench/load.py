@@ -34,9 +34,17 @@ class Target:
     aws_url: str
 
     def status(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/status", timeout=30) as r:
-            status: dict[str, Any] = json.loads(r.read())
-            return status
+        return self._localcloud("status")
+
+    def aws_calls(self) -> dict[str, int]:
+        """AWS API requests so far, per service:Operation (localcloud's billing meter)."""
+        calls: dict[str, int] = self._localcloud("billing").get("calls", {})
+        return calls
+
+    def _localcloud(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.aws_url}/_localcloud/{path}", timeout=30) as r:
+            answer: dict[str, Any] = json.loads(r.read())
+            return answer
 
     def token(self, username: str, *, admin: bool = False) -> str:
         pool = self.status()["userPools"][0]
