@@ -21,7 +21,6 @@ import pytest
 
 from localcloud.awsclients import AwsClients
 from localcloud.cloudwatch.emf import datums_of_line
-from localcloud.cloudwatch.metrics import Datum
 from localcloud.cloudwatch.service import CloudWatch
 from localcloud.endpoint.server import AwsEndpoint
 from localcloud.lambda_.runtime import InvokeResult
@@ -415,16 +414,6 @@ def test_an_alarm_on_metric_math_is_evaluated(aws: AwsClients, cloudwatch: Cloud
     # Then the alarm is in ALARM
     assert eventually(lambda: alarm_state(aws, name)["StateValue"] == "ALARM")
     assert "[50.0 (" in alarm_state(aws, name)["StateReason"]
-
-
-def test_datums_are_put_in_batches_cloudwatch_accepts(aws: AwsClients) -> None:
-    from localcloud.cloudwatch.metrics import MetricsPublisher
-
-    publisher = MetricsPublisher(aws)
-    name = unique("Batch")
-    publisher.put(*(Datum.of("Test", name, 1) for _ in range(2500)))
-    publisher.flush()
-    assert publisher.put_count == 2500
 
 
 def test_nothing_is_delivered_to_a_subscription_until_it_is_confirmed(aws: AwsClients) -> None:
