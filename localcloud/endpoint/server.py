@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -26,6 +27,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from localcloud import moto_actions
 from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.endpoint.inprocess import serve_in_process, stop_serving_in_process
@@ -80,6 +82,11 @@ class AwsEndpoint:
         self.local_routes: list[LocalRoute] = []
         # localcloud.billing's meter: counts what each call would be billed for on AWS.
         self.meter: Meter | None = None
+        # moto's own switch (MOTO_DISABLE_GLOBAL_CORS, read when an app is made): no flask_cors
+        # headers on every AWS answer. Nothing here calls AWS from a web page: the console is
+        # on this origin, and the APIs' CORS is API Gateway's, on its own servers.
+        werkzeug_app.DISABLE_GLOBAL_CORS = True
+        moto_actions.install()  # moto's call_action without inspect.getmembers per request
         self._moto = _Dispatcher(create_backend_app)
         self._dynamodb_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None

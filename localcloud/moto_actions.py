@@ -1,0 +1,41 @@
+"""A response class's action names listed once, not at every request.
+
+moto's `BaseResponse.call_action`, the step every query- and JSON-protocol request goes
+through, asks `moto.core.utils.method_names_from_class(self.__class__)` whether the action is
+one of the class's methods, and that runs `inspect.getmembers` over the class and all its
+bases each time: about 2% of localcloud's CPU in the 200-order burst of issue 8. call_action is
+moto's only caller, and it only asks whether a name is in the answer.
+
+A class's methods are fixed once its module is imported: moto defines no response class at
+run time, and localcloud's patches (SNS, Step Functions) replace a response method with
+another function under the same name, never add or remove one. So the answer is kept per
+class (a few hundred classes at most). It is a frozenset, which a caller cannot change.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+_install_lock = threading.Lock()
+_installed = False
+
+
+@functools.cache
+def method_names_from_class(clazz: object) -> frozenset[str]:
+    """The names of the class's functions (its own and inherited), as moto's function."""
+    return frozenset(name for name, _ in inspect.getmembers(clazz, predicate=inspect.isfunction))
+
+
+def install() -> None:
+    """Route moto's call_action through the cache (idempotent)."""
+    global _installed  # noqa: PLW0603 - moto is process-wide, so is this
+    from moto.core import responses
+
+    with _install_lock:
+        if _installed:
+            return
+        # responses.py imported the function by name; it is its only caller.
+        responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+        _installed = True
