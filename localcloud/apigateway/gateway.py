@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote, urlsplit
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud.apigateway.cache import InvalidationRefused, StageCache
 from localcloud.cognito.tokens import AuthorizerUnavailable, CognitoVerifier, Unauthorized
+from localcloud.endpoint.keepalive import KeepAlive, close_connections
 from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.spec import ACCOUNT_ID, ApiRoute, ApiSpec, GatewayResponse, MockIntegration
 
@@ -489,8 +490,9 @@ def _header_map(raw: Any, *, multi: bool) -> dict[str, list[str]]:
 # ---------------------------------------------------------------- the gateway
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """werkzeug's handler without its access log (the gateway logs each request itself)."""
+class _QuietRequestHandler(KeepAlive):
+    """werkzeug's handler, kept alive, without its access log (the gateway logs each request
+    itself)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
@@ -567,6 +569,7 @@ class ApiGateway:
             return
         self._server.shutdown()
         self._server.server_close()
+        close_connections(self._server)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None

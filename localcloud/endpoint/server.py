@@ -19,11 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from moto.moto_server import werkzeug_app
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -31,6 +27,7 @@ from localcloud import moto_actions
 from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.endpoint.inprocess import serve_in_process, stop_serving_in_process
+from localcloud.endpoint.keepalive import KeepAliveRequestHandler, close_connections
 from localcloud.faults import api as faults_api
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
@@ -103,7 +100,7 @@ class AwsEndpoint:
 
     def serve(self, host: str, port: int) -> None:
         self._server = make_server(
-            host, port, self.wsgi_app, threaded=True, request_handler=MotoRequestHandler
+            host, port, self.wsgi_app, threaded=True, request_handler=KeepAliveRequestHandler
         )
         # moto's Step Functions interpreter calls Lambda at http://localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
@@ -118,6 +115,7 @@ class AwsEndpoint:
             stop_serving_in_process(self.port)
             self._server.shutdown()
             self._server.server_close()
+            close_connections(self._server)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

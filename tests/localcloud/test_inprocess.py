@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from localcloud.awsclients import AwsClients
 from localcloud.endpoint.calls import error_response, identify
+from localcloud.endpoint.keepalive import close_connections
 from localcloud.endpoint.server import AwsEndpoint
 
 
@@ -46,10 +47,11 @@ def test_an_in_process_client_is_answered_by_the_endpoint_without_its_http_serve
     name = table["TableName"]
     own.create_table(**table)
     harness.put_item(TableName=name, Item={"pk": {"S": "one"}, "n": {"N": "1"}})
-    # When the HTTP server stops taking connections
+    # When the HTTP server stops, its open (kept-alive) connections too
     assert endpoint._server is not None
     endpoint._server.shutdown()
     endpoint._server.server_close()
+    close_connections(endpoint._server)
     # Then localcloud's own client still reads and writes moto's tables; HTTP can't
     own.update_item(
         TableName=name,
