@@ -17,8 +17,9 @@ again), follows each with GET /v1/orders/{id} until it reaches a final status (b
   throttles, invocations and mean duration per function, and the concurrency reached;
 - AWS requests per order, per operation (localcloud's billing meter: the functions' and
   localcloud's own, e.g. the event source mappings' GetRecords and ReceiveMessage);
-- CPU seconds per order of localcloud and of its workers (from /proc: unlike wall time, it
-  compares across runs on a busy machine), and a per-order timeline (when each was posted,
+- CPU seconds per order of localcloud, of its workers and of this client (from /proc: unlike
+  wall time, it compares across runs on a busy machine), how busy the machine's cores were,
+  and a per-order timeline (when each was posted,
   its POST and POST-to-CONFIRMED seconds) showing when in the burst the slow ones were.
 
 Aims (issue 8): 100% CONFIRMED, 0 init timeouts, >= 10 orders/s on 2 cores, POST-to-CONFIRMED
@@ -43,6 +44,7 @@ from bench.load import (
     Order,
     Target,
     function_table,
+    machine_cpu,
     place_and_follow,
     process_tree_cpu,
     running_target,
@@ -77,6 +79,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     before = target.status()
     calls_before = target.aws_calls()
     cpu_before = process_tree_cpu(before["pid"])
+    machine_before = machine_cpu()
     load_before = os.getloadavg()
     started = time.time()
     deadline = time.monotonic() + args.deadline
@@ -95,6 +98,7 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     )
     after = target.status()
     cpu_after = process_tree_cpu(after["pid"])
+    machine_after = machine_cpu()
     calls_after = target.aws_calls()
     load_after = os.getloadavg()
 
@@ -133,8 +137,12 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         },
         "cpuSecondsPerOrder": {
             part: round((cpu_after[part] - cpu_before[part]) / args.orders, 3)
-            for part in ("localcloud", "workers")
+            for part in ("localcloud", "workers", "client")
         },
+        # the share of the machine's cores busy while the orders ran (anyone's work)
+        "machineCpuBusy": round(
+            (machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1]), 2
+        ),
         "loadAverage": {"before": load_before, "after": load_after},
         # per order, in the order placed: [first POST (s after the start), POST s,
         # POST-to-CONFIRMED s or null], to see when in the burst the slow ones were
@@ -168,7 +176,8 @@ def report(result: dict[str, Any]) -> None:
         f"sent again {result['postsSentAgain']} times",
         f"  lambda               {result['lambda']}",
         f"  concurrency          {result['lambdaConcurrency']}",
-        f"  CPU s per order      {result['cpuSecondsPerOrder']}",
+        f"  CPU s per order      {result['cpuSecondsPerOrder']}, "
+        f"machine busy {result['machineCpuBusy']:.0%}",
         f"  AWS calls per order  {sum(result['awsCallsPerOrder'].values()):.1f}: "
         + ", ".join(f"{op} {n}" for op, n in list(result["awsCallsPerOrder"].items())[:10]),
         f"  load average         {result['loadAverage']} ({result['cpus']} cpus)",

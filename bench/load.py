@@ -330,7 +330,22 @@ def process_tree_cpu(pid: int) -> dict[str, float]:
         child = pending.pop()
         workers += sum(stats[child][1])
         pending += children.get(child, [])
-    return {"localcloud": (own[0] + own[1]) / ticks, "workers": workers / ticks}
+    me = os.times()
+    return {
+        "localcloud": (own[0] + own[1]) / ticks,
+        "workers": workers / ticks,
+        "client": me.user + me.system,  # this benchmark's own process: the load it generates
+    }
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat): how
+    much of the machine a run used, whoever used it."""
+    with open("/proc/stat") as stat:
+        values = [int(value) for value in stat.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
 def running_target(aws_url: str) -> Target:
