@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -229,6 +230,11 @@ def _run(args: argparse.Namespace) -> int:
             feed.learn_business_errors(cloud.aws_url)
         if args.seed:
             seed(cloud, args.seed)
+        # What start-up made (moto's models, parsed templates and definitions, modules) lives
+        # as long as this process: out of the collector's way, a full collection during a
+        # 40-order burst took 0.08 s of CPU instead of 0.43 s.
+        gc.collect()
+        gc.freeze()
         if args.ready_file:
             urls = {"apiUrl": cloud.api_url, "awsUrl": cloud.aws_url}
             partial = args.ready_file.with_suffix(".partial")
