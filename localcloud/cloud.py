@@ -27,9 +27,8 @@ from localcloud.cognito import triggers as cognito_triggers
 from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.console.data import ConsoleData
 from localcloud.console.routes import ConsoleRoutes
-from localcloud.dynamodb import queries as dynamodb_queries
+from localcloud.dynamodb import patches as dynamodb_patches
 from localcloud.dynamodb import streams as dynamodb_streams
-from localcloud.dynamodb import transactions as dynamodb_transactions
 from localcloud.endpoint.server import AwsEndpoint, sent_emails
 from localcloud.events import patterns as event_patterns
 from localcloud.events.scheduler import Scheduler
@@ -147,8 +146,7 @@ class LocalCloud:
             raise ValueError(f"Parameters: {missing} must have values")
 
         event_patterns.install()  # PutRule refuses what EventBridge refuses
-        dynamodb_transactions.install()  # no copy of a whole table per TransactWriteItems
-        dynamodb_queries.install()  # a Query reads its partition, not a sorted whole table
+        dynamodb_patches.install()  # transactions, Query on a partition, items on the wire
         dynamodb_streams.install()  # GetRecords without moto's model-driven serializer
         cognito_auth_flows.install()  # a client's ExplicitAuthFlows, PreventUserExistenceErrors
         stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors

@@ -1,1 +1,1 @@
-"""DynamoDB as localcloud runs it: moto's, with cheaper transactions and queries."""
+"""DynamoDB as localcloud runs it: moto's, with cheaper transactions, queries and answers."""
