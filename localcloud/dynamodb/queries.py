@@ -20,7 +20,9 @@ answers to the one call a query makes, on the thread that makes it:
   arrive in never shows; only the whole-table sort is saved. When the index's partition key
   is the table's (a local secondary index), only that partition's items are read. Other
   global secondary indexes still look at every item (AWS keeps an index of its own; here
-  that would mean maintaining one on every write).
+  that would mean maintaining one on every write), but an item whose string partition key
+  differs is dropped by comparing the strings, before moto compares DynamoTypes: moto keeps
+  an item only when its value has the same type and an equal value (for S, the string).
 
 Everything else that calls `all_items()` (Scan, exports, `moto_api` views) gets moto's
 answer. A query whose hash key is missing goes to moto unchanged (it fails as moto fails).
@@ -49,6 +51,7 @@ class _Scope:
     table: Table
     hash_key: DynamoType | None  # one partition; None: every item, unsorted
     ordered: bool  # in range-key order (a table query) or any order (an index query)
+    strings: tuple[tuple[str, str], ...] = ()  # (attribute, S value) an item must have
 
 
 def _scope_of(
@@ -57,18 +60,26 @@ def _scope_of(
     if not index_name:
         return None if hash_key is None else _Scope(table, hash_key, ordered=True)
     # An index: narrowed to one partition when the index's partition key is the table's.
-    for name, value in kwargs.get("hash_key_conditions") or ():
+    conditions = kwargs.get("hash_key_conditions") or ()
+    for name, value in conditions:
         if name == table.hash_key_attr:
             return _Scope(table, value, ordered=False)
-    return _Scope(table, None, ordered=False)
+    strings = tuple(
+        (name, value.value)
+        for name, value in conditions
+        if isinstance(value, DynamoType) and value.type == "S" and isinstance(value.value, str)
+    )
+    return _Scope(table, None, ordered=False, strings=strings)
 
 
 def _partition(table: Table, scope: _Scope) -> list[Item]:
     partitions: Any = table.items  # {hash: Item}, or {hash: {range: Item}} with a range key
     if scope.hash_key is None:
         if table.range_key_attr is None:
-            return list(partitions.values())
-        return [item for partition in partitions.values() for item in partition.values()]
+            every = list(partitions.values())
+        else:
+            every = [item for partition in partitions.values() for item in partition.values()]
+        return [item for item in every if _has_strings(item, scope.strings)]
     found = partitions.get(scope.hash_key)
     if found is None:
         return []
@@ -78,6 +89,16 @@ def _partition(table: Table, scope: _Scope) -> list[Item]:
     if scope.ordered:
         items.sort(key=_range_key)
     return items
+
+
+def _has_strings(item: Any, strings: tuple[tuple[str, str], ...]) -> bool:
+    if not strings or not isinstance(item, Item):
+        return True  # moto decides
+    for name, expected in strings:
+        value = item.attrs.get(name)
+        if value is None or value.type != "S" or value.value != expected:
+            return False
+    return True
 
 
 def _range_key(item: Item) -> Any:
