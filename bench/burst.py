@@ -41,10 +41,10 @@ from typing import Any
 
 from bench.load import (
     SHIPPING_ADDRESS,
+    MachineCpuSampler,
     Order,
     Target,
     function_table,
-    machine_cpu,
     place_and_follow,
     process_tree_cpu,
     running_target,
@@ -79,18 +79,18 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     before = target.status()
     calls_before = target.aws_calls()
     cpu_before = process_tree_cpu(before["pid"])
-    machine_before = machine_cpu()
     load_before = os.getloadavg()
     started = time.time()
     deadline = time.monotonic() + args.deadline
-    get_latencies = place_and_follow(
-        target,
-        orders,
-        threads=args.threads,
-        deadline=deadline,
-        pollers=args.pollers,
-        interval=args.poll_interval,
-    )
+    with MachineCpuSampler() as machine:
+        get_latencies = place_and_follow(
+            target,
+            orders,
+            threads=args.threads,
+            deadline=deadline,
+            pollers=args.pollers,
+            interval=args.poll_interval,
+        )
     # The last final status by the service's clock: when a follower happens to GET it adds
     # its polling lag (seconds with 200 orders to follow), which is the client's, not the shop's.
     finished = max(
@@ -98,7 +98,6 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     )
     after = target.status()
     cpu_after = process_tree_cpu(after["pid"])
-    machine_after = machine_cpu()
     calls_after = target.aws_calls()
     load_after = os.getloadavg()
 
@@ -139,10 +138,9 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             part: round((cpu_after[part] - cpu_before[part]) / args.orders, 3)
             for part in ("localcloud", "workers", "client")
         },
-        # the share of the machine's cores busy while the orders ran (anyone's work)
-        "machineCpuBusy": round(
-            (machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1]), 2
-        ),
+        # the share of the machine's cores busy from the first POST to the last final status
+        # (anyone's work)
+        "machineCpuBusy": machine.busy_between(started, finished),
         "loadAverage": {"before": load_before, "after": load_after},
         # per order, in the order placed: [first POST (s after the start), POST s,
         # POST-to-CONFIRMED s or null], to see when in the burst the slow ones were
@@ -177,7 +175,7 @@ def report(result: dict[str, Any]) -> None:
         f"  lambda               {result['lambda']}",
         f"  concurrency          {result['lambdaConcurrency']}",
         f"  CPU s per order      {result['cpuSecondsPerOrder']}, "
-        f"machine busy {result['machineCpuBusy']:.0%}",
+        f"machine busy {result['machineCpuBusy']}",
         f"  AWS calls per order  {sum(result['awsCallsPerOrder'].values()):.1f}: "
         + ", ".join(f"{op} {n}" for op, n in list(result["awsCallsPerOrder"].items())[:10]),
         f"  load average         {result['loadAverage']} ({result['cpus']} cpus)",

@@ -348,6 +348,41 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
+class MachineCpuSampler:
+    """Samples `machine_cpu` twice a second, to tell how busy the cores were over a stretch
+    of wall-clock time known only afterwards (e.g. up to the last order's final status)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.samples: list[tuple[float, float, float]] = []  # (wall clock, busy, total)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MachineCpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append((time.time(), *machine_cpu()))
+            if self._stop.wait(self._interval):
+                return
+
+    def busy_between(self, start: float, end: float) -> float | None:
+        """The share of the cores busy from the last sample at or before `start` to the first
+        at or after `end` (None without two such samples)."""
+        before = [sample for sample in self.samples if sample[0] <= start]
+        after = [sample for sample in self.samples if sample[0] >= end]
+        if not before or not after:
+            return None
+        (_, busy0, total0), (_, busy1, total1) = before[-1], after[0]
+        return round((busy1 - busy0) / (total1 - total0), 2) if total1 > total0 else None
+
+
 def running_target(aws_url: str) -> Target:
     """A localcloud someone else started, found from its AWS endpoint's status."""
     return Target(Target("", aws_url).status()["apiUrl"], aws_url)
