@@ -365,6 +365,7 @@ class MachineCpuSampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.samples.append((time.time(), *machine_cpu()))
 
     def _run(self) -> None:
         while True:
