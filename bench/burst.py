@@ -80,9 +80,9 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     calls_before = target.aws_calls()
     cpu_before = process_tree_cpu(before["pid"])
     load_before = os.getloadavg()
-    started = time.time()
-    deadline = time.monotonic() + args.deadline
-    with MachineCpuSampler() as machine:
+    with MachineCpuSampler() as machine:  # its first sample precedes the start
+        started = time.time()
+        deadline = time.monotonic() + args.deadline
         get_latencies = place_and_follow(
             target,
             orders,
