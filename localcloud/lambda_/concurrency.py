@@ -33,7 +33,10 @@ machine can hold (`ConcurrencySettings`):
   burst); without the limits on the edge, the burst's first seconds, before the work its
   orders start reached the queue, let 80 orders in at once. This way orders in flight are
   finished first and the clients feel the back-pressure at the door, as a queue in front
-  of a saturated service does.
+  of a saturated service does. The edge's writes also enter at most `edge_rate` a second
+  (5 per core) beyond a burst of `edge_burst` (2 per core), a token bucket as API
+  Gateway's throttle is: the slot limits count only what runs, and a write returns before
+  the work it starts is queued, so at a burst's start ~30 orders got in within a second.
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
@@ -88,6 +91,10 @@ class ConcurrencySettings:
     edge_share: float = 1 / 3
     run_wait_seconds: float = 60.0  # a safety net only: nested calls never wait
     warm_wait_seconds: float = 0.5
+    # The edge's writes also enter at most `edge_rate` a second beyond a burst of `edge_burst`
+    # (a token bucket, the way API Gateway counts its own throttle): see `_edge_limit`.
+    edge_rate: float = field(default_factory=lambda: 5.0 * _cpus())
+    edge_burst: int = field(default_factory=lambda: 2 * _cpus())
 
     @property
     def edge_running_limit(self) -> int:
@@ -100,6 +107,8 @@ class ConcurrencySettings:
             raise ValueError("edge_share must be in (0, 1]")
         if min(self.warm_wait_seconds, self.run_wait_seconds) < 0:
             raise ValueError("warm_wait_seconds and run_wait_seconds must be >= 0")
+        if self.edge_rate <= 0 or self.edge_burst < 1:
+            raise ValueError("edge_rate must be > 0 and edge_burst >= 1")
 
 
 class TooManyRequestsException(Exception):
@@ -154,6 +163,8 @@ class Concurrency:
         self._edge_queue: deque[threading.Event] = deque()
         self._run_wait_expired = 0  # ran past the running limit after run_wait_seconds
         self._edge_running = 0  # of _running: the edge's
+        self._edge_tokens = float(settings.edge_burst)  # the edge's token bucket
+        self._edge_refilled = time.monotonic()
 
     # -- admission ------------------------------------------------------------------------
     def admit(self, function: str) -> None:
@@ -212,13 +223,23 @@ class Concurrency:
             ticket = threading.Event()
             queue = self._edge_queue if edge else self._run_queue
             queue.append(ticket)
-        ticket.wait(self.settings.run_wait_seconds)
-        with self.lock:
-            if ticket.is_set():  # end_running handed its slot over
-                return
-            queue.remove(ticket)
-            self._run_wait_expired += 1
-            self._take_running(edge)
+        deadline = time.monotonic() + self.settings.run_wait_seconds
+        while True:
+            left = deadline - time.monotonic()
+            # the edge also waits for a token, which no end_running announces: look again
+            ticket.wait(min(left, 1 / self.settings.edge_rate) if edge else left)
+            with self.lock:
+                if ticket.is_set():  # end_running handed its slot over
+                    return
+                if edge and queue[0] is ticket and self._may_run(True, queued=True):
+                    queue.popleft()  # a token came while a slot was free
+                    self._take_running(True)
+                    return
+                if time.monotonic() >= deadline:
+                    queue.remove(ticket)
+                    self._run_wait_expired += 1
+                    self._take_running(edge)
+                    return
 
     def _may_run(self, edge: bool, *, queued: bool) -> bool:
         """A slot is free for the work inside, or for the edge (`queued`: the one at the
@@ -228,7 +249,8 @@ class Concurrency:
         if not edge:
             return queued or not self._run_queue
         edge_room = self._edge_running < self._edge_limit()
-        return edge_room and not self._run_queue and (queued or not self._edge_queue)
+        first = not self._run_queue and (queued or not self._edge_queue)
+        return edge_room and first and self._edge_token()
 
     def _edge_limit(self) -> int:
         """The edge's share of the slots while nothing else runs; one slot while work from
@@ -239,9 +261,25 @@ class Concurrency:
         inside_running = self._running - self._edge_running
         return 1 if inside_running else self.settings.edge_running_limit
 
+    def _edge_token(self) -> bool:
+        """Whether the edge's bucket holds a token (refilled at `edge_rate` up to the burst).
+
+        The edge's limits above count what runs; a write returns long before the work it
+        starts is queued, so at a burst's start they let ~30 orders in within a second (5 s
+        each then, while the clients behind them waited as long at the door). The rate
+        spaces the edge's writes out until the work they start is there to hold them back;
+        it stays above what the machine completes, so under load the queue for the slots,
+        not the bucket, is what paces the edge."""
+        now = time.monotonic()
+        refill = (now - self._edge_refilled) * self.settings.edge_rate
+        self._edge_tokens = min(float(self.settings.edge_burst), self._edge_tokens + refill)
+        self._edge_refilled = now
+        return self._edge_tokens >= 1
+
     def _take_running(self, edge: bool) -> None:
         self._running += 1
         self._edge_running += edge
+        self._edge_tokens -= edge
         self._max_running = max(self._max_running, self._running)
 
     def end_running(self, *, edge: bool = False) -> None:
@@ -283,6 +321,8 @@ class Concurrency:
                 "runningLimit": self.settings.running_limit,
                 "edgeRunning": self._edge_running,
                 "edgeRunningLimit": self.settings.edge_running_limit,
+                "edgeRate": self.settings.edge_rate,
+                "edgeBurst": self.settings.edge_burst,
                 "maxRunning": self._max_running,
                 "runWaitsExpired": self._run_wait_expired,
                 "waitingToRun": len(self._run_queue) + len(self._edge_queue),

@@ -451,3 +451,22 @@ def test_the_edge_gets_one_slot_while_work_from_inside_runs(
     assert first_idle["started"] < second_idle["ended"]
     assert second_busy["started"] >= first_busy["ended"]
     assert runtime.concurrency_stats()["runWaitsExpired"] == 0
+
+
+def test_past_its_burst_the_edge_enters_at_its_rate(make_runtime: RuntimeFactory) -> None:
+    # Given slots to spare, and an edge bucket of two writes, refilled at four a second
+    settings = ConcurrencySettings(
+        account_limit=20, concurrent_inits=4, running_limit=12, edge_rate=4.0, edge_burst=2
+    )
+    runtime = make_runtime({"EdgeFunction": ("concurrency_handlers.sleep", None)}, settings)
+    _invoke(runtime, "EdgeFunction", {})  # warm, from inside: the bucket stays full
+    with ThreadPoolExecutor(6) as pool:
+        # When six clients' writes come from the edge at once
+        writes = [pool.submit(runtime.invoke, "EdgeFunction", b"{}", edge=True) for _ in range(6)]
+        starts = sorted(_body(write.result())["started"] for write in writes)
+    # Then the first two enter at once and the other four a quarter of a second apart
+    assert starts[1] - starts[0] < 0.2
+    gaps = [later - earlier for earlier, later in pairwise(starts[1:])]
+    assert all(gap >= 0.2 for gap in gaps), gaps
+    assert starts[-1] - starts[0] >= 0.9
+    assert runtime.concurrency_stats()["runWaitsExpired"] == 0
