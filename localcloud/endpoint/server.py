@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import moto_actions
+from localcloud.endpoint import dispatch as moto_dispatch
 from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.endpoint.inprocess import serve_in_process, stop_serving_in_process
@@ -260,6 +261,9 @@ class _Dispatcher(DomainDispatcherApplication):
         except KeyError:
             backend = self._backend_for_host[host] = super().get_backend_for_host(host)
             return backend
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return moto_dispatch.answer(self.get_application(environ), environ, start_response)
 
 
 def _from_a_function(request: Request) -> bool:
