@@ -10,6 +10,11 @@ A class's methods are fixed once its module is imported: moto defines no respons
 run time, and localcloud's patches (SNS, Step Functions) replace a response method with
 another function under the same name, never add or remove one. So the answer is kept per
 class (a few hundred classes at most). It is a frozenset, which a caller cannot change.
+
+moto's `get_service_model` (botocore's model of a service, asked by every response) is cached
+with `functools.cache`, which lets every thread that misses load the model: at a burst's
+start, dozens of threads each loaded the same models (botocore lists its data directories to
+find one: seconds of CPU on two cores). `install()` lets one thread load it; the rest wait.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+from collections.abc import Callable
+from typing import Any
 
 _install_lock = threading.Lock()
 _installed = False
@@ -28,14 +35,31 @@ def method_names_from_class(clazz: object) -> frozenset[str]:
     return frozenset(name for name, _ in inspect.getmembers(clazz, predicate=inspect.isfunction))
 
 
+# moto's own `get_service_model` (functools.cache), kept by `install()`
+_moto_get_service_model: Callable[[str], Any] | None = None
+_model_lock = threading.Lock()
+
+
+def get_service_model(service_name: str) -> Any:
+    """moto's `get_service_model`, one thread at a time: a miss loads the model once."""
+    assert _moto_get_service_model is not None, "install() first"
+    with _model_lock:
+        return _moto_get_service_model(service_name)
+
+
 def install() -> None:
-    """Route moto's call_action through the cache (idempotent)."""
-    global _installed  # noqa: PLW0603 - moto is process-wide, so is this
-    from moto.core import responses
+    """Route moto's call_action through the cache, and its model lookups through one loader
+    at a time (idempotent)."""
+    global _installed, _moto_get_service_model  # noqa: PLW0603 - moto is process-wide, so is this
+    from moto.core import responses, routing, utils
 
     with _install_lock:
         if _installed:
             return
         # responses.py imported the function by name; it is its only caller.
         responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+        _moto_get_service_model = utils.get_service_model
+        # imported by name in responses and routing; errors.py imports it from utils lazily
+        for module in (utils, responses, routing):
+            module.get_service_model = get_service_model  # type: ignore[attr-defined]
         _installed = True

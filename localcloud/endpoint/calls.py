@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -143,9 +144,17 @@ def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     return tuple(sorted(routes, key=lambda r: -len(r[1].pattern)))
 
 
+# One thread reads a service's model: lru_cache lets every thread that misses compute it, and
+# at a burst's start dozens of Step Functions tasks each loaded Lambda's model at once (botocore
+# lists its data directories for that: ~20,000 listdir calls, seconds of CPU).
+_rest_routes_lock = threading.Lock()
+
+
 def rest_operation(service: str, method: str, path: str) -> str | None:
     """The operation a REST call (method and path) is, for a service by its endpoint prefix."""
-    for route_method, pattern, name in _rest_routes(service):
+    with _rest_routes_lock:
+        routes = _rest_routes(service)
+    for route_method, pattern, name in routes:
         if route_method == method and pattern.fullmatch(path):
             return name
     return None

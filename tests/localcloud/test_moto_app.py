@@ -4,8 +4,15 @@ that agrees with moto's own."""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import botocore.session
 import pytest
 from moto.core import utils as moto_utils
 from moto.core.responses import BaseResponse
@@ -17,6 +24,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from werkzeug.test import Client
 
 from localcloud import moto_actions
+from localcloud.endpoint import calls
 from localcloud.endpoint.server import AwsEndpoint
 
 ELSEWHERE = "https://elsewhere.example"
@@ -86,3 +94,60 @@ def test_installed_moto_looks_actions_up_in_the_cache() -> None:
     moto_actions.install()  # idempotent
 
     assert responses.method_names_from_class is moto_actions.method_names_from_class
+
+
+def _load_concurrently(load: Callable[[], object], threads: int = 8) -> None:
+    barrier = threading.Barrier(threads)
+
+    def first_use() -> None:
+        barrier.wait()
+        load()
+
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(first_use) for _ in range(threads)]:
+            future.result()
+
+
+def test_a_service_model_is_loaded_by_one_thread_however_many_miss_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given localcloud's moto patches, over a slow, counted model loader cached as moto's is
+    AwsEndpoint(runtime=None, status=dict)  # installs them
+    loads: list[str] = []
+
+    @functools.cache
+    def slow_load(service_name: str) -> str:
+        loads.append(service_name)
+        time.sleep(0.2)
+        return f"model of {service_name}"
+
+    monkeypatch.setattr(moto_actions, "_moto_get_service_model", slow_load)
+    # When eight threads ask moto for the same model at once
+    _load_concurrently(lambda: moto_utils.get_service_model("dynamodb"))
+    # Then it was loaded once
+    assert loads == ["dynamodb"]
+
+
+def test_a_rest_services_routes_are_read_by_one_thread_however_many_miss_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the REST route table not yet read, over a counted model lookup
+    calls._rest_routes.cache_clear()
+    read = botocore.session.Session.get_service_model
+    reads: list[str] = []
+
+    def counted(session: Any, service_name: str, api_version: Any = None) -> Any:
+        reads.append(service_name)
+        time.sleep(0.2)
+        return read(session, service_name, api_version)
+
+    monkeypatch.setattr(botocore.session.Session, "get_service_model", counted)
+    # When eight threads ask which operation a Lambda call is, at once
+    _load_concurrently(
+        lambda: calls.rest_operation("lambda", "POST", "/2015-03-31/functions/f/invocations")
+    )
+    # Then Lambda's model was read once, and the call named
+    assert reads == ["lambda"]
+    assert calls.rest_operation("lambda", "POST", "/2015-03-31/functions/f/invocations") == (
+        "Invoke"
+    )
