@@ -77,16 +77,19 @@ class KeepAlive(WSGIRequestHandler):
         environ["wsgi.input"] = io.BytesIO(body)
         status, headers, content = _answer(self.server.app, environ)
         code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
+        status_code = int(code)
+        self.send_response(status_code, reason)
+        head = self.command == "HEAD"  # its Content-Length is the app's, for the GET's body
+        framing = {"connection", "transfer-encoding"} | (set() if head else {"content-length"})
         for name, value in headers:
-            if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+            if name.lower() not in framing:
                 self.send_header(name, value)
-        if int(code) not in _NO_BODY and not 100 <= int(code) < 200:
+        if not head and status_code not in _NO_BODY and not 100 <= status_code < 200:
             self.send_header("Content-Length", str(len(content)))
         if self.close_connection:  # the client asked (Connection: close, or HTTP/1.0)
             self.send_header("Connection", "close")
         self.end_headers()
-        if content and self.command != "HEAD":
+        if content and not head:
             self.wfile.write(content)
         self.wfile.flush()
 

@@ -125,3 +125,15 @@ def test_closing_the_server_ends_its_kept_connections(server: BaseWSGIServer) ->
     # Then the kept connection is gone too
     with pytest.raises((ConnectionError, http.client.HTTPException)):
         ask(connection, "/second")
+
+
+def test_a_head_request_gets_no_body_and_the_connection_goes_on(server: BaseWSGIServer) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port)
+    # When a HEAD request is answered, then a POST on the same connection
+    connection.request("HEAD", "/head")
+    head = connection.getresponse()
+    head_body = head.read()
+    status, content, _ = ask(connection, "/after-head", "x")
+    # Then the HEAD answer has no body and the POST gets its own answer
+    assert (head.status, head_body) == (200, b"")
+    assert (status, json.loads(content)) == (200, {"path": "/after-head", "body": "x"})
