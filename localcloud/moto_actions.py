@@ -37,14 +37,20 @@ def method_names_from_class(clazz: object) -> frozenset[str]:
 
 # moto's own `get_service_model` (functools.cache), kept by `install()`
 _moto_get_service_model: Callable[[str], Any] | None = None
+_models: dict[str, Any] = {}  # what it answered, read without a lock
 _model_lock = threading.Lock()
 
 
 def get_service_model(service_name: str) -> Any:
-    """moto's `get_service_model`, one thread at a time: a miss loads the model once."""
-    assert _moto_get_service_model is not None, "install() first"
-    with _model_lock:
-        return _moto_get_service_model(service_name)
+    """moto's `get_service_model`; a miss is loaded by one thread while the others wait."""
+    model = _models.get(service_name)
+    if model is None:
+        assert _moto_get_service_model is not None, "install() first"
+        with _model_lock:
+            model = _models.get(service_name)
+            if model is None:
+                model = _models[service_name] = _moto_get_service_model(service_name)
+    return model
 
 
 def install() -> None:

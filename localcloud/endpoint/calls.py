@@ -15,7 +15,6 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -119,7 +118,6 @@ def peek_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-@lru_cache(maxsize=64)
 def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     """(method, path pattern, operation) of a REST service, from botocore's own model."""
     import botocore.session
@@ -144,16 +142,22 @@ def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     return tuple(sorted(routes, key=lambda r: -len(r[1].pattern)))
 
 
-# One thread reads a service's model: lru_cache lets every thread that misses compute it, and
-# at a burst's start dozens of Step Functions tasks each loaded Lambda's model at once (botocore
-# lists its data directories for that: ~20,000 listdir calls, seconds of CPU).
+# Each service's routes, read once: by one thread, while the others that miss wait (an
+# lru_cache let every thread that missed read them, and at a burst's start dozens of Step
+# Functions tasks each loaded Lambda's model at once: botocore lists its data directories
+# for that, ~20,000 listdir calls, seconds of CPU).
 _rest_routes_lock = threading.Lock()
+_routes_read: dict[str, tuple[tuple[str, re.Pattern[str], str], ...]] = {}  # read lock-free
 
 
 def rest_operation(service: str, method: str, path: str) -> str | None:
     """The operation a REST call (method and path) is, for a service by its endpoint prefix."""
-    with _rest_routes_lock:
-        routes = _rest_routes(service)
+    routes = _routes_read.get(service)
+    if routes is None:
+        with _rest_routes_lock:
+            routes = _routes_read.get(service)
+            if routes is None:
+                routes = _routes_read[service] = _rest_routes(service)
     for route_method, pattern, name in routes:
         if route_method == method and pattern.fullmatch(path):
             return name

@@ -122,6 +122,7 @@ def test_a_service_model_is_loaded_by_one_thread_however_many_miss_it(
         return f"model of {service_name}"
 
     monkeypatch.setattr(moto_actions, "_moto_get_service_model", slow_load)
+    monkeypatch.setattr(moto_actions, "_models", {})
     # When eight threads ask moto for the same model at once
     _load_concurrently(lambda: moto_utils.get_service_model("dynamodb"))
     # Then it was loaded once
@@ -132,7 +133,7 @@ def test_a_rest_services_routes_are_read_by_one_thread_however_many_miss_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the REST route table not yet read, over a counted model lookup
-    calls._rest_routes.cache_clear()
+    monkeypatch.setattr(calls, "_routes_read", {})
     read = botocore.session.Session.get_service_model
     reads: list[str] = []
 
