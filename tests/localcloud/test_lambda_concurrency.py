@@ -453,20 +453,37 @@ def test_the_edge_gets_one_slot_while_work_from_inside_runs(
     assert runtime.concurrency_stats()["runWaitsExpired"] == 0
 
 
-def test_past_its_burst_the_edge_enters_at_its_rate(make_runtime: RuntimeFactory) -> None:
-    # Given slots to spare, and an edge bucket of two writes, refilled at four a second
+def test_past_its_burst_a_queue_at_the_door_enters_at_the_edges_rate(
+    make_runtime: RuntimeFactory,
+) -> None:
+    # Given one slot for the edge, and an edge bucket of two writes, refilled at four a second
     settings = ConcurrencySettings(
-        account_limit=20, concurrent_inits=4, running_limit=12, edge_rate=4.0, edge_burst=2
+        account_limit=20, concurrent_inits=4, running_limit=3, edge_rate=4.0, edge_burst=2
     )
     runtime = make_runtime({"EdgeFunction": ("concurrency_handlers.sleep", None)}, settings)
-    _invoke(runtime, "EdgeFunction", {})  # warm, from inside: the bucket stays full
+    _invoke(runtime, "EdgeFunction", {})  # warm
     with ThreadPoolExecutor(6) as pool:
         # When six clients' writes come from the edge at once
         writes = [pool.submit(runtime.invoke, "EdgeFunction", b"{}", edge=True) for _ in range(6)]
         starts = sorted(_body(write.result())["started"] for write in writes)
-    # Then the first two enter at once and the other four a quarter of a second apart
-    assert starts[1] - starts[0] < 0.2
-    gaps = [later - earlier for earlier, later in pairwise(starts[1:])]
+    # Then the first finds the slot, the next two (queued) take the burst's tokens, and the
+    # last three enter a quarter of a second apart
+    assert starts[2] - starts[0] < 0.2
+    gaps = [later - earlier for earlier, later in pairwise(starts[2:])]
     assert all(gap >= 0.2 for gap in gaps), gaps
-    assert starts[-1] - starts[0] >= 0.9
     assert runtime.concurrency_stats()["runWaitsExpired"] == 0
+
+
+def test_a_lone_client_is_not_paced_by_the_edges_rate(make_runtime: RuntimeFactory) -> None:
+    # Given an edge bucket of one write, refilled once a second
+    settings = ConcurrencySettings(
+        account_limit=20, concurrent_inits=4, running_limit=3, edge_rate=1.0, edge_burst=1
+    )
+    runtime = make_runtime({"EdgeFunction": ("concurrency_handlers.sleep", None)}, settings)
+    _invoke(runtime, "EdgeFunction", {})  # warm
+    # When one client sends five writes, each after the last was answered
+    started = time.monotonic()
+    for _ in range(5):
+        runtime.invoke("EdgeFunction", b"{}", edge=True)
+    # Then none waited for a token: they never queued at the door (paced, 4 s at least)
+    assert time.monotonic() - started < 2.0
