@@ -93,7 +93,7 @@ class ConcurrencySettings:
     run_wait_seconds: float = 60.0  # a safety net only: nested calls never wait
     warm_wait_seconds: float = 0.5
     # The edge's writes also enter at most `edge_rate` a second beyond a burst of `edge_burst`
-    # (a token bucket, the way API Gateway counts its own throttle): see `_edge_limit`.
+    # (a token bucket, the way API Gateway counts its own throttle): see `_edge_token`.
     edge_rate: float = field(default_factory=lambda: 5.0 * _cpus())
     edge_burst: int = field(default_factory=lambda: 2 * _cpus())
 
