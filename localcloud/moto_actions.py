@@ -14,7 +14,8 @@ class (a few hundred classes at most). It is a frozenset, which a caller cannot 
 moto's `get_service_model` (botocore's model of a service, asked by every response) is cached
 with `functools.cache`, which lets every thread that misses load the model: at a burst's
 start, dozens of threads each loaded the same models (botocore lists its data directories to
-find one: seconds of CPU on two cores). `install()` lets one thread load it; the rest wait.
+find one: seconds of CPU on two cores). `install()` lets one thread load it; the rest wait
+(localcloud.computed_once).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import Callable
 from typing import Any
+
+from localcloud.computed_once import ComputedOnce
 
 _install_lock = threading.Lock()
 _installed = False
@@ -35,28 +37,14 @@ def method_names_from_class(clazz: object) -> frozenset[str]:
     return frozenset(name for name, _ in inspect.getmembers(clazz, predicate=inspect.isfunction))
 
 
-# moto's own `get_service_model` (functools.cache), kept by `install()`
-_moto_get_service_model: Callable[[str], Any] | None = None
-_models: dict[str, Any] = {}  # what it answered, read without a lock
-_model_lock = threading.Lock()
-
-
-def get_service_model(service_name: str) -> Any:
-    """moto's `get_service_model`; a miss is loaded by one thread while the others wait."""
-    model = _models.get(service_name)
-    if model is None:
-        assert _moto_get_service_model is not None, "install() first"
-        with _model_lock:
-            model = _models.get(service_name)
-            if model is None:
-                model = _models[service_name] = _moto_get_service_model(service_name)
-    return model
+# moto's `get_service_model`, computed once per service (set by `install()`)
+get_service_model: ComputedOnce[str, Any] | None = None
 
 
 def install() -> None:
     """Route moto's call_action through the cache, and its model lookups through one loader
     at a time (idempotent)."""
-    global _installed, _moto_get_service_model  # noqa: PLW0603 - moto is process-wide, so is this
+    global _installed, get_service_model  # noqa: PLW0603 - moto is process-wide, so is this
     from moto.core import responses, routing, utils
 
     with _install_lock:
@@ -64,7 +52,8 @@ def install() -> None:
             return
         # responses.py imported the function by name; it is its only caller.
         responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
-        _moto_get_service_model = utils.get_service_model
+        # moto's function, not its functools.cache, behind one cache computed by one thread
+        get_service_model = ComputedOnce(utils.get_service_model.__wrapped__)
         # imported by name in responses and routing; errors.py imports it from utils lazily
         for module in (utils, responses, routing):
             module.get_service_model = get_service_model  # type: ignore[attr-defined]

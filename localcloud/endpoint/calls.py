@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from werkzeug.wrappers import Response
+
+from localcloud.computed_once import computed_once
 
 # JSON protocols: X-Amz-Target prefix -> endpoint prefix.
 _TARGET_PREFIXES = {
@@ -118,6 +119,9 @@ def peek_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
+# One thread reads a service's routes while the others that miss wait: with an lru_cache, at a
+# burst's start dozens of Step Functions tasks each loaded Lambda's model at once.
+@computed_once(maxsize=64)
 def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     """(method, path pattern, operation) of a REST service, from botocore's own model."""
     import botocore.session
@@ -142,23 +146,9 @@ def _rest_routes(service: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     return tuple(sorted(routes, key=lambda r: -len(r[1].pattern)))
 
 
-# Each service's routes, read once: by one thread, while the others that miss wait (an
-# lru_cache let every thread that missed read them, and at a burst's start dozens of Step
-# Functions tasks each loaded Lambda's model at once: botocore lists its data directories
-# for that, ~20,000 listdir calls, seconds of CPU).
-_rest_routes_lock = threading.Lock()
-_routes_read: dict[str, tuple[tuple[str, re.Pattern[str], str], ...]] = {}  # read lock-free
-
-
 def rest_operation(service: str, method: str, path: str) -> str | None:
     """The operation a REST call (method and path) is, for a service by its endpoint prefix."""
-    routes = _routes_read.get(service)
-    if routes is None:
-        with _rest_routes_lock:
-            routes = _routes_read.get(service)
-            if routes is None:
-                routes = _routes_read[service] = _rest_routes(service)
-    for route_method, pattern, name in routes:
+    for route_method, pattern, name in _rest_routes(service):
         if route_method == method and pattern.fullmatch(path):
             return name
     return None

@@ -29,26 +29,19 @@ from __future__ import annotations
 
 import copy
 import threading
-from functools import lru_cache
 from typing import Any
+
+from localcloud.computed_once import computed_once
 
 _install_lock = threading.Lock()
 _installed = False
 
 
-_parse_lock = threading.Lock()
-
-
+@computed_once(maxsize=64)
 def parse_tree(definition: str) -> Any:
     """The ANTLR tree of a definition (moto raises ASLParserException for a bad one). One
     thread parses it: the executions a burst starts at once wait for that tree instead of
     each parsing the same text."""
-    with _parse_lock:
-        return _parse(definition)
-
-
-@lru_cache(maxsize=64)
-def _parse(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     _, tree = AmazonStateLanguageParser.parse(definition)
@@ -58,16 +51,14 @@ def _parse(definition: str) -> Any:
 def program(definition: str) -> Any:
     """The evaluation components of a definition, for one execution alone: a copy of the
     ones preprocessed once (moto's errors for a bad definition are raised, never kept)."""
-    with _parse_lock:
-        kept = _program(definition)
-    return copy.deepcopy(kept)
+    return copy.deepcopy(_program(definition))
 
 
-@lru_cache(maxsize=64)
+@computed_once(maxsize=64)
 def _program(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    return Preprocessor().visit(_parse(definition))
+    return Preprocessor().visit(parse_tree(definition))
 
 
 def install() -> None:

@@ -4,7 +4,6 @@ that agrees with moto's own."""
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
@@ -111,29 +110,31 @@ def _load_concurrently(load: Callable[[], object], threads: int = 8) -> None:
 def test_a_service_model_is_loaded_by_one_thread_however_many_miss_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given localcloud's moto patches, over a slow, counted model loader cached as moto's is
+    # Given localcloud's moto patches, over moto's model loader made slow and counted
     AwsEndpoint(runtime=None, status=dict)  # installs them
+    assert moto_actions.get_service_model is not None
+    moto_actions.get_service_model.cache_clear()
+    load = moto_utils._load_service_model
     loads: list[str] = []
 
-    @functools.cache
-    def slow_load(service_name: str) -> str:
+    def slow_load(service_name: str, kind: str) -> Any:
         loads.append(service_name)
         time.sleep(0.2)
-        return f"model of {service_name}"
+        return load(service_name, kind)
 
-    monkeypatch.setattr(moto_actions, "_moto_get_service_model", slow_load)
-    monkeypatch.setattr(moto_actions, "_models", {})
+    monkeypatch.setattr(moto_utils, "_load_service_model", slow_load)
     # When eight threads ask moto for the same model at once
     _load_concurrently(lambda: moto_utils.get_service_model("dynamodb"))
-    # Then it was loaded once
+    # Then it was loaded once, and is moto's model
     assert loads == ["dynamodb"]
+    assert moto_utils.get_service_model("dynamodb").service_name == "dynamodb"
 
 
 def test_a_rest_services_routes_are_read_by_one_thread_however_many_miss_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the REST route table not yet read, over a counted model lookup
-    monkeypatch.setattr(calls, "_routes_read", {})
+    calls._rest_routes.cache_clear()
     read = botocore.session.Session.get_service_model
     reads: list[str] = []
 
