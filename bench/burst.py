@@ -19,8 +19,8 @@ again), follows each with GET /v1/orders/{id} until it reaches a final status (b
   localcloud's own, e.g. the event source mappings' GetRecords and ReceiveMessage);
 - CPU seconds per order of localcloud, of its workers and of this client (from /proc: unlike
   wall time, it compares across runs on a busy machine), how busy the machine's cores were,
-  and a per-order timeline (when each was posted,
-  its POST and POST-to-CONFIRMED seconds) showing when in the burst the slow ones were.
+  and a per-order timeline (when each was posted, its POST and POST-to-CONFIRMED seconds)
+  showing when in the burst the slow ones were.
 
 `--warm-up N` places N orders first, unmeasured, so the burst meets warm workers: from a
 cold start the first seconds also pay every function's first cold starts (about 20, each a
@@ -145,13 +145,13 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "lambdaConcurrency": after.get("lambdaConcurrency"),
         "functions": dict(sorted(functions.items(), key=lambda kv: -kv[1]["total_s"])),
         "eventSources": after.get("eventSources"),
-        # CPU seconds per placed order while the orders ran: the figure that compares across
-        # runs on a busy machine (wall time does not).
         "awsCallsPerOrder": {
             operation: round((count - calls_before.get(operation, 0)) / args.orders, 2)
             for operation, count in sorted(calls_after.items(), key=lambda kv: -kv[1])
             if count > calls_before.get(operation, 0)
         },
+        # CPU seconds per placed order while the orders ran: the figure that compares across
+        # runs on a busy machine (wall time does not).
         "cpuSecondsPerOrder": {
             part: round((cpu_after[part] - cpu_before[part]) / args.orders, 3)
             for part in ("localcloud", "workers", "client")
