@@ -456,9 +456,9 @@ def test_the_edge_gets_one_slot_while_work_from_inside_runs(
 def test_past_its_burst_a_queue_at_the_door_enters_at_the_edges_rate(
     make_runtime: RuntimeFactory,
 ) -> None:
-    # Given one slot for the edge, and an edge bucket of two writes, refilled at four a second
+    # Given one slot for the edge, and an edge bucket of two writes, refilled once a second
     settings = ConcurrencySettings(
-        account_limit=20, concurrent_inits=4, running_limit=3, edge_rate=4.0, edge_burst=2
+        account_limit=20, concurrent_inits=4, running_limit=3, edge_rate=1.0, edge_burst=2
     )
     runtime = make_runtime({"EdgeFunction": ("concurrency_handlers.sleep", None)}, settings)
     _invoke(runtime, "EdgeFunction", {})  # warm
@@ -466,11 +466,12 @@ def test_past_its_burst_a_queue_at_the_door_enters_at_the_edges_rate(
         # When six clients' writes come from the edge at once
         writes = [pool.submit(runtime.invoke, "EdgeFunction", b"{}", edge=True) for _ in range(6)]
         starts = sorted(_body(write.result())["started"] for write in writes)
-    # Then the first finds the slot, the next two (queued) take the burst's tokens, and the
-    # last three enter a quarter of a second apart
-    assert starts[2] - starts[0] < 0.2
+    # Then the first finds the slot and the next two (queued) take the burst's tokens, one
+    # after the other on the edge's one slot, sooner than the rate would let them; the last
+    # three enter a second apart
+    assert starts[2] - starts[0] < 0.9
     gaps = [later - earlier for earlier, later in pairwise(starts[2:])]
-    assert all(gap >= 0.2 for gap in gaps), gaps
+    assert all(gap >= 0.9 for gap in gaps), gaps
     assert runtime.concurrency_stats()["runWaitsExpired"] == 0
 
 
