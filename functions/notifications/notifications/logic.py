@@ -136,9 +136,10 @@ def _notify(
     mailer: Mailer,
     now: datetime,
 ) -> Outcome:
-    if repository.was_sent(event_id):
+    state = repository.sending_state(event_id, customer_id)
+    if state.already_sent:
         return Outcome(action="already_sent", eventId=event_id)
-    contact = repository.get_contact(customer_id)
+    contact = state.contact
     if contact is None:
         raise ContactNotFound(
             f"No contact for customer {customer_id} yet", customer_id=customer_id, event_id=event_id

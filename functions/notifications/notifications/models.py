@@ -76,6 +76,16 @@ class SentNotification(ShopModel):
     sent_at: datetime
 
 
+class SendingState(ShopModel):
+    """What sending an event's email depends on, read together: whether it was sent already
+    (its SENT record) and the customer's contact (None when there is none yet)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    already_sent: bool
+    contact: Contact | None
+
+
 class Outcome(ShopModel):
     """What handling one event did; JSON-able, as Powertools Idempotency stores it."""
 

@@ -291,3 +291,72 @@ def test_an_email_sealed_for_another_customer_is_refused(
     # it, then the DLQ has it) and no contact is kept
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-forged"}]}
     assert f"CONTACT#{SUB}" not in notifications.items()
+
+
+def dynamodb_calls(send_notification: Any) -> list[str]:
+    """The DynamoDB operations the handler's repository makes from now on (botocore's event
+    hook on its client; the calls still reach moto)."""
+    calls: list[str] = []
+    client = send_notification.repository._dynamodb.meta.client
+    client.meta.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+def test_an_order_email_reads_its_sent_record_and_the_contact_in_one_request(
+    send_notification: Any, sample_event: Any, lambda_context: Any, notifications: Any
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+    send_notification.handler(batch(registered), lambda_context)
+    # Given the repository's calls are counted from here
+    calls = dynamodb_calls(send_notification)
+
+    # When OrderConfirmed is handled, then delivered again
+    first = send_notification.handler(batch(confirmed), lambda_context)
+    again = send_notification.handler(
+        batch(record(confirmed, "msg-again", json.loads(confirmed["body"]))), lambda_context
+    )
+
+    # Then the first read both items with one BatchGetItem before sending and recording, the
+    # duplicate was answered by the idempotency record, and one email went out
+    assert first == again == {"batchItemFailures": []}
+    assert calls == ["BatchGetItem", "PutItem"]
+    assert len(notifications.sent_emails()) == 1
+    assert list(notifications.of_kind("SENT#")) == [f"SENT#{CONFIRMED_ID}"]
+
+
+def test_keys_left_unprocessed_are_asked_again(
+    send_notification: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    notifications: Any,
+    monkeypatch: Any,
+) -> None:
+    registered, confirmed, _ = sample_records(sample_event)
+    send_notification.handler(batch(registered), lambda_context)
+    # Given DynamoDB answers the first BatchGetItem for the first key only (as under throttling)
+    dynamodb = send_notification.repository._dynamodb
+    real_batch_get = dynamodb.batch_get_item
+    requests: list[list[str]] = []
+
+    def throttled_once(RequestItems: dict[str, Any]) -> Any:
+        ((table, request),) = RequestItems.items()
+        requests.append([key["pk"] for key in request["Keys"]])
+        if len(requests) > 1:
+            return real_batch_get(RequestItems=RequestItems)
+        first, *rest = request["Keys"]
+        answer = real_batch_get(RequestItems={table: {**request, "Keys": [first]}})
+        answer["UnprocessedKeys"] = {table: {**request, "Keys": rest}}
+        return answer
+
+    monkeypatch.setattr(dynamodb, "batch_get_item", throttled_once)
+
+    # When OrderConfirmed is handled
+    response = send_notification.handler(batch(confirmed), lambda_context)
+
+    # Then the contact was asked for again and found: the email is sent and recorded
+    assert response == {"batchItemFailures": []}
+    assert requests == [[f"SENT#{CONFIRMED_ID}", f"CONTACT#{SUB}"], [f"CONTACT#{SUB}"]]
+    assert notifications.sent_emails()[-1].destinations["ToAddresses"] == ["ada@example.com"]
+    assert list(notifications.of_kind("SENT#")) == [f"SENT#{CONFIRMED_ID}"]

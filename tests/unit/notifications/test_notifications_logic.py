@@ -17,6 +17,7 @@ from notifications.models import (
     OrderConfirmed,
     OrderRejected,
     Outcome,
+    SendingState,
     SentNotification,
 )
 from notifications.repository import NotificationsRepository
@@ -35,11 +36,10 @@ class FakeNotificationsRepository(NotificationsRepository):
     def save_contact(self, contact: Contact) -> None:
         self.contacts[contact.customer_id] = contact
 
-    def get_contact(self, customer_id: str) -> Contact | None:
-        return self.contacts.get(customer_id)
-
-    def was_sent(self, event_id: str) -> bool:
-        return event_id in self.sent
+    def sending_state(self, event_id: str, customer_id: str) -> SendingState:
+        return SendingState(
+            already_sent=event_id in self.sent, contact=self.contacts.get(customer_id)
+        )
 
     def record_sent(self, sent: SentNotification) -> None:
         self.sent[sent.event_id] = sent
