@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from inventory.models import ProductPage, UpsertProductRequest
     from inventory.repository import CatalogReader, InventoryRepository
+    from shop_shared.events import DomainEvent
 
 MAX_ATTEMPTS = 3
 
@@ -146,11 +147,35 @@ def reserve_stock(
 
     Raises OutOfStock (from the repository's conditional write), ProductNotFound,
     MixedCurrencies, or ReservationReleased for a late duplicate.
-    """
-    existing = repository.get_reservation(request.orderId)
-    if existing is not None:
-        return _reserved_as_is(existing)
 
+    The reservation's write is conditional on the order having none, so the write itself is
+    what makes a repeated call change nothing: the reservation is not read before it. When the
+    step does not reserve (its write found one, or anything failed on the way), the order's
+    reservation is read and, if there is one, answered as it is, as a read before the write
+    would have: a retry returns the first reservation (ReservationReleased after a release),
+    whatever the catalog or the stock say now.
+    """
+    try:
+        reservation, event = _new_reservation(request, repository=repository, now=now)
+        repository.create_reservation(reservation, event)
+    except Exception as error:
+        # A concurrent duplicate may have won the race, ReleaseStock may have left a tombstone,
+        # or this is a retry of a step that reserved already.
+        existing = repository.get_reservation(request.orderId)
+        if existing is not None:
+            return _reserved_as_is(existing)
+        if isinstance(error, ReservationExists):
+            raise ConcurrentModification(
+                f"Reservation of order {request.orderId} vanished", order_id=request.orderId
+            ) from None
+        raise
+    return reservation
+
+
+def _new_reservation(
+    request: ReserveStockInput, *, repository: InventoryRepository, now: datetime
+) -> tuple[Reservation, DomainEvent[StockReserved]]:
+    """The order's reservation at catalog prices and its StockReserved event, not yet written."""
     quantities = merge_lines(request)
     products = repository.get_products(list(quantities))
     missing = [sku for sku in quantities if sku not in products]
@@ -189,17 +214,7 @@ def reserve_stock(
         producer=PRODUCER,
         occurred_at=now,
     )
-    try:
-        repository.create_reservation(reservation, event)
-    except ReservationExists:
-        # A concurrent duplicate won the race (or ReleaseStock left a tombstone meanwhile).
-        winner = repository.get_reservation(request.orderId)
-        if winner is None:
-            raise ConcurrentModification(
-                f"Reservation of order {request.orderId} vanished", order_id=request.orderId
-            ) from None
-        return _reserved_as_is(winner)
-    return reservation
+    return reservation, event
 
 
 def release_stock(

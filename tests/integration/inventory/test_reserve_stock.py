@@ -106,28 +106,75 @@ def test_reserving_twice_returns_the_same_reservation_and_takes_stock_once(
     assert len(catalog.outbox()) == 1
 
 
+def dynamodb_calls(reserve_stock: Any) -> list[str]:
+    """The DynamoDB operations the handler's repository makes from now on (botocore's event
+    hook on its client; the calls still reach moto)."""
+    calls: list[str] = []
+    client = reserve_stock.repository._dynamodb.meta.client
+    client.meta.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+def test_a_first_reservation_reads_the_catalog_and_writes_without_reading_the_reservation(
+    reserve_stock: Any, sample_event: Any, lambda_context: Any, catalog: Any
+) -> None:
+    # Given the order has no reservation
+    calls = dynamodb_calls(reserve_stock)
+
+    # When the step runs
+    result = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
+
+    # Then the catalog was read and the reservation written, conditionally: two requests
+    assert calls == ["BatchGetItem", "TransactWriteItems"]
+    assert result == {"lines": LINES, "totalCents": 3470, "currency": "EUR"}
+    assert catalog.stock() == {"ESPRESSO-250G": 8, "MUG-CERAMIC": 2}
+
+
 def test_a_concurrent_duplicate_that_wins_the_race_is_returned(
     reserve_stock: Any, sample_event: Any, lambda_context: Any, catalog: Any
 ) -> None:
-    # Given a twin invocation reserved the order after this one found no reservation
+    # Given a twin invocation reserved the order, at other prices, while this one read the
+    # catalog
     winner = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
-    real_get = reserve_stock.repository.get_reservation
-    reads: list[str] = []
+    catalog.seed_product("MUG-CERAMIC", stock=2, price_cents=990)
+    calls = dynamodb_calls(reserve_stock)
 
-    def get_reservation(order_id: str) -> Any:
-        reads.append(order_id)
-        return None if len(reads) == 1 else real_get(order_id)
+    # When this one writes (its transaction's condition on the reservation fails)
+    result = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reserve_stock.repository, "get_reservation", get_reservation)
-
-        # When this one writes (its transaction's condition on the reservation fails)
-        result = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
-
-    # Then it re-reads and returns the winner's reservation; stock was taken once
-    assert len(reads) == 2
+    # Then it reads and returns the winner's reservation; stock was taken once
+    assert calls == ["BatchGetItem", "TransactWriteItems", "GetItem"]
     assert result == winner
     assert catalog.stock() == {"ESPRESSO-250G": 8, "MUG-CERAMIC": 2}
+    assert len(catalog.outbox()) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"sku": "MUG-CERAMIC", "stock": 0, "price_cents": 890}, id="short"),
+        pytest.param(
+            {"sku": "MUG-CERAMIC", "stock": 2, "price_cents": 890, "currency": "USD"},
+            id="another-currency",
+        ),
+    ],
+)
+def test_a_retry_answers_the_first_reservation_whatever_the_catalog_says_now(
+    reserve_stock: Any, sample_event: Any, lambda_context: Any, catalog: Any, change: Any
+) -> None:
+    # Given the order is reserved, and since then the mugs ran out or changed currency
+    first = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
+    catalog.seed_product(**change)
+    after_change = catalog.items()
+
+    # When the step runs again
+    again = reserve_stock.handler(sample_event("reserve_stock"), lambda_context)
+
+    # Then the first reservation comes back (no OutOfStock, no MixedCurrencies), nothing changed
+    assert again == first
+    assert catalog.items() == after_change
     assert len(catalog.outbox()) == 1
 
 
