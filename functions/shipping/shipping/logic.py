@@ -91,11 +91,51 @@ def schedule_shipment(
 
     Raises ShippingUnavailable (no address, or a country we don't serve) or
     ShipmentAlreadyCancelled for a late duplicate after CancelShipment.
-    """
-    existing = repository.get_shipment(task.orderId)
-    if existing is not None:
-        return _scheduled_as_is(existing)
 
+    The shipment's write is conditional on the order having none, so the write itself is what
+    makes a repeated call change nothing: the shipment is not read before it. When the step
+    does not schedule (its write found one, or anything failed on the way), the order's
+    shipment is read and, if there is one, answered as it is, as a read before the write would
+    have: a retry returns the first shipment and tracking id (ShipmentAlreadyCancelled after a
+    cancellation), whatever the address says now.
+    """
+    try:
+        shipment, event = _new_shipment(
+            task, repository=repository, opener=opener, clock=clock, new_id=new_id
+        )
+        repository.create_shipment(shipment, event)
+    except Exception as error:
+        # A concurrent duplicate may have won the race, CancelShipment may have left a
+        # tombstone, or this is a retry of a step that scheduled already.
+        existing = repository.get_shipment(task.orderId)
+        if existing is not None:
+            return _scheduled_as_is(existing)
+        if isinstance(error, ShipmentExists):
+            raise ConcurrentModification(
+                f"The shipment of order {task.orderId} vanished", order_id=task.orderId
+            ) from None
+        raise
+    logger.info(
+        "shipment scheduled",
+        extra={
+            "order_id": task.orderId,
+            "carrier": shipment.carrier,
+            "country": event.detail.data.country,
+        },
+    )
+    return shipment
+
+
+def _new_shipment(
+    task: ScheduleShipmentInput,
+    *,
+    repository: ShippingRepository,
+    opener: Opener,
+    clock: Clock,
+    new_id: IdFactory,
+) -> tuple[Shipment, DomainEvent[ShipmentScheduled]]:
+    """The order's shipment to its destination and its ShipmentScheduled event, not yet
+    written; ShippingUnavailable for no address or a country we don't serve."""
     address = _destination(task, repository, opener)
     if address.country in UNSERVED_COUNTRIES:
         raise ShippingUnavailable(
@@ -115,33 +155,21 @@ def schedule_shipment(
         created_at=now,
         updated_at=now,
     )
-    event = _event(
-        "ShipmentScheduled",
-        ShipmentScheduled(
+    event = new_event(
+        source=SOURCE,
+        detail_type="ShipmentScheduled",
+        data=ShipmentScheduled(
             orderId=task.orderId,
             customerId=task.customerId,
             carrier=carrier,
             trackingId=tracking_id,
             country=address.country,
         ),
-        task.correlation_id,
-        now,
+        correlation_id=task.correlation_id,
+        producer=PRODUCER,
+        occurred_at=now,
     )
-    try:
-        repository.create_shipment(shipment, event)
-    except ShipmentExists:
-        # A concurrent duplicate won the race (or CancelShipment left a tombstone meanwhile).
-        winner = repository.get_shipment(task.orderId)
-        if winner is None:
-            raise ConcurrentModification(
-                f"The shipment of order {task.orderId} vanished", order_id=task.orderId
-            ) from None
-        return _scheduled_as_is(winner)
-    logger.info(
-        "shipment scheduled",
-        extra={"order_id": task.orderId, "carrier": carrier, "country": address.country},
-    )
-    return shipment
+    return shipment, event
 
 
 def _destination(

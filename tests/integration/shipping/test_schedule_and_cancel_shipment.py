@@ -147,3 +147,70 @@ def test_cancelling_before_scheduling_leaves_a_tombstone_that_refuses_a_late_sch
     with pytest.raises(ShipmentAlreadyCancelled):
         schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
     assert shipping.items() == tombstone
+
+
+def dynamodb_calls(schedule_shipment: Any) -> list[str]:
+    """The DynamoDB operations the handler's repository makes from now on (botocore's event
+    hook on its client; the calls still reach moto)."""
+    calls: list[str] = []
+    client = schedule_shipment.repository._dynamodb.meta.client
+    client.meta.events.register(
+        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+def test_a_first_schedule_writes_without_reading_the_shipment_and_a_retry_reads_after(
+    schedule_shipment: Any, sample_event: Any, lambda_context: Any, shipping: Any
+) -> None:
+    # Given no shipment for the sample order
+    calls = dynamodb_calls(schedule_shipment)
+
+    # When ScheduleShipment runs, then runs again
+    first = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+    first_calls = list(calls)
+    second = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+
+    # Then the first wrote the shipment with its event in one request, and the second found it
+    # by its failed write's condition and answered it with the same tracking id
+    assert first_calls == ["TransactWriteItems"]
+    assert calls == ["TransactWriteItems", "TransactWriteItems", "GetItem"]
+    assert second == first
+    assert [detail_type for detail_type, _ in shipping.outbox()] == ["ShipmentScheduled"]
+
+
+def test_a_late_schedule_without_any_address_is_still_refused_as_cancelled(
+    schedule_shipment: Any,
+    cancel_shipment: Any,
+    sample_event: Any,
+    lambda_context: Any,
+    shipping: Any,
+) -> None:
+    # Given the compensation left a tombstone, and the order has no address (nor the customer)
+    cancel_shipment.handler(sample_event("cancel_shipment"), lambda_context)
+    tombstone = shipping.items()
+    event = sample_event("schedule_shipment")
+    del event["shippingAddressCiphertext"]
+
+    # When a late ScheduleShipment arrives, Then it is refused as cancelled (not as
+    # ShippingUnavailable) and nothing changes
+    with pytest.raises(ShipmentAlreadyCancelled):
+        schedule_shipment.handler(event, lambda_context)
+    assert shipping.items() == tombstone
+
+
+def test_a_retry_whose_address_no_longer_opens_answers_the_first_shipment(
+    schedule_shipment: Any, sample_event: Any, lambda_context: Any, shipping: Any
+) -> None:
+    # Given the order is scheduled
+    first = schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
+    after_first = shipping.items()
+    # When a retry carries an address sealed for another order (it does not open)
+    event = sample_event("schedule_shipment")
+    event["shippingAddressCiphertext"] = sealed_for_order("another-order", POLE)
+
+    again = schedule_shipment.handler(event, lambda_context)
+
+    # Then the first shipment is answered, and nothing changed
+    assert again == first
+    assert shipping.items() == after_first
