@@ -37,9 +37,11 @@ class InMemoryOrderSummaryStore(OrderSummaryStore):
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.writes = 0
+        self.held_reads = 0
         self.lose_next_race_to: Order | None = None  # a concurrent delivery writes this first
 
     def held(self, order_id: str) -> HeldSummary | None:
+        self.held_reads += 1
         item = self.items.get(f"ORDER#{order_id}")
         return OrderSummaryItem.model_validate(item).held() if item else None
 

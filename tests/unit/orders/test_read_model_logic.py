@@ -159,6 +159,24 @@ def test_a_duplicate_event_changes_nothing(
     assert store.reads == reads
 
 
+def test_order_placed_writes_the_summary_without_reading_the_held_one(
+    store: CountingOrderEventStore, summaries: InMemoryOrderSummaryStore, clock: TickingClock
+) -> None:
+    # Given a placed order the read model holds nothing of
+    placed(store, clock)
+    (event,) = events_of(store)
+    reads = store.reads
+
+    # When OrderPlaced (version 1) is projected
+    outcome = project_order_event(bus_event(event), summaries=summaries, store=store)
+
+    # Then the summary was written conditionally, with no read of the summary or the store
+    assert (outcome.action, outcome.version) == ("applied", 1)
+    assert summaries.held_reads == 0
+    assert store.reads == reads
+    assert summaries.items == {f"ORDER#{ORDER_ID}": expected_item(store)}
+
+
 def test_a_late_older_event_never_overwrites_the_newer_state(
     store: CountingOrderEventStore, summaries: InMemoryOrderSummaryStore, clock: TickingClock
 ) -> None:
@@ -275,8 +293,8 @@ def test_losing_a_race_to_a_concurrent_newer_delivery_keeps_the_newer_state(
     # When v1's write comes second
     outcome = project_order_event(bus_event(first), summaries=summaries, store=store)
 
-    # Then it did not overwrite version 2
-    assert (outcome.action, outcome.version) == ("stale", 1)
+    # Then it did not overwrite version 2, which it reports as held
+    assert (outcome.action, outcome.version) == ("stale", 2)
     assert summaries.items == {f"ORDER#{ORDER_ID}": expected_item(store)}
     assert summaries.items[f"ORDER#{ORDER_ID}"]["version"] == 2
 

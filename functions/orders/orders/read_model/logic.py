@@ -14,7 +14,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from orders.errors import CorruptOrderHistory
 from orders.logic import apply, load
-from orders.models import DATA_MODELS, ORDER_SOURCE, Order, OrderEventData, RecordedEvent
+from orders.models import (
+    DATA_MODELS,
+    ORDER_SOURCE,
+    Order,
+    OrderEventData,
+    OrderPlacedData,
+    RecordedEvent,
+)
 from orders.read_model.errors import OrderHistoryUnavailable
 from orders.read_model.models import (
     HeldSummary,
@@ -63,6 +70,8 @@ def project_order_event(
         return ProjectionOutcome(action="ignored")
     detail = parse_detail(event.detail, data_model)
     order_id, version = detail.data.orderId, detail.metadata.aggregateVersion
+    if version == 1 and isinstance(detail.data, OrderPlacedData):
+        return _project_placed(detail, event.detail_type, summaries=summaries)
     held = summaries.held(order_id)
     held_version = held.version if held else 0
     if version is not None and version <= held_version:
@@ -79,12 +88,32 @@ def project_order_event(
 
     if not summaries.save(order):
         return _stale(order_id, order.version, event.detail_type)  # a concurrent delivery won
+    return _projected(order, action)
+
+
+def _project_placed(
+    detail: EventDetail[OrderEventData], detail_type: str, *, summaries: OrderSummaryStore
+) -> ProjectionOutcome:
+    """OrderPlaced (version 1) starts the summary: there is nothing to fold it onto, so the
+    summary is written without reading what the read model holds first. The write is
+    conditional on a lower stored version, and every stored summary has version 1 or more, so
+    it writes only where nothing is held; when something is (a duplicate, or later events
+    got there first), the held version is read for the outcome, as before the write."""
+    recorded = RecordedEvent(version=1, metadata=detail.metadata, data=detail.data)
+    order = apply(None, recorded)
+    if summaries.save(order):
+        return _projected(order, "applied")
+    held = summaries.held(order.orderId)
+    return _stale(order.orderId, held.version if held else order.version, detail_type)
+
+
+def _projected(order: Order, action: ProjectionAction) -> ProjectionOutcome:
     logger.info(
         "order summary projected",
-        extra={"order_id": order_id, "version": order.version, "action": action},
+        extra={"order_id": order.orderId, "version": order.version, "action": action},
     )
     metrics.add_metric(name="OrderSummaryProjected", unit=MetricUnit.Count, value=1)
-    return ProjectionOutcome(action=action, orderId=order_id, version=order.version)
+    return ProjectionOutcome(action=action, orderId=order.orderId, version=order.version)
 
 
 def _folded_onto(held: HeldSummary | None, detail: EventDetail[OrderEventData]) -> Order | None:
