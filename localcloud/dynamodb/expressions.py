@@ -22,6 +22,12 @@ The texts are the same few for every request (the values change, the expressions
 - `ConditionExpressionParser._lex_condition_expression`: the tokens, per text. They are
   immutable named tuples, which the parser's later passes read and wrap but never change;
   names and values are looked up after lexing (`_parse_paths`), so they are not part of it.
+- `ConditionExpressionParser.parse`: a thread's last parse, for the same text with the very
+  same ExpressionAttributeNames and ExpressionAttributeValues objects. moto's response
+  handler parses a request's condition to check the names it uses, then hands the same text
+  and the same two dicts to the backend, which parses it again to evaluate it; the second
+  now gets the first's tree (moto's condition trees are only evaluated, never changed). A
+  new request brings new dicts, so it parses anew.
 
 and walks the AST in `DepthFirstTraverser.traverse` as moto's `traverse_node_recursively`
 does (children first, `pre_processing_of_child` before each child, a processed node put back
@@ -49,10 +55,12 @@ _EXPRESSIONS_KEPT = 512  # distinct texts: the template's functions use a few do
 moto_make: Any = None
 moto_lex: Any = None
 moto_traverse: Any = None
+moto_parse: Any = None
+_last_parse = threading.local()  # (text, names, values, tree, names found, values found)
 
 
 def install() -> None:
-    global _installed, moto_make, moto_lex, moto_traverse  # noqa: PLW0603 - process-wide
+    global _installed, moto_make, moto_lex, moto_traverse, moto_parse  # noqa: PLW0603
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     # moto's parsing modules start with "# type: ignore": mypy sees nothing in them
@@ -67,6 +75,7 @@ def install() -> None:
         moto_make = UpdateExpressionParser.make.__func__
         moto_lex = ConditionExpressionParser._lex_condition_expression
         moto_traverse = DepthFirstTraverser.traverse
+        moto_parse = ConditionExpressionParser.parse
 
         @lru_cache(maxsize=_EXPRESSIONS_KEPT)
         def parsed(expression: str) -> Any:
@@ -84,8 +93,32 @@ def install() -> None:
 
         UpdateExpressionParser.make = classmethod(make)
         ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
+        ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         DepthFirstTraverser.traverse = traverse
         _installed = True
+
+
+def parse(self: Any) -> Any:
+    """moto's `ConditionExpressionParser.parse`, answered from this thread's last parse when
+    it was of the same text with the same names and values objects (see the docstring)."""
+    text = self.condition_expression
+    names, values = self.expression_attribute_names, self.expression_attribute_values
+    last = getattr(_last_parse, "value", None)
+    if last is not None and last[0] == text and last[1] is names and last[2] is values:
+        tree, names_found, values_found = last[3:]
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return tree
+    tree = moto_parse(self)
+    _last_parse.value = (
+        text,
+        names,
+        values,
+        tree,
+        tuple(self.expr_attr_names_found),
+        tuple(self.expr_attr_values_found),
+    )
+    return tree
 
 
 def traverse(self: Any, node: Any) -> Any:

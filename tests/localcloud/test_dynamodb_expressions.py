@@ -208,6 +208,7 @@ def test_the_same_writes_answer_the_same_with_and_without_localclouds_expression
         ConditionExpressionParser, "_lex_condition_expression", expressions.moto_lex
     )
     monkeypatch.setattr(DepthFirstTraverser, "traverse", expressions.moto_traverse)
+    monkeypatch.setattr(ConditionExpressionParser, "parse", expressions.moto_parse)
     motos = _run()
     # Then every answer, error and item is the same
     assert len(ours) == len(motos) == 2 * len(REQUESTS) + 1
@@ -265,3 +266,46 @@ def test_an_invalid_expression_is_refused_every_time() -> None:
             UpdateExpressionParser.make("SET a = :v,")
         with pytest.raises(ValueError, match="Cannot parse condition"):
             ConditionExpressionParser("a = :v ; b", {}, {})._lex_condition_expression()
+
+
+def test_a_conditional_write_parses_its_condition_once_and_the_next_request_anew(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given moto's own parse, counted
+    parsed: list[str] = []
+
+    def counted(parser: Any) -> Any:
+        parsed.append(parser.condition_expression)
+        return moto_parse(parser)
+
+    moto_parse = expressions.moto_parse
+    monkeypatch.setattr(expressions, "moto_parse", counted)
+    with mock_aws():
+        dynamodb: Any = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName="Once",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        condition = "attribute_not_exists(pk) OR #n < :n"
+        # When two puts carry the same condition with different values
+        answers = []
+        for n in ("1", "2"):
+            try:
+                dynamodb.put_item(
+                    TableName="Once",
+                    Item={"pk": {"S": "k"}, "n": {"N": n}},
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#n": "n"},
+                    ExpressionAttributeValues={":n": {"N": "2"}},
+                )
+                answers.append("written")
+            except ClientError as error:
+                answers.append(error.response["Error"]["Code"])
+        item = dynamodb.get_item(TableName="Once", Key={"pk": {"S": "k"}})["Item"]
+    # Then each request parsed it once (moto's handler and backend each asked), and the
+    # second request's values were its own: 1 < 2 let it write
+    assert parsed == [condition, condition]
+    assert answers == ["written", "written"]
+    assert item == {"pk": {"S": "k"}, "n": {"N": "2"}}
