@@ -4,9 +4,16 @@ moto's interpreter (LocalStack's) lexes and parses the whole ASL definition with
 Python runtime at the start of every execution (`ExecutionWorker._get_evaluation_entrypoint`),
 then turns the tree into evaluation components with its Preprocessor: in a burst of orders the
 parse was a quarter of localcloud's CPU, the preprocessing 2-3% (6.7 ms for the order saga).
-Both are kept per definition text; each execution gets a deep copy of the preprocessed
-`Program` (2.4 ms), never the kept one, so it holds its components alone, as it did when it
-made them itself.
+Both are kept per definition text; each execution gets a copy of the preprocessed `Program`,
+never the kept one, so it holds its components alone, as it did when it made them itself.
+
+The copy is made by unpickling a snapshot of the Program pickled once, right after the
+preprocessing: pickle's C unpickler rebuilds the same graph copy.deepcopy does (the same
+classes, each shared object once, as its memo keeps them; enums and classes by reference;
+the components define no __reduce__, __getstate__ or __deepcopy__ of their own) in a tenth of
+the time: 0.6 ms against 6.8 ms for the order saga on this (loaded) host, where the copy was
+a sixth of the interpreter's CPU per execution. A Program that can't be pickled (a class
+defined in a function, a lambda) is deep-copied as before.
 
 Why a copy and not the kept Program itself: the components keep their run-time state in the
 execution's Environment (its stack and heap), and nothing in moto's parser assigns to a
@@ -28,11 +35,15 @@ properties' repr is made to name the declarations they hold instead.
 from __future__ import annotations
 
 import copy
+import logging
+import pickle
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from localcloud.computed_once import computed_once
 
+log = logging.getLogger(__name__)
 _install_lock = threading.Lock()
 _installed = False
 
@@ -51,14 +62,29 @@ def parse_tree(definition: str) -> Any:
 def program(definition: str) -> Any:
     """The evaluation components of a definition, for one execution alone: a copy of the
     ones preprocessed once (moto's errors for a bad definition are raised, never kept)."""
-    return copy.deepcopy(_program(definition))
+    kept = _program(definition)
+    if kept.snapshot is None:
+        return copy.deepcopy(kept.program)
+    return pickle.loads(kept.snapshot)  # bytes this process pickled itself
+
+
+@dataclass(frozen=True)
+class _Kept:
+    program: Any
+    snapshot: bytes | None  # the program pickled; None: it can't be (then deep copies)
 
 
 @computed_once(maxsize=64)
-def _program(definition: str) -> Any:
+def _program(definition: str) -> _Kept:
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    return Preprocessor().visit(parse_tree(definition))
+    program = Preprocessor().visit(parse_tree(definition))
+    try:
+        snapshot: bytes | None = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        log.warning("state machine program copied with deepcopy: it can't be pickled (%s)", error)
+        snapshot = None
+    return _Kept(program, snapshot)
 
 
 def install() -> None:

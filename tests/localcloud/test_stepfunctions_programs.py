@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import json
+import pickle
 import re
 import uuid
 from collections.abc import Iterator
@@ -82,6 +83,52 @@ def test_each_program_is_a_fresh_preprocessing_of_its_own() -> None:
     second_ids = {id(v) for _, v in _graph(second) if isinstance(v, mutable)}
     assert first_ids
     assert not first_ids & second_ids
+
+
+def test_a_program_is_rebuilt_from_its_pickled_snapshot_not_deep_copied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the order saga's definition preprocessed once
+    definition = _saga_definition()
+    parse_cache.install()
+    parse_cache.program(definition)
+
+    # When an execution gets its program while deep copies are refused
+    def refused(*_: Any, **__: Any) -> Any:
+        raise AssertionError("copy.deepcopy of a whole Program (10x an unpickling)")
+
+    monkeypatch.setattr(parse_cache.copy, "deepcopy", refused)
+    copied = parse_cache.program(definition)
+
+    # Then it is still what moto's own parse and preprocessing make of the definition
+    fresh, _ = AmazonStateLanguageParser.parse(definition)
+    assert _shape(copied) == _shape(fresh)
+
+
+def test_a_program_that_cannot_be_pickled_is_deep_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a definition (new to this process) whose program can't be pickled
+    definition = json.dumps(
+        {
+            "Comment": uuid.uuid4().hex,
+            "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "End": True}},
+        }
+    )
+    parse_cache.install()
+
+    def unpicklable(*_: Any, **__: Any) -> bytes:
+        raise pickle.PicklingError("a class defined in a function")
+
+    monkeypatch.setattr(parse_cache.pickle, "dumps", unpicklable)
+
+    # When two executions get their programs
+    first = parse_cache.program(definition)
+    second = parse_cache.program(definition)
+
+    # Then each is a preprocessing of its own, by deep copy
+    fresh, _ = AmazonStateLanguageParser.parse(definition)
+    assert _shape(first) == _shape(second) == _shape(fresh)
+    assert first is not second
 
 
 def test_a_bad_definition_is_refused_every_time() -> None:
