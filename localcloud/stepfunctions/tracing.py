@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 Emit = Callable[[dict[str, Any]], None]
 
 _install_lock = threading.Lock()
+_TRACE_HEADER_HOOK = "localcloud.stepfunctions.tracing.trace-header"
 _local = threading.local()  # .start_header (StartExecution), .invoke_header (a task's Invoke)
 
 
@@ -113,7 +114,12 @@ def _install() -> None:
 
     def boto_client_for(*args: Any, **kwargs: Any) -> Any:
         client = moto_client_for(*args, **kwargs)
-        client.meta.events.register("before-call.lambda.Invoke", _add_trace_header)
+        # Once per client: the clients are kept (localcloud.iam.service_roles), and botocore
+        # appends a handler registered again without a unique_id (and forgets its lookups):
+        # the Nth task's Invoke ran the hook N times, growing for as long as localcloud ran.
+        client.meta.events.register(
+            "before-call.lambda.Invoke", _add_trace_header, unique_id=_TRACE_HEADER_HOOK
+        )
         return client
 
     StepFunctionResponse.start_execution = start_execution  # type: ignore[method-assign]
@@ -121,7 +127,8 @@ def _install() -> None:
     # StateTaskLambda (a task whose Resource is the function's ARN) calls it by module attribute.
     lambda_eval_utils.execute_lambda_function_integration = execute_lambda_function_integration
     BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
-    # The interpreter's Lambda client (a new one per task): its Invoke carries the header.
+    # The interpreter's Lambda client (one per task, or a kept one): its Invoke carries the
+    # header.
     lambda_eval_utils.boto_client_for = boto_client_for
 
 
