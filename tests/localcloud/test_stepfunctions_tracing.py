@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
@@ -82,6 +82,8 @@ def _answered_here(sent: list[AWSPreparedRequest]) -> Any:
 
     def answer(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         sent.append(request)
-        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Raw())
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/json"
+        return AWSResponse(request.url, 200, headers, _Raw())
 
     return answer
