@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud.endpoint.inprocess import answer_in_process
+from localcloud.endpoint.json_protocol import JsonApi
 from localcloud.spec import REGION
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class AwsClients:
     # (localcloud.endpoint.inprocess); the harness's and the CLI's go over HTTP.
     in_process: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _json_apis: dict[str, JsonApi] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def _session(self) -> boto3.session.Session:
@@ -56,6 +58,18 @@ class AwsClients:
                 **(self.credentials or LOCAL_CREDENTIALS),
             )
         return answer_in_process(client) if self.in_process else client
+
+    def json_api(self, service: str) -> JsonApi:
+        """A JSON-protocol service without botocore's client side, for localcloud's own hot
+        loops (the event source pollers): see localcloud.endpoint.json_protocol."""
+        with self._lock:
+            api = self._json_apis.get(service)
+        if api is None:
+            metadata = self.client(service).meta.service_model.metadata
+            api = JsonApi(self.endpoint_url, metadata, self.credentials or LOCAL_CREDENTIALS)
+            with self._lock:
+                api = self._json_apis.setdefault(service, api)
+        return api
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:

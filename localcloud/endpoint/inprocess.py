@@ -45,14 +45,19 @@ def stop_serving_in_process(port: int) -> None:
         _apps.pop(port, None)
 
 
+def served_app(port: int) -> WsgiApp | None:
+    """The endpoint app this process serves on `port`, if any."""
+    with _lock:
+        return _apps.get(port)
+
+
 def answer_in_process(client: Any) -> Any:
     """The client, answered by this process's endpoint when it is the one it calls (else
     unchanged: its calls go over HTTP as before)."""
     url = urlsplit(client.meta.endpoint_url)
     if url.hostname not in {"127.0.0.1", "localhost"} or url.port is None:
         return client
-    with _lock:
-        app = _apps.get(url.port)
+    app = served_app(url.port)
     if app is not None:
         client.meta.events.register("before-send", _sender(app))
     return client

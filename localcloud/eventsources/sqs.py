@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +31,7 @@ from localcloud.spec import ACCOUNT_ID, REGION
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
+    from localcloud.endpoint.json_protocol import JsonApi
     from localcloud.eventsources.base import EventSourceSettings
     from localcloud.eventsources.mappings import MappingSpec
     from localcloud.lambda_.runtime import LambdaRuntime
@@ -63,6 +65,12 @@ class SqsPoller(Poller):
         self._workers = ThreadPoolExecutor(
             max_workers=self.cap, thread_name_prefix=f"esm-{spec.logical_id}"
         )
+
+    @cached_property
+    def api(self) -> JsonApi:
+        """SQS as Lambda's poller calls it: the wire's JSON (binary attributes base64, as the
+        event carries them), no botocore client (localcloud.endpoint.json_protocol)."""
+        return self.clients.json_api("sqs")
 
     def status(self) -> dict[str, Any]:
         return {
@@ -145,13 +153,17 @@ class SqsPoller(Poller):
         return messages
 
     def _receive(self, wanted: int, wait: int = 0) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = self.clients.sqs.receive_message(  # type: ignore[assignment]
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(wanted, RECEIVE_LIMIT),
-            WaitTimeSeconds=wait,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        answer = self.api.call(
+            "ReceiveMessage",
+            {
+                "QueueUrl": self.queue_url,
+                "MaxNumberOfMessages": min(wanted, RECEIVE_LIMIT),
+                "WaitTimeSeconds": wait,
+                "AttributeNames": ["All"],
+                "MessageAttributeNames": ["All"],
+            },
+        )
+        messages: list[dict[str, Any]] = answer.get("Messages", [])
         return messages
 
     def _process(self, messages: list[dict[str, Any]], received_at: float) -> None:
@@ -205,12 +217,15 @@ class SqsPoller(Poller):
 
     def _delete_messages(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), RECEIVE_LIMIT):
-            self.clients.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
-                    for i, r in enumerate(records[start : start + RECEIVE_LIMIT])
-                ],
+            self.api.call(
+                "DeleteMessageBatch",
+                {
+                    "QueueUrl": self.queue_url,
+                    "Entries": [
+                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                        for i, r in enumerate(records[start : start + RECEIVE_LIMIT])
+                    ],
+                },
             )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -19,12 +19,11 @@ moto keeps one shard per table and never closes it; none of that is assumed here
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -39,6 +38,7 @@ from localcloud.eventsources.failures import (
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
+    from localcloud.endpoint.json_protocol import JsonApi
     from localcloud.eventsources.base import EventSourceSettings
     from localcloud.eventsources.failures import OnFailureDestination
     from localcloud.eventsources.mappings import MappingSpec
@@ -68,6 +68,11 @@ class StreamPoller(Poller):
         self.readers: dict[str, ShardReader] = {}
         self.discarded = 0
         self._first_listing = True
+
+    @cached_property
+    def api(self) -> JsonApi:
+        """DynamoDB Streams as Lambda's poller calls it: the wire's JSON, no botocore client."""
+        return self.clients.json_api("dynamodbstreams")
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -106,7 +111,7 @@ class StreamPoller(Poller):
         shards: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"StreamArn": self.spec.source_arn}
         while True:
-            description = self.clients.streams.describe_stream(**kwargs)["StreamDescription"]
+            description = self.api.call("DescribeStream", kwargs)["StreamDescription"]
             shards.extend(dict(shard) for shard in description.get("Shards", []))
             last = description.get("LastEvaluatedShardId")
             if not last:
@@ -186,7 +191,7 @@ class ShardReader(threading.Thread):
         else:
             kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             kwargs["SequenceNumber"] = self.checkpoint
-        iterator: str = self.poller.clients.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        iterator: str = self.poller.api.call("GetShardIterator", kwargs)["ShardIterator"]
         return iterator
 
     def _read(self, limit: int) -> list[dict[str, Any]]:
@@ -195,14 +200,14 @@ class ShardReader(threading.Thread):
             self.iterator = self._get_iterator()
         elif not has_records(self.iterator):
             return []  # what GetRecords would answer, without the request
-        response = self.poller.clients.streams.get_records(
-            ShardIterator=self.iterator, Limit=min(limit, GET_RECORDS_LIMIT)
+        response = self.poller.api.call(
+            "GetRecords", {"ShardIterator": self.iterator, "Limit": min(limit, GET_RECORDS_LIMIT)}
         )
         forget_iterator(self.iterator)
         following = response.get("NextShardIterator")
-        records = [
-            _as_event_record(dict(r), self.spec.source_arn) for r in response.get("Records", [])
-        ]
+        arn = self.spec.source_arn
+        # the wire's records are Lambda's event records (binary base64, times epoch seconds)
+        records = [{**record, "eventSourceARN": arn} for record in response.get("Records", [])]
         if following is None:
             self.iterator = None
             if not records:
@@ -333,15 +338,3 @@ class ShardReader(threading.Thread):
             invoke_count=batch.invokes,
             last_result=batch.last_result,
         )
-
-
-def _as_event_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record as Lambda puts it in the event (times in epoch seconds)."""
-    return {**json.loads(json.dumps(record, default=_epoch_seconds)), "eventSourceARN": stream_arn}
-
-
-def _epoch_seconds(value: object) -> float:
-    """boto3 parses stream timestamps; Lambda passes them on as epoch seconds."""
-    if isinstance(value, datetime):
-        return value.timestamp()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -284,6 +284,12 @@ class FakeStreams:
     def __init__(self, shards: dict[str, tuple[str | None, list[str], bool]]) -> None:
         self.shards = shards  # id -> (parent id, keys, closed)
 
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The reader's JSON API (localcloud.endpoint.json_protocol): GetRecords -> get_records."""
+        method = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+        answer: dict[str, Any] = getattr(self, method)(**params)
+        return answer
+
     def describe_stream(self, StreamArn: str, **page: str) -> dict[str, Any]:
         ids = list(self.shards)
         start = ids.index(page["ExclusiveStartShardId"]) + 1 if page else 0
@@ -365,7 +371,7 @@ def test_every_shard_is_read_and_a_child_only_after_its_parent_is_read_to_its_en
     settings = EventSourceSettings(
         clock=lambda: WRITTEN_AT, shard_discovery_seconds=0.05, idle_poll_seconds=0.02
     )
-    clients = type("Clients", (), {"streams": streams})()
+    clients = type("Clients", (), {"json_api": lambda _self, _service: streams})()
     poller = StreamPoller(
         spec,
         cast("LambdaRuntime", ScriptedFunction(answer)),
