@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from localcloud.stepfunctions import express, finished_threads, lambda_errors, parse_cache
+from localcloud.stepfunctions import (
+    express,
+    finished_threads,
+    lambda_errors,
+    parse_cache,
+    task_threads,
+)
 from localcloud.stepfunctions.express import StepFunctionsSettings
 
 __all__ = ["StepFunctionsSettings", "install"]
@@ -10,8 +16,10 @@ __all__ = ["StepFunctionsSettings", "install"]
 
 def install(settings: StepFunctionsSettings | None = None) -> None:
     """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names; a definition
-    is parsed once, not at every execution; finished threads are not kept."""
+    is parsed once, not at every execution; finished threads are not kept; a Task state's
+    evaluation runs on a reused thread."""
     express.install(settings)
     lambda_errors.install()
     parse_cache.install()
     finished_threads.install()
+    task_threads.install()
