@@ -4,14 +4,16 @@
 
 Starts localcloud in this process (the repository's template, IAM on, as `make run` starts
 it, on free ports), places --warm-up orders unmeasured (the workers warm, the definition
-parsed), then --orders more from --clients threads, each followed to its final status. Every
-thread moto's interpreter starts for an execution (the execution's worker, its program, a
-Task state's evaluation, where the Lambda Invoke and the DynamoDB and SQS calls are answered
-in-process) is timed with `time.thread_time` when it ends; the figure is their CPU over the
-executions measured. Per-thread CPU is the only figure here that holds on a busy shared
-machine: wall time and the process's CPU also count the client threads of this benchmark.
+parsed), then --orders more from --clients threads, each followed to its final status. The
+target of every thread moto's interpreter starts for an execution (the execution's worker,
+its program, a Task state's evaluation, where the Lambda Invoke and the DynamoDB and SQS
+calls are answered in-process) is timed with `time.thread_time`, in whatever thread runs it;
+the figure is their CPU over the executions measured (a new thread's start is counted in the
+thread that starts it; its bootstrap and exit are not). Per-thread CPU is the only figure here
+that holds on a busy shared machine: wall time and the process's CPU also count the client
+threads of this benchmark.
 
-`--profile`: each of those threads runs under its own cProfile, and the merged profile of
+`--profile`: each of those targets runs under its own cProfile, and the merged profile of
 the measured executions is printed (cumulative and own time) and written to
 /tmp/saga_interpreter.prof. Profiling slows Python code unevenly; compare CPU figures only
 from runs without it.
@@ -46,6 +48,7 @@ from tests.support.localcloud_process import ROOT
 from tests.support.shop import ROOMY_CLIENT_LIMITS
 
 PROFILE_PATH = Path("/tmp/saga_interpreter.prof")
+_in_target = threading.local()  # .kind: the interpreter's thread target running here, if any
 
 
 class _Meter:
@@ -70,12 +73,14 @@ class _Meter:
     def run(self, kind: str, target: Any) -> None:
         profiler = cProfile.Profile(time.thread_time) if self.profiling else None
         started = time.thread_time()
+        _in_target.kind = kind
         try:
             if profiler is not None:
                 profiler.runcall(target)
             else:
                 target()
         finally:
+            _in_target.kind = None
             used = time.thread_time() - started
             with self.lock:
                 if self.measuring:
@@ -115,34 +120,47 @@ class _GcMeter:
         used = time.thread_time() - self._started
         self.seconds[info["generation"]] += used
         self.count[info["generation"]] += 1
-        if type(threading.current_thread()).__name__.startswith("Measured"):
+        if getattr(_in_target, "kind", None):
             self.in_interpreter += used
 
 
 GC = _GcMeter()
 
 
-def _measured_thread_class(kind: str) -> type[threading.Thread]:
-    class MeasuredThread(threading.Thread):
-        def run(self) -> None:
-            METER.run(kind, super().run)
+def _measuring(kind: str, make: Any) -> Any:
+    """`make` (a Thread class, or what localcloud put in its place) whose targets are timed
+    as `kind`, in whatever thread runs them."""
 
-    MeasuredThread.__name__ = f"Measured{kind.title()}Thread"
-    return MeasuredThread
+    def factory(
+        *positional: Any,
+        target: Any = None,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        **rest: Any,
+    ) -> Any:
+        def measured() -> None:
+            METER.run(kind, lambda: target(*args, **(kwargs or {})))
+
+        return make(*positional, target=measured, **rest)
+
+    return factory
 
 
 def instrument() -> None:
-    """Time the threads of moto's interpreter (the three places that start them for a saga)."""
+    """Time the targets of the threads moto's interpreter starts for a saga (the three places
+    that start them), once localcloud has installed its own patches."""
     import types
 
     from moto.stepfunctions.parser.asl.component.program import program
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
     from moto.stepfunctions.parser.backend import execution_worker
 
-    execution_worker.Thread = _measured_thread_class("execution")  # type: ignore[misc]
+    execution_worker.Thread = _measuring("execution", execution_worker.Thread)  # type: ignore[misc]
     # program.py calls threading.Thread: give that module a namespace with the measured one
-    program.threading = types.SimpleNamespace(Thread=_measured_thread_class("program"))  # type: ignore[assignment]
-    execute_state.Thread = _measured_thread_class("task")  # type: ignore[misc]
+    program.threading = types.SimpleNamespace(  # type: ignore[assignment]
+        Thread=_measuring("program", threading.Thread)
+    )
+    execute_state.Thread = _measuring("task", execute_state.Thread)  # type: ignore[misc]
 
 
 @contextmanager
@@ -280,9 +298,9 @@ def main() -> None:
         "the objects made until then (models, moto, the template's resources)",
     )
     args = parser.parse_args()
-    instrument()
     gc.callbacks.append(GC)
     with tempfile.TemporaryDirectory() as tmp, in_process_localcloud(Path(tmp)) as target:
+        instrument()
         rounds = measure(target, args)
     summary = {}
     for key in ("cpuMsPerExecution", "cpuMsPerExecutionWithoutGc"):
