@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localcloud.dynamodb import expressions, queries, serializer, transactions
+from localcloud.dynamodb import expressions, queries, request_params, serializer, transactions
 
 __all__ = ["install"]
 
@@ -10,8 +10,9 @@ __all__ = ["install"]
 def install() -> None:
     """TransactWriteItems without a copy of every table it names; a Query reads its partition;
     items are written to the wire without botocore's model walked for every value; an
-    expression is parsed once per text."""
+    expression is parsed once per text; a request without blobs is read with json.loads."""
     transactions.install()
     expressions.install()
+    request_params.install()
     queries.install()
     serializer.install()
