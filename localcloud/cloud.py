@@ -43,6 +43,7 @@ from localcloud.logs.logbook import LogBook
 from localcloud.logs.views import LogViews
 from localcloud.sns.delivery import SnsDelivery
 from localcloud.spec import REGION, ApiSpec, FunctionSpec
+from localcloud.sqs import retention as sqs_retention
 from localcloud.stepfunctions import patches as stepfunctions_patches
 from localcloud.stepfunctions import tracing as stepfunctions_tracing
 from localcloud.stepfunctions.express import StepFunctionsSettings
@@ -149,6 +150,7 @@ class LocalCloud:
         dynamodb_patches.install()  # transactions, Query on a partition, items on the wire
         dynamodb_streams.install()  # GetRecords without moto's model-driven serializer
         cognito_auth_flows.install()  # a client's ExplicitAuthFlows, PreventUserExistenceErrors
+        sqs_retention.install()  # ReceiveMessage without the queue's attributes per message
         stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
         jsonpath_cache.install()  # EventBridge and Step Functions compile a path once
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics

@@ -1,0 +1,1 @@
+"""SQS: what localcloud changes in moto's queues."""
