@@ -136,6 +136,8 @@ class _Poller:
                 self._poll()
             except (BotoCoreError, ClientError):
                 log.warning("metric source failed", exc_info=True)
+            except Exception:  # a surprise must not end the metrics (and alarms) for the run
+                log.exception("metric source failed unexpectedly")
             self._stop.wait(self._interval)
 
 
@@ -201,7 +203,9 @@ class ExecutionWatcher(_Poller):
             self._seen[machine.arn] = len(executions)
         running = []
         for machine_arn, execution in self._running:
-            metric = _EXECUTION_METRICS.get(execution.status)
+            # moto lists an execution before its interpreter has set a status (None): running
+            status = execution.exec_status
+            metric = None if status is None else _EXECUTION_METRICS.get(status.value)
             if metric is None:
                 running.append((machine_arn, execution))
                 continue

@@ -455,11 +455,8 @@ def test_nothing_is_delivered_to_a_subscription_until_it_is_confirmed(aws: AwsCl
     assert mailed()[0]["body"].startswith("after")
 
 
-def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: AwsEndpoint) -> None:
-    from localcloud.cloudwatch.metrics import MetricsPublisher
-    from localcloud.cloudwatch.sources import ExecutionWatcher
-
-    # Given a state machine that fails, run twice by moto's interpreter
+def _failing_machine_run_twice(aws: AwsClients, endpoint: AwsEndpoint) -> str:
+    """A state machine that fails, run twice by moto's interpreter to the end; its ARN."""
     config = urllib.request.Request(
         f"{endpoint.url}/moto-api/config",
         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
@@ -482,15 +479,10 @@ def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: Aw
         return [e["status"] for e in executions] == ["FAILED", "FAILED"]
 
     assert eventually(failed)
+    return machine
 
-    # When the watcher scans twice
-    publisher = MetricsPublisher(aws)
-    watcher = ExecutionWatcher(publisher, interval=1)
-    watcher.scan()
-    watcher.scan()
-    publisher.flush()
 
-    # Then AWS/States ExecutionsFailed counts each execution once
+def _failed_count(aws: AwsClients, machine: str) -> float:
     now = datetime.now(UTC)
     points = aws.client("cloudwatch").get_metric_statistics(
         Namespace="AWS/States",
@@ -501,4 +493,50 @@ def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: Aw
         Period=600,
         Statistics=["Sum"],
     )["Datapoints"]
-    assert sum(p["Sum"] for p in points) == 2
+    return sum(p["Sum"] for p in points)
+
+
+def test_finished_executions_are_counted_once_each(aws: AwsClients, endpoint: AwsEndpoint) -> None:
+    from localcloud.cloudwatch.metrics import MetricsPublisher
+    from localcloud.cloudwatch.sources import ExecutionWatcher
+
+    # Given a state machine that fails, run twice by moto's interpreter
+    machine = _failing_machine_run_twice(aws, endpoint)
+
+    # When the watcher scans twice
+    publisher = MetricsPublisher(aws)
+    watcher = ExecutionWatcher(publisher, interval=1)
+    watcher.scan()
+    watcher.scan()
+    publisher.flush()
+
+    # Then AWS/States ExecutionsFailed counts each execution once
+    assert _failed_count(aws, machine) == 2
+
+
+def test_an_execution_listed_before_its_start_is_counted_when_it_ends(
+    aws: AwsClients, endpoint: AwsEndpoint
+) -> None:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    from localcloud.cloudwatch.metrics import MetricsPublisher
+    from localcloud.cloudwatch.sources import ExecutionWatcher
+
+    # Given two failed executions, one of them seen by the watcher as moto lists an execution
+    # its interpreter has not started yet (no status)
+    machine = _failing_machine_run_twice(aws, endpoint)
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    (state_machine,) = [m for m in backend.state_machines if m.arn == machine]
+    unstarted: Any = state_machine.executions[-1]
+    status, unstarted.exec_status = unstarted.exec_status, None
+    publisher = MetricsPublisher(aws)
+    watcher = ExecutionWatcher(publisher, interval=1)
+
+    # When the watcher scans then, and again once the execution has its status
+    watcher.scan()
+    unstarted.exec_status = status
+    watcher.scan()
+    publisher.flush()
+
+    # Then the scan did not fail, and each execution is counted once, when it ended
+    assert _failed_count(aws, machine) == 2
