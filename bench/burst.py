@@ -44,10 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import (
-    SHIPPING_ADDRESS,
     MachineCpuSampler,
-    Order,
     Target,
+    card_orders,
     function_table,
     place_and_follow,
     process_tree_cpu,
@@ -66,33 +65,16 @@ def run(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     skus, tokens = seed(target, args.products, args.customers)
     rng = random.Random(8)
 
-    def orders_of(count: int) -> list[Order]:
-        return [
-            Order(
-                index=n,
-                token=tokens[n % len(tokens)],
-                body={
-                    "items": [
-                        {"sku": sku, "quantity": rng.randint(1, 3)}
-                        for sku in rng.sample(skus, rng.randint(1, 3))
-                    ],
-                    "paymentToken": "tok_visa",
-                    "shippingAddress": SHIPPING_ADDRESS,
-                },
-            )
-            for n in range(count)
-        ]
-
     if args.warm_up:  # orders placed and followed to their end first, not measured
         place_and_follow(
             target,
-            orders_of(args.warm_up),
+            card_orders(tokens, skus, args.warm_up, rng),
             threads=args.threads,
             deadline=time.monotonic() + args.deadline,
             pollers=args.pollers,
             interval=args.poll_interval,
         )
-    orders = orders_of(args.orders)
+    orders = card_orders(tokens, skus, args.orders, rng)
     before = target.status()
     calls_before = target.aws_calls()
     cpu_before = process_tree_cpu(before["pid"])

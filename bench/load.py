@@ -70,6 +70,26 @@ class Order:
     reason: str | None = None  # why it ended as it did (REJECTED, NEEDS_ATTENTION), if said
 
 
+def card_orders(tokens: list[str], skus: list[str], count: int, rng: random.Random) -> list[Order]:
+    """`count` orders, the customers' tokens in turn: 1 to 3 of the SKUs, 1 to 3 of each, paid
+    with tok_visa and shipped to SHIPPING_ADDRESS (the burst's and the saga benchmark's)."""
+    return [
+        Order(
+            index=n,
+            token=tokens[n % len(tokens)],
+            body={
+                "items": [
+                    {"sku": sku, "quantity": rng.randint(1, 3)}
+                    for sku in rng.sample(skus, rng.randint(1, 3))
+                ],
+                "paymentToken": "tok_visa",
+                "shippingAddress": SHIPPING_ADDRESS,
+            },
+        )
+        for n in range(count)
+    ]
+
+
 def http(
     method: str, url: str, token: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:

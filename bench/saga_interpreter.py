@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.load import SHIPPING_ADDRESS, Order, Target, place_and_follow, seed
+from bench.load import Order, Target, card_orders, place_and_follow, seed
 from localcloud.cloud import LocalCloud, LocalCloudSettings
 from localcloud.logs.feed import log_to_file
 from tests.support.localcloud_process import ROOT
@@ -182,24 +182,6 @@ def in_process_localcloud(logs_dir: Path) -> Iterator[Target]:
         yield Target(status["apiUrl"], status["awsUrl"])
 
 
-def _orders(tokens: list[str], skus: list[str], count: int, rng: random.Random) -> list[Order]:
-    return [
-        Order(
-            index=n,
-            token=tokens[n % len(tokens)],
-            body={
-                "items": [
-                    {"sku": sku, "quantity": rng.randint(1, 3)}
-                    for sku in rng.sample(skus, rng.randint(1, 3))
-                ],
-                "paymentToken": "tok_visa",
-                "shippingAddress": SHIPPING_ADDRESS,
-            },
-        )
-        for n in range(count)
-    ]
-
-
 def _follow(target: Target, orders: list[Order], clients: int) -> None:
     place_and_follow(
         target,
@@ -225,7 +207,7 @@ def measure(target: Target, args: argparse.Namespace) -> list[dict[str, Any]]:
     skus, tokens = seed(target, 10, 4)
     rng = random.Random(8)
     METER.reset(measuring=False, profiling=False)
-    _follow(target, _orders(tokens, skus, args.warm_up, rng), args.clients)
+    _follow(target, card_orders(tokens, skus, args.warm_up, rng), args.clients)
     if args.gc_freeze:
         gc.collect()
         gc.freeze()
@@ -234,7 +216,7 @@ def measure(target: Target, args: argparse.Namespace) -> list[dict[str, Any]]:
         time.sleep(1.0)  # the warm-up's (or last round's) threads end
         METER.reset(measuring=True, profiling=args.profile)
         GC.reset()
-        orders = _orders(tokens, skus, args.orders, rng)
+        orders = card_orders(tokens, skus, args.orders, rng)
         _follow(target, orders, args.clients)
         _wait_for_threads(args.orders)
         with METER.lock:
