@@ -39,29 +39,26 @@ def _put(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
 NOT_THERE = "attribute_not_exists(#id) OR #exp < :now OR (#st = :busy AND #ipx < :now_ms)"
 NOT_THERE_NAMES = {"#id": "pk", "#exp": "expiry", "#st": "status", "#ipx": "inProgressExpiry"}
 
-# Each request runs twice in a row (the cached text's second use), except where a first
-# success changes what the second finds (then the second is the interesting answer).
+
+def _in_progress_put(now_ms: str) -> dict[str, Any]:
+    """Powertools idempotency's INPROGRESS record, conditional as it writes it."""
+    return _put(
+        {"status": {"S": "INPROGRESS"}, "expiry": {"N": "100"}, "inProgressExpiry": {"N": "5"}},
+        ConditionExpression=NOT_THERE,
+        ExpressionAttributeNames=NOT_THERE_NAMES,
+        ExpressionAttributeValues={
+            ":now": {"N": "50"},
+            ":now_ms": {"N": now_ms},
+            ":busy": {"S": "INPROGRESS"},
+        },
+    )
+
+
+# Each request runs twice in a row: the second use of its texts, cached by the first, meets
+# what the first left (a conditional write then finds the item its first run wrote).
 REQUESTS: list[dict[str, Any]] = [
-    _put(
-        {"status": {"S": "INPROGRESS"}, "expiry": {"N": "100"}, "inProgressExpiry": {"N": "5"}},
-        ConditionExpression=NOT_THERE,
-        ExpressionAttributeNames=NOT_THERE_NAMES,
-        ExpressionAttributeValues={
-            ":now": {"N": "50"},
-            ":now_ms": {"N": "1"},
-            ":busy": {"S": "INPROGRESS"},
-        },
-    ),
-    _put(
-        {"status": {"S": "INPROGRESS"}, "expiry": {"N": "100"}, "inProgressExpiry": {"N": "5"}},
-        ConditionExpression=NOT_THERE,
-        ExpressionAttributeNames=NOT_THERE_NAMES,
-        ExpressionAttributeValues={
-            ":now": {"N": "50"},
-            ":now_ms": {"N": "9"},
-            ":busy": {"S": "INPROGRESS"},
-        },
-    ),
+    _in_progress_put(now_ms="1"),  # written; then refused: in progress until 5 ms
+    _in_progress_put(now_ms="9"),  # past 5 ms: written, twice
     _update(
         "SET #r = :r, #exp = :e, #st = :s",
         {":r": {"S": '{"ok": true}'}, ":e": {"N": "200"}, ":s": {"S": "COMPLETED"}},
