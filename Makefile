@@ -66,9 +66,7 @@ browser:
 		"tests/browser will be skipped"; fi
 
 test: $(STAMP) $(LAMBDA_RUNTIME_STAMP) browser  ## unit, integration, contract, localcloud, end-to-end and browser tests
-	@# three workers on two cores: the end-to-end groups wait on localcloud much of the time
-	@# (a full run took 673 s with -n 3, 689-707 s with -n 2, on the same slow host)
-	$(BIN)/pytest -n 3 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 fuzz: $(STAMP)  ## Schemathesis on every API operation: 1000 cases per operation and role, a new seed
 	API_FUZZ_CASES=1000 API_FUZZ_SEED=random $(BIN)/pytest -p no:cacheprovider -s tests/e2e/test_api_fuzz.py
