@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from inventory.errors import MixedCurrencies, OutOfStock, ProductNotFound
+from tests.support.client_calls import dynamodb_calls
 
 ORDER_ID = "01JDQ7Z6Y5X4W3V2T1S0R9Q8P7"  # the sample event's
 LINES = [
@@ -104,17 +105,6 @@ def test_reserving_twice_returns_the_same_reservation_and_takes_stock_once(
     assert catalog.items() == after_first
     assert catalog.stock() == {"ESPRESSO-250G": 8, "MUG-CERAMIC": 2}
     assert len(catalog.outbox()) == 1
-
-
-def dynamodb_calls(reserve_stock: Any) -> list[str]:
-    """The DynamoDB operations the handler's repository makes from now on (botocore's event
-    hook on its client; the calls still reach moto)."""
-    calls: list[str] = []
-    client = reserve_stock.repository._dynamodb.meta.client
-    client.meta.events.register(
-        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
-    )
-    return calls
 
 
 def test_a_first_reservation_reads_the_catalog_and_writes_without_reading_the_reservation(

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from tests.support.client_calls import dynamodb_calls
 from tests.support.sealing import seal_on_moto
 
 SUB = "2b7e1f0a-8c3d-4e5f-a617-28394a5b6c7d"  # the sample events' customer
@@ -291,17 +292,6 @@ def test_an_email_sealed_for_another_customer_is_refused(
     # it, then the DLQ has it) and no contact is kept
     assert response == {"batchItemFailures": [{"itemIdentifier": "msg-forged"}]}
     assert f"CONTACT#{SUB}" not in notifications.items()
-
-
-def dynamodb_calls(send_notification: Any) -> list[str]:
-    """The DynamoDB operations the handler's repository makes from now on (botocore's event
-    hook on its client; the calls still reach moto)."""
-    calls: list[str] = []
-    client = send_notification.repository._dynamodb.meta.client
-    client.meta.events.register(
-        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
-    )
-    return calls
 
 
 def test_an_order_email_reads_its_sent_record_and_the_contact_in_one_request(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from shipping.errors import ShipmentAlreadyCancelled, ShippingUnavailable
+from tests.support.client_calls import dynamodb_calls
 from tests.support.sealing import sealed_for_order
 
 ORDER_ID = "7d1f3c2a-5b4e-4c6d-9e8f-0a1b2c3d4e5f"  # the sample events'
@@ -147,17 +148,6 @@ def test_cancelling_before_scheduling_leaves_a_tombstone_that_refuses_a_late_sch
     with pytest.raises(ShipmentAlreadyCancelled):
         schedule_shipment.handler(sample_event("schedule_shipment"), lambda_context)
     assert shipping.items() == tombstone
-
-
-def dynamodb_calls(schedule_shipment: Any) -> list[str]:
-    """The DynamoDB operations the handler's repository makes from now on (botocore's event
-    hook on its client; the calls still reach moto)."""
-    calls: list[str] = []
-    client = schedule_shipment.repository._dynamodb.meta.client
-    client.meta.events.register(
-        "provide-client-params.dynamodb", lambda model, **_: calls.append(model.name)
-    )
-    return calls
 
 
 def test_a_first_schedule_writes_without_reading_the_shipment_and_a_retry_reads_after(
