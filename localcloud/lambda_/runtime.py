@@ -29,6 +29,7 @@ from localcloud.lambda_.concurrency import (
     TooManyRequestsException,
 )
 from localcloud.lambda_.environment import RuntimeEnvironment, worker_environment
+from localcloud.lambda_.forkserver import WorkerLauncher
 from localcloud.lambda_.worker import (
     Exited,
     Handed,
@@ -133,8 +134,11 @@ class _FunctionPool:
         environment: Mapping[str, str],
         concurrency: Concurrency,
         observers: _Observers | None = None,
+        *,
+        launcher: WorkerLauncher,
     ) -> None:
         self.spec = spec
+        self._launcher = launcher
         self._observers = observers if observers is not None else _Observers()
         self._runtime_environment = runtime_environment
         self._environment = dict(environment)
@@ -201,6 +205,7 @@ class _FunctionPool:
                 self.spec,
                 self._runtime_environment.python,
                 self._environment,
+                launcher=self._launcher,
                 on_exit=self._forget,
                 on_settled=self._init_done,
                 on_output=self._observers.output,
@@ -421,6 +426,7 @@ class LambdaRuntime:
             {name: spec.reserved_concurrency for name, spec in functions.items()},
         )
         self.observers = _Observers()  # add_observer(): CloudWatch's metrics and EMF lines
+        self._launcher = WorkerLauncher()
         self._pools = {
             name: _FunctionPool(
                 spec,
@@ -428,6 +434,7 @@ class LambdaRuntime:
                 worker_environment(spec, base_environment, environment),
                 self._concurrency,
                 self.observers,
+                launcher=self._launcher,
             )
             for name, spec in functions.items()
         }
@@ -575,6 +582,7 @@ class LambdaRuntime:
         self._closed.set()
         for pool in self._pools.values():
             pool.close()
+        self._launcher.close()
 
     def __enter__(self) -> LambdaRuntime:
         return self

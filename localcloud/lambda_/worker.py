@@ -1,9 +1,10 @@
 """One Lambda execution environment: an awslambdaric process and its own Runtime API server.
 
 A worker is `python -m awslambdaric <handler>` (AWS's own runtime interface client), run by
-the Lambda runtime's interpreter (see environment.py), talking to a small Runtime API server
-of its own (one port on 127.0.0.1, served by threads). An invocation travels to it as an
-`Invocation` and comes back as events on the invocation's queue.
+the Lambda runtime's interpreter (see environment.py) or forked as that process by a fork
+server that has imported the libraries already (see forkserver.py), talking to a small Runtime
+API server of its own (one port on 127.0.0.1, served by threads). An invocation travels to it
+as an `Invocation` and comes back as events on the invocation's queue.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
+from localcloud.lambda_.forkserver import WorkerLauncher, WorkerProcess
 from localcloud.spec import FunctionSpec
 
 logger = logging.getLogger("localcloud.lambda_.runtime")
@@ -249,6 +251,7 @@ class Worker:
         on_exit: Callable[[Worker], None],
         on_settled: Callable[[Worker], None] | None = None,
         *,
+        launcher: WorkerLauncher,
         on_output: Callable[[str, str], None] | None = None,
     ) -> None:
         self.name = spec.name
@@ -266,17 +269,12 @@ class Worker:
         self._returncode: int | None = None
         self._server = _RuntimeApiServer(self)
         self._spawned_at = time.monotonic()
+        self._process: WorkerProcess
         env = {**environment, "AWS_LAMBDA_RUNTIME_API": self._server.address}
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = _log_stream_name()
         try:
-            self._process = subprocess.Popen(
-                [str(python), "-m", "awslambdaric", spec.handler],
-                cwd=spec.code_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a timeout kills all of it
+            self._process = launcher.start(
+                python, "awslambdaric", [spec.handler], env, str(spec.code_dir)
             )
         except OSError:  # e.g. a CodeUri folder that does not exist
             self._server.stop()
