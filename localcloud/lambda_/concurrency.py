@@ -41,9 +41,10 @@ machine can hold (`ConcurrencySettings`):
 - `warm_wait_seconds`: when the machine is saturated (every running slot or every init
   slot taken) and the function has a busy worker, an invocation waits up to this long for
   that worker to come free before it starts a cold one. Lambda would start a new
-  environment at once (its CPU is free); here a cold start costs ~0.5-1 s of a shared core,
-  far more than the wait for a warm worker, so a burst is served by a few warm workers
-  instead of dozens of cold starts.
+  environment at once (its CPU is free); here a cold start costs ~0.1-0.3 s of a shared core
+  when forked by the fork server (forkserver.py; 0.5-1 s as a fresh interpreter), more than
+  the wait for a warm worker usually is, so a burst is served by a few warm workers instead
+  of dozens of cold starts.
 
 The waits show in an invocation's latency (and in the runtime's stats, `wait_ms_total`),
 never in its timeout. They are localcloud's departures from Lambda, made so that a burst
