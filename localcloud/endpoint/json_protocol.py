@@ -78,7 +78,7 @@ class JsonApi:
         headers = {**self._headers, "X-Amz-Target": f"{self._prefix}.{operation}"}
         app = served_app(self._port) if self._host in {"127.0.0.1", "localhost"} else None
         if app is not None:
-            status, answer_headers, content = _answer(app, self._port, headers, body)
+            status, answer_headers, content = answer_in_process(app, self._port, headers, body)
         else:
             status, answer_headers, content = self._send(headers, body)
         try:
@@ -109,20 +109,28 @@ class JsonApi:
             connection.close()
 
 
-def _answer(
-    app: Any, port: int, headers: Mapping[str, str], body: bytes
+def answer_in_process(
+    app: Any,
+    port: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    path: str = "/",
+    query: str = "",
 ) -> tuple[int, dict[str, str], bytes]:
-    """The endpoint's WSGI app's answer to a POST / (PEP 3333's environ, made by hand)."""
+    """The endpoint's WSGI app's answer to a POST (PEP 3333's environ, made by hand): to `/`
+    for a JSON protocol; Step Functions' Lambda Invoke (localcloud.stepfunctions.lambda_invoke)
+    posts to the function's path, given decoded as a server hands it to the app."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
-        "PATH_INFO": "/",
-        "QUERY_STRING": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": headers["Content-Type"],
+        "CONTENT_TYPE": headers.get("Content-Type", ""),
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
@@ -149,7 +157,7 @@ def _answer(
             if close is not None:
                 close()
     except Exception:  # werkzeug's server answers an app's exception with a 500, so do we
-        log.exception("in-process AWS call failed: %s", headers.get("X-Amz-Target"))
+        log.exception("in-process AWS call failed: %s", headers.get("X-Amz-Target") or path)
         return 500, {}, b""
     status, response_headers = started
     return int(status.split(" ", 1)[0]), {k.lower(): v for k, v in response_headers}, content

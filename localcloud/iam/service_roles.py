@@ -58,7 +58,9 @@ _NO_CREDENTIALS = Credentials("unknown-role", "unknown-role", "unknown-role")
 _roles: Roles | None = None
 
 
-def _state_machine_credentials(role_arn: str) -> dict[str, str]:
+def state_machine_credentials(role_arn: str) -> dict[str, str]:
+    """boto3's credential arguments for an execution acting with this role (localcloud's
+    admin's when IAM is off; an unknown role's, which the endpoint refuses, for no role)."""
     if _roles is None:
         return dict(LOCAL_CREDENTIALS)
     role = _roles.by_arn(role_arn)
@@ -98,7 +100,7 @@ def _new_client(region: str, service: str, role_arn: str, port: str) -> Any:
             connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
             read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
         ),
-        **_state_machine_credentials(role_arn),
+        **state_machine_credentials(role_arn),
     )
     return answer_in_process(client)  # signed as the role, answered without the HTTP hop
 

@@ -6,6 +6,7 @@ from localcloud.stepfunctions import (
     express,
     finished_threads,
     lambda_errors,
+    lambda_invoke,
     parse_cache,
     task_threads,
 )
@@ -17,9 +18,10 @@ __all__ = ["StepFunctionsSettings", "install"]
 def install(settings: StepFunctionsSettings | None = None) -> None:
     """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names; a definition
     is parsed once, not at every execution; finished threads are not kept; a Task state's
-    evaluation runs on a reused thread."""
+    evaluation runs on a reused thread; a Lambda task's Invoke skips botocore's client."""
     express.install(settings)
     lambda_errors.install()
+    lambda_invoke.install()
     parse_cache.install()
     finished_threads.install()
     task_threads.install()

@@ -132,8 +132,14 @@ def _install() -> None:
     lambda_eval_utils.boto_client_for = boto_client_for
 
 
+def invoke_header() -> str | None:
+    """The trace header this thread's Lambda task Invoke carries (None: not traced)."""
+    header: str | None = getattr(_local, "invoke_header", None)
+    return header
+
+
 def _add_trace_header(params: dict[str, Any], **_: Any) -> None:
-    header = getattr(_local, "invoke_header", None)
+    header = invoke_header()
     if header:
         params["headers"]["X-Amzn-Trace-Id"] = header
 
