@@ -19,6 +19,21 @@ The texts are the same few for every request (the values change, the expressions
 - `UpdateExpressionParser.make(text)`: the parsed AST, per text (an LRU). moto only reads
   that AST (`find_clauses`) or deep-copies it before a validator rewrites it
   (`Validator.__init__`), so the same tree can serve every request.
+- next to each kept AST, a pickle of it: the copy `Validator.__init__` makes before its
+  processors rewrite the tree (one per UpdateItem, two when the item is new, one per Update
+  of a transaction) is `pickle.loads` of that snapshot instead of `copy.deepcopy` of the
+  tree: 17-21 µs instead of 82-95 for the shop's expressions (a node's instance dict, its
+  children list and its parent link rebuilt in C instead of deepcopy's memo walk in
+  Python). Both rebuild the same graph: moto's AST nodes define no `__deepcopy__`,
+  `__reduce__` or `__getstate__`, so deepcopy and pickle both copy each node's `__dict__`
+  by `object.__reduce_ex__`, and the shared parent links come back shared (both memoize).
+  That is also checked once per text: a snapshot is kept only when the graph it loads is
+  the one `copy.deepcopy` makes (same classes, attributes, values and shared objects, see
+  `_graph`); otherwise that text is deep-copied as before. Any other deepcopy in moto's
+  validators (list_append's operand) is still `copy.deepcopy`. Server-side CPU per request
+  (the endpoint's WSGI app in process, A/B alternating 6x600): an UpdateItem of an
+  existing item 1.225 -> 1.144 ms median, a TransactWriteItems of two Updates and a Put
+  2.74 -> 2.47 ms.
 - `ConditionExpressionParser._lex_condition_expression`: the tokens, per text. They are
   immutable named tuples, which the parser's later passes read and wrap but never change;
   names and values are looked up after lexing (`_parse_paths`), so they are not part of it.
@@ -40,8 +55,11 @@ without these changes and compares every answer and every item.
 
 from __future__ import annotations
 
+import copy
 import importlib
+import pickle
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
@@ -56,16 +74,20 @@ moto_make: Any = None
 moto_lex: Any = None
 moto_traverse: Any = None
 moto_parse: Any = None
+moto_deepcopy: Any = None  # what moto's validators module calls deepcopy
+# kept AST -> a pickle of it, loaded for each copy a validator makes
+_snapshots: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _last_parse = threading.local()  # (text, names, values, tree, names found, values found)
 
 
 def install() -> None:
-    global _installed, moto_make, moto_lex, moto_traverse, moto_parse  # noqa: PLW0603
+    global _installed, moto_make, moto_lex, moto_traverse, moto_parse, moto_deepcopy  # noqa: PLW0603
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     # moto's parsing modules start with "# type: ignore": mypy sees nothing in them
     ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
     update_parsing: Any = importlib.import_module("moto.dynamodb.parsing.expressions")
+    validators: Any = importlib.import_module("moto.dynamodb.parsing.validators")
     DepthFirstTraverser = ast_nodes.DepthFirstTraverser
     UpdateExpressionParser = update_parsing.UpdateExpressionParser
 
@@ -76,10 +98,15 @@ def install() -> None:
         moto_lex = ConditionExpressionParser._lex_condition_expression
         moto_traverse = DepthFirstTraverser.traverse
         moto_parse = ConditionExpressionParser.parse
+        moto_deepcopy = validators.deepcopy
 
         @lru_cache(maxsize=_EXPRESSIONS_KEPT)
         def parsed(expression: str) -> Any:
-            return moto_make(UpdateExpressionParser, expression)
+            tree = moto_make(UpdateExpressionParser, expression)
+            snapshot = faithful_snapshot(tree)
+            if snapshot is not None:
+                _snapshots[tree] = snapshot
+            return tree
 
         def make(cls: Any, expression: str) -> Any:
             return parsed(expression)
@@ -95,7 +122,55 @@ def install() -> None:
         ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         DepthFirstTraverser.traverse = traverse
+        validators.deepcopy = copy_of
         _installed = True
+
+
+def copy_of(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """moto's validators' `deepcopy`: a kept AST's copy loaded from its snapshot."""
+    if memo is None and _is_node(value):
+        snapshot = _snapshots.get(value)
+        if snapshot is not None:
+            return pickle.loads(snapshot)  # our own pickle of a parsed AST
+    return copy.deepcopy(value, memo)
+
+
+def faithful_snapshot(tree: Any) -> bytes | None:
+    """A pickle of `tree` that loads as the graph `copy.deepcopy` makes of it, or None."""
+    try:
+        snapshot = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
+        loaded = pickle.loads(snapshot)  # made just above
+        same = _graph(loaded) == _graph(copy.deepcopy(tree))
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, _NotPlain):
+        return None
+    return snapshot if same else None
+
+
+class _NotPlain(Exception):
+    """A value `_graph` does not describe (no `__dict__`, not a plain builtin)."""
+
+
+_PLAIN = (str, int, float, bool, type(None), bytes)
+
+
+def _graph(value: Any, seen: dict[int, int] | None = None) -> Any:
+    """An object graph as nested tuples: each object's class and contents, in visit order; an
+    object met again is ("again", its visit number). Two graphs with equal descriptions have
+    the same shape, the same sharing and the same values."""
+    seen = {} if seen is None else seen
+    if type(value) in _PLAIN:
+        return value
+    if id(value) in seen:
+        return ("again", seen[id(value)])
+    seen[id(value)] = len(seen)
+    if type(value) in (list, tuple):
+        return (type(value).__name__, tuple(_graph(each, seen) for each in value))
+    if type(value) is dict:
+        return ("dict", tuple((_graph(k, seen), _graph(v, seen)) for k, v in value.items()))
+    if not hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
+        raise _NotPlain(type(value).__qualname__)
+    cls = type(value)
+    return (cls.__module__, cls.__qualname__, _graph(vars(value), seen))
 
 
 def parse(self: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.comparisons import ConditionExpressionParser
-from moto.dynamodb.parsing import ast_nodes
+from moto.dynamodb.parsing import ast_nodes, validators
 from moto.dynamodb.parsing import expressions as update_parsing
 
 from localcloud.dynamodb import expressions, patches
@@ -20,6 +20,7 @@ from localcloud.spec import REGION
 # moto's parsing modules start with "# type: ignore": mypy sees nothing in them
 DepthFirstTraverser: Any = ast_nodes.DepthFirstTraverser  # type: ignore[attr-defined]
 UpdateExpressionParser: Any = update_parsing.UpdateExpressionParser  # type: ignore[attr-defined]
+Node: Any = ast_nodes.Node  # type: ignore[attr-defined]
 
 TABLE = "Expressions"
 KEY = {"pk": {"S": "p1"}, "sk": {"N": "1"}}
@@ -206,6 +207,7 @@ def test_the_same_writes_answer_the_same_with_and_without_localclouds_expression
     )
     monkeypatch.setattr(DepthFirstTraverser, "traverse", expressions.moto_traverse)
     monkeypatch.setattr(ConditionExpressionParser, "parse", expressions.moto_parse)
+    monkeypatch.setattr(validators, "deepcopy", expressions.moto_deepcopy)
     motos = _run()
     # Then every answer, error and item is the same
     assert len(ours) == len(motos) == 2 * len(REQUESTS) + 1
@@ -306,3 +308,53 @@ def test_a_conditional_write_parses_its_condition_once_and_the_next_request_anew
     assert parsed == [condition, condition]
     assert answers == ["written", "written"]
     assert item == {"pk": {"S": "k"}, "n": {"N": "2"}}
+
+
+def _nodes(tree: Any) -> list[Any]:
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        todo.extend(child for child in node.children or [] if isinstance(child, Node))
+    return found
+
+
+def test_a_validator_copies_a_kept_tree_from_its_snapshot_as_deepcopy_would() -> None:
+    # Given kept update expressions of every clause kind
+    for text in (
+        "SET #a = :a, b = if_not_exists(b, :zero) + :one, c = list_append(c, :l)",
+        "REMOVE x.y[2], z ADD n :n DELETE s :s SET m.k = m.k - :one",
+    ):
+        tree = UpdateExpressionParser.make(text)
+        assert tree in expressions._snapshots
+        # When a validator's deepcopy copies it
+        copied = validators.deepcopy(tree)
+        # Then the copy is the graph moto's deepcopy makes, sharing no node with the kept tree
+        assert expressions._graph(copied) == expressions._graph(expressions.moto_deepcopy(tree))
+        kept = {id(node) for node in _nodes(tree)}
+        assert kept.isdisjoint(id(node) for node in _nodes(copied))
+        assert all(
+            child.parent is node
+            for node in _nodes(copied)
+            for child in node.children or []
+            if isinstance(child, Node)
+        )
+
+
+class _Slotted:
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def test_a_tree_pickle_would_not_copy_faithfully_gets_no_snapshot() -> None:
+    # Given a parsed tree holding a value the graph check does not describe
+    tree = UpdateExpressionParser.make("SET q = :q")
+    odd = expressions.moto_deepcopy(tree)
+    odd.children.append(_Slotted(1))
+    # When a snapshot is asked for it, and its copy is made
+    # Then there is none: it is deep-copied as moto does
+    assert expressions.faithful_snapshot(odd) is None
+    assert expressions.faithful_snapshot(tree) is not None
+    assert validators.deepcopy(odd) is not odd
