@@ -1,0 +1,195 @@
+"""localcloud's DynamoType.to_regular_json (localcloud.dynamodb.items) answers what moto's does:
+the same JSON for every AttributeValue type, nested, sharing nothing with the stored item; and
+the same writes, read back and streamed, give the same answers and records with either."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.dynamodb.models import table as moto_table
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+from localcloud.dynamodb import items, patches
+from localcloud.spec import REGION
+
+TABLE = "Items"
+SCALARS: list[dict[str, Any]] = [
+    {"S": "text"},
+    {"S": ""},
+    {"N": "12.50"},
+    {"B": b"\x00\x01bytes"},
+    {"B": base64.b64encode(b"held as str").decode()},  # moto may hold a blob as base64 text
+    {"BOOL": True},
+    {"NULL": True},
+    {"SS": ["a", "b"]},
+    {"NS": ["1", "2.5"]},
+    {"BS": [b"x", b"y"]},
+]
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    """A map holding every scalar, a list of them, and (depth permitting) itself again."""
+    value: dict[str, Any] = {f"v{i}": scalar for i, scalar in enumerate(SCALARS)}
+    value["list"] = {"L": [*SCALARS, {"L": []}, {"M": {}}]}
+    if depth:
+        value["deeper"] = _nested(depth - 1)
+        value["lines"] = {"L": [_nested(depth - 1), _nested(depth - 1)]}
+    return {"M": value}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed() -> None:
+    patches.install()
+
+
+def _with_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DynamoType, "to_regular_json", items.moto_to_regular_json)
+
+
+def test_every_value_type_nested_converts_as_moto_converts_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an item with every AttributeValue type at three levels of maps and lists, and a
+    # value moto may hold in another type (a Decimal from arithmetic)
+    attrs = {"pk": {"S": "k"}, "tree": _nested(3), **{f"s{i}": s for i, s in enumerate(SCALARS)}}
+    item = Item(DynamoType({"S": "k"}), None, attrs)
+    item.attrs["decimal"] = DynamoType({"N": "1"})
+    item.attrs["decimal"].value = Decimal("1.5")
+    item.attrs["inlist"] = DynamoType({"L": [{"N": "1"}]})
+    item.attrs["inlist"].value.append(Decimal("2"))  # not a DynamoType: copied as it is
+    stored = copy.deepcopy(item)
+    plain = Item(DynamoType({"S": "k"}), None, attrs)  # boto3's deserializer takes it
+    # When it is converted with localcloud's conversion, then with moto's
+    ours = item.to_json()
+    regular_ours = plain.to_regular_json()
+    _with_moto(monkeypatch)
+    motos = item.to_json()
+    regular_motos = plain.to_regular_json()
+    # Then both give the same JSON, leaf types included (bytes stay bytes, a str blob is
+    # decoded)
+    assert ours == motos
+    assert regular_ours == regular_motos
+    assert repr(ours) == repr(motos)
+    assert ours["Attributes"]["tree"]["M"]["v4"] == {"B": b"held as str"}
+    # and changing every container of the answer leaves the stored item as it was
+    _scribble(ours)
+    assert item.to_json() == stored.to_json()
+
+
+def _scribble(value: Any) -> None:
+    if isinstance(value, dict):
+        for each in list(value.values()):
+            _scribble(each)
+        value["scribbled"] = True
+    elif isinstance(value, list):
+        for each in value:
+            _scribble(each)
+        value.append("scribbled")
+
+
+STREAMED_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("put_item", {"Item": {"pk": {"S": "o1"}, "tree": _nested(2)}}),
+    (
+        "update_item",
+        {
+            "Key": {"pk": {"S": "o1"}},
+            "UpdateExpression": "SET tree.deeper.v0 = :s, #ln = list_append(tree.#l, :l)",
+            "ExpressionAttributeNames": {"#ln": "lines", "#l": "list"},
+            "ExpressionAttributeValues": {":s": {"S": "changed"}, ":l": {"L": [_nested(1)]}},
+            "ReturnValues": "ALL_OLD",
+        },
+    ),
+    (
+        "update_item",
+        {
+            "Key": {"pk": {"S": "o1"}},
+            "UpdateExpression": "REMOVE tree.deeper.#ln[0] SET n = :n",
+            "ExpressionAttributeNames": {"#ln": "lines"},
+            "ExpressionAttributeValues": {":n": {"M": {"a": {"L": [{"B": b"\x02"}]}}}},
+            "ReturnValues": "ALL_NEW",
+        },
+    ),
+    (
+        "update_item",
+        {
+            "Key": {"pk": {"S": "o1"}},
+            "UpdateExpression": "SET tree.nope.x = :n",  # refused: no such path
+            "ExpressionAttributeValues": {":n": {"N": "1"}},
+        },
+    ),
+    (
+        "put_item",
+        {
+            "Item": {"pk": {"S": "o1"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        },
+    ),
+    ("get_item", {"Key": {"pk": {"S": "o1"}}}),
+    (
+        "query",
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "o1"}}},
+    ),
+    ("delete_item", {"Key": {"pk": {"S": "o1"}}, "ReturnValues": "ALL_OLD"}),
+]
+
+
+def _run(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Each request twice; every answer (or error), then the stream's records (made at one
+    fixed time: a record's SizeBytes counts its creation time's text)."""
+    at = datetime.datetime(2026, 12, 2, 5, 0, 0, 123456)
+    monkeypatch.setattr(moto_table, "utcnow", lambda: at)
+    with mock_aws():
+        dynamodb: Any = boto3.client("dynamodb", region_name=REGION)
+        streams: Any = boto3.client("dynamodbstreams", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        answers: list[Any] = []
+        for op, request in STREAMED_REQUESTS:
+            for _ in range(2):
+                try:
+                    answer = getattr(dynamodb, op)(TableName=TABLE, **request)
+                    answer.pop("ResponseMetadata", None)
+                    answers.append(answer)
+                except ClientError as error:
+                    answers.append((error.response["Error"], error.response.get("Item")))
+        arn = dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        for record in records:  # a random id per record
+            record.pop("eventID")
+        answers.append(records)
+        return answers
+
+
+def test_writes_answer_and_stream_the_same_with_either_conversion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given nested writes, good and refused, run with localcloud's conversion
+    ours = _run(monkeypatch)
+    # When they run again with moto's
+    _with_moto(monkeypatch)
+    motos = _run(monkeypatch)
+    # Then every answer, error, old and new image is the same
+    assert len(ours) == len(motos) == 2 * len(STREAMED_REQUESTS) + 1
+    for index, (mine, theirs) in enumerate(zip(ours, motos, strict=True)):
+        assert mine == theirs, f"answer {index}"
+    events = [record["eventName"] for record in ours[-1]]
+    assert events == ["INSERT", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "REMOVE"]
+    assert any(isinstance(answer, tuple) for answer in ours), "a refusal was compared"
