@@ -48,7 +48,17 @@ and walks the AST in `DepthFirstTraverser.traverse` as moto's `traverse_node_rec
 does (children first, `pre_processing_of_child` before each child, a processed node put back
 in its parent's place) with the step's handler map built once per walk and each node class's
 handler (the first map key it is a subclass of, in map order, as `process` picks it) looked
-up once per class. Invalid expressions are not kept: they raise on every request as before.
+up once per class and map (the maps' keys are class literals, the same for every instance of
+a step), and `pre_processing_of_child` not called for the nine steps that keep moto's no-op
+(only ExpressionAttributeResolvingProcessor defines one). `Node.find_clauses`
+(ActionCountValidator asks it three times at every UpdateExpression node; the handler, for
+the names used) asks once per child class whether it is an Expression or an
+UpdateExpressionFunction, abstract base classes whose
+isinstance is slow, and otherwise collects the same nodes in the same order. Server-side CPU
+per request (in-process endpoint app, A/B alternating against the per-walk handler lookup
+and moto's find_clauses): UpdateItem 1.074 -> 0.912 ms median (8x600), TransactWriteItems of
+two Updates and a Put 2.53 -> 2.03 ms (6x600).
+Invalid expressions are not kept: they raise on every request as before.
 tests/localcloud/test_dynamodb_expressions.py runs the same writes, good and bad, with and
 without these changes and compares every answer and every item.
 """
@@ -75,6 +85,7 @@ moto_lex: Any = None
 moto_traverse: Any = None
 moto_parse: Any = None
 moto_deepcopy: Any = None  # what moto's validators module calls deepcopy
+moto_find_clauses: Any = None
 # kept AST -> a pickle of it, loaded for each copy a validator makes
 _snapshots: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _last_parse = threading.local()  # (text, names, values, tree, names found, values found)
@@ -82,6 +93,7 @@ _last_parse = threading.local()  # (text, names, values, tree, names found, valu
 
 def install() -> None:
     global _installed, moto_make, moto_lex, moto_traverse, moto_parse, moto_deepcopy  # noqa: PLW0603
+    global moto_find_clauses, _moto_pre_processing  # noqa: PLW0603
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     # moto's parsing modules start with "# type: ignore": mypy sees nothing in them
@@ -99,6 +111,8 @@ def install() -> None:
         moto_traverse = DepthFirstTraverser.traverse
         moto_parse = ConditionExpressionParser.parse
         moto_deepcopy = validators.deepcopy
+        moto_find_clauses = ast_nodes.Node.find_clauses
+        _moto_pre_processing = DepthFirstTraverser.pre_processing_of_child
 
         @lru_cache(maxsize=_EXPRESSIONS_KEPT)
         def parsed(expression: str) -> Any:
@@ -123,6 +137,7 @@ def install() -> None:
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         DepthFirstTraverser.traverse = traverse
         validators.deepcopy = copy_of
+        ast_nodes.Node.find_clauses = find_clauses
         _installed = True
 
 
@@ -196,22 +211,23 @@ def parse(self: Any) -> Any:
     return tree
 
 
+# a processing map's keys -> {node class: the first key it is a subclass of, or None}
+_handler_keys: dict[tuple[type, ...], dict[type, type | None]] = {}
+_moto_pre_processing: Any = None  # DepthFirstTraverser.pre_processing_of_child: a no-op
+
+
 def traverse(self: Any, node: Any) -> Any:
-    """moto's `DepthFirstTraverser.traverse`, the map and each class's handler looked up once."""
-    handlers: dict[type, Callable[[Any], Any] | None] = {}
+    """moto's `DepthFirstTraverser.traverse`, each class's handler looked up once (per map),
+    and `pre_processing_of_child` called only where a processor defines one."""
     processing_map = self._processing_map()
-
-    def handler_for(node_class: type) -> Callable[[Any], Any] | None:
-        try:
-            return handlers[node_class]
-        except KeyError:
-            found = next(
-                (h for key, h in processing_map.items() if issubclass(node_class, key)), None
-            )
-            handlers[node_class] = found
-            return found
-
-    return _walk(self, node, -1, handler_for)
+    keys = tuple(processing_map)
+    per_class = _handler_keys.get(keys)
+    if per_class is None:
+        per_class = _handler_keys.setdefault(keys, {})
+    pre = self.pre_processing_of_child
+    if getattr(pre, "__func__", None) is _moto_pre_processing:
+        pre = None  # moto's hook, which does nothing
+    return _walk(node, -1, processing_map, per_class, pre)
 
 
 _node_classes: dict[type, bool] = {}  # class -> is it moto's AST Node (an ABC: slow isinstance)
@@ -228,22 +244,54 @@ def _is_node(value: Any) -> bool:
 
 
 def _walk(
-    traverser: Any,
     node: Any,
     child_id: int,
-    handler_for: Callable[[type], Callable[[Any], Any] | None],
+    processing_map: dict[type, Callable[[Any], Any]],
+    per_class: dict[type, type | None],
+    pre: Callable[[Any, int], None] | None,
 ) -> Any:
-    if not _is_node(node):
+    cls = type(node)
+    is_node = _node_classes.get(cls)
+    if is_node is None:
+        is_node = _is_node(node)
+    if not is_node:
         return node
     parent_node = node.parent
     if node.children is not None:
         for i, child_node in enumerate(node.children):
-            traverser.pre_processing_of_child(node, i)
-            _walk(traverser, child_node, i, handler_for)
-    handler = handler_for(type(node))
-    if handler is not None:
-        node = handler(node)
+            if pre is not None:
+                pre(node, i)
+            _walk(child_node, i, processing_map, per_class, pre)
+    try:
+        key = per_class[cls]
+    except KeyError:
+        key = per_class[cls] = next((k for k in processing_map if issubclass(cls, k)), None)
+    if key is not None:
+        node = processing_map[key](node)
         node.parent = parent_node
         if parent_node:
             parent_node.children[child_id] = node
     return node
+
+
+_descends: dict[type, bool] = {}  # class -> moto's find_clauses looks into it
+
+
+def find_clauses(self: Any, clause_types: list[type]) -> list[Any]:
+    """moto's `Node.find_clauses`, asking once per class whether it is an Expression or an
+    UpdateExpressionFunction (abstract base classes: a slow isinstance per child)."""
+    clauses = []
+    for child in self.children or []:
+        cls = type(child)
+        if cls in clause_types:
+            clauses.append(child)
+        else:
+            descends = _descends.get(cls)
+            if descends is None:
+                ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+                descends = _descends[cls] = isinstance(
+                    child, (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)
+                )
+            if descends:
+                clauses.extend(child.find_clauses(clause_types))
+    return clauses

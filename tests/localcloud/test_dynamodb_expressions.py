@@ -208,6 +208,7 @@ def test_the_same_writes_answer_the_same_with_and_without_localclouds_expression
     monkeypatch.setattr(DepthFirstTraverser, "traverse", expressions.moto_traverse)
     monkeypatch.setattr(ConditionExpressionParser, "parse", expressions.moto_parse)
     monkeypatch.setattr(validators, "deepcopy", expressions.moto_deepcopy)
+    monkeypatch.setattr(Node, "find_clauses", expressions.moto_find_clauses)
     motos = _run()
     # Then every answer, error and item is the same
     assert len(ours) == len(motos) == 2 * len(REQUESTS) + 1
@@ -358,3 +359,38 @@ def test_a_tree_pickle_would_not_copy_faithfully_gets_no_snapshot() -> None:
     assert expressions.faithful_snapshot(odd) is None
     assert expressions.faithful_snapshot(tree) is not None
     assert validators.deepcopy(odd) is not odd
+
+
+FIND_TEXTS = (
+    "SET #a = :a, b = if_not_exists(b, :zero) + :one, c = list_append(c, :l)",
+    "REMOVE x.y[2], z ADD n :n DELETE s :s SET m.k = m.k - :one",
+    "SET a = :a SET b = :b ADD c :c ADD d :d",  # refused later: two SET, two ADD clauses
+    "DELETE s :s REMOVE r[1], r[3] SET t = list_append(if_not_exists(t, :e), :l)",
+)
+
+
+def test_find_clauses_finds_what_motos_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given trees of every clause and action kind, and the clause types moto asks for
+    wanted = [
+        [ast_nodes.ExpressionAttributeName],  # type: ignore[attr-defined]
+        [ast_nodes.ExpressionAttributeValue],  # type: ignore[attr-defined]
+        [ast_nodes.UpdateExpressionAddClause],  # type: ignore[attr-defined]
+        [ast_nodes.UpdateExpressionRemoveClause],  # type: ignore[attr-defined]
+        [ast_nodes.UpdateExpressionSetClause],  # type: ignore[attr-defined]
+        [
+            ast_nodes.UpdateExpressionAddAction,  # type: ignore[attr-defined]
+            ast_nodes.UpdateExpressionDeleteAction,  # type: ignore[attr-defined]
+            ast_nodes.UpdateExpressionRemoveAction,  # type: ignore[attr-defined]
+            ast_nodes.UpdateExpressionSetAction,  # type: ignore[attr-defined]
+        ],
+    ]
+    trees = [expressions.moto_make(UpdateExpressionParser, text) for text in FIND_TEXTS]
+    # When localcloud's find_clauses and moto's look for them, each twice
+    ours = [[tree.find_clauses(types) for types in wanted] for tree in trees for _ in range(2)]
+    monkeypatch.setattr(Node, "find_clauses", expressions.moto_find_clauses)
+    motos = [[tree.find_clauses(types) for types in wanted] for tree in trees for _ in range(2)]
+    # Then both find the very same nodes in the same order, and something was found
+    assert [[[id(n) for n in found] for found in tree] for tree in ours] == [
+        [[id(n) for n in found] for found in tree] for tree in motos
+    ]
+    assert all(any(found) for found in ours)
