@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
@@ -52,6 +53,7 @@ def installed() -> None:
 
 def _with_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DynamoType, "to_regular_json", items.moto_to_regular_json)
+    monkeypatch.setattr(Item, "__init__", items.moto_item_init)
 
 
 def test_every_value_type_nested_converts_as_moto_converts_it(
@@ -193,3 +195,39 @@ def test_writes_answer_and_stream_the_same_with_either_conversion(
     events = [record["eventName"] for record in ours[-1]]
     assert events == ["INSERT", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "MODIFY", "REMOVE"]
     assert any(isinstance(answer, tuple) for answer in ours), "a refusal was compared"
+
+
+def _made(attrs: dict[str, Any]) -> Any:
+    """The item's attributes as made (class, order, types and values), or the refusal."""
+    try:
+        item = Item(DynamoType({"S": "k"}), None, attrs)
+    except ItemSizeTooLarge as refused:
+        return ("refused", type(refused), str(refused))
+    return (
+        type(item.attrs),
+        [(key, type(value), value.type, repr(value)) for key, value in item.attrs.items()],
+    )
+
+
+def test_items_are_made_as_moto_makes_them_and_refused_at_the_same_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given items of every type, nested, and items around moto's 405,000-byte limit: exactly
+    # at it, one byte past it, past it at the fifth attribute, past it with a nested map
+    cases: list[dict[str, Any]] = [
+        {"pk": {"S": "k"}, "tree": _nested(2), **{f"s{i}": s for i, s in enumerate(SCALARS)}},
+        {},
+        {"a": {"S": "x" * 300_000}, "b": {"S": "y" * 104_998}},  # 405,000
+        {"a": {"S": "x" * 300_000}, "b": {"S": "y" * 104_999}},  # 405,001
+        {key: {"S": "z" * 100_000} for key in "abcde"},
+        {"a": {"M": {"big": {"S": "x" * 300_000}}}, "é": {"L": [{"S": "y" * 104_996}]}},
+        {"n": {"N": "1" * 38}, "m": {"M": {"k": {"NS": ["1", "22"]}, "b": {"BS": [b"abc"]}}}},
+    ]
+    # When each is made twice with localcloud's Item.__init__, then with moto's
+    ours = [_made(attrs) for attrs in cases for _ in range(2)]
+    _with_moto(monkeypatch)
+    motos = [_made(attrs) for attrs in cases for _ in range(2)]
+    # Then every item, and every refusal, is the same
+    assert ours == motos
+    refused = [made[0] == "refused" for made in ours[::2]]
+    assert refused == [False, False, False, True, True, True, False]
