@@ -130,7 +130,6 @@ def answer_in_process(
         "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": headers.get("Content-Type", ""),
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
@@ -141,7 +140,9 @@ def answer_in_process(
         "wsgi.run_once": False,
     }
     for name, value in headers.items():
-        if name != "Content-Type":
+        if name == "Content-Type":  # none on a Lambda Invoke, as botocore sends it
+            environ["CONTENT_TYPE"] = value
+        else:
             environ["HTTP_" + name.upper().replace("-", "_")] = value
     started: list[Any] = []
 

@@ -16,11 +16,10 @@ token of the state machine's role) to the endpoint's WSGI app in this process
 (localcloud.endpoint.json_protocol.answer_in_process). The endpoint answers it whole: IAM's
 gate with the role, Lambda's fault rules and concurrency (the runtime's), the billing meter.
 The interpreter gets what the boto3 call returned: StatusCode, FunctionError, LogResult,
-ExecutedVersion, the Payload as a StreamingBody, ResponseMetadata; an error answer is parsed
-by botocore's own rest-json parser and raised as the client would raise it (the modelled
-exception class for its code, e.g. TooManyRequestsException, else ClientError, with
-`MaxAttemptsReached` as the client's single attempt leaves it), so
-localcloud.stepfunctions.lambda_errors names it as before.
+ExecutedVersion, the Payload as a StreamingBody, ResponseMetadata; an error answer is raised
+as the client would raise it (localcloud.stepfunctions.sdk_calls: botocore's rest-json parser,
+the modelled exception class for its code, e.g. TooManyRequestsException, else ClientError),
+so localcloud.stepfunctions.lambda_errors names it as before.
 
 Parameters outside Invoke's (none of this repository's machines have any), and an endpoint
 another process serves, keep moto's boto3 call (over HTTP, as before).
@@ -31,28 +30,17 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable, Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-import botocore.session
-from botocore import retryhandler, translate
-from botocore.awsrequest import HeadersDict
-from botocore.errorfactory import ClientExceptionsFactory
-from botocore.parsers import create_parser
 from botocore.response import StreamingBody
 
 from localcloud.endpoint.inprocess import served_app
 from localcloud.endpoint.json_protocol import answer_in_process
-from localcloud.iam.service_roles import state_machine_credentials
+from localcloud.stepfunctions.sdk_calls import client_error, signed_headers
 from localcloud.stepfunctions.tracing import invoke_header
 
-if TYPE_CHECKING:
-    from botocore.exceptions import ClientError
-    from botocore.model import ServiceModel
-
 OPERATION = "Invoke"
-_SIGNING_DATE = "20260101"  # the Credential's scope date: the endpoint reads only the key
 _HEADERS = {  # Invoke's parameters sent as headers (botocore's Lambda model)
     "InvocationType": "X-Amz-Invocation-Type",
     "LogType": "X-Amz-Log-Type",
@@ -103,18 +91,7 @@ def invoke(
 ) -> dict[str, Any]:
     """Lambda's Invoke as the role, answered by the endpoint app serving `port`: what boto3's
     `invoke(**parameters)` returns (Payload unread), or the ClientError it raises."""
-    credentials = state_machine_credentials(role_arn)
-    scope = f"{_SIGNING_DATE}/{region}/lambda/aws4_request"
-    headers = {
-        "Host": f"localhost:{port}",
-        "X-Amz-Date": f"{_SIGNING_DATE}T000000Z",
-        "Authorization": (
-            f"AWS4-HMAC-SHA256 Credential={credentials['aws_access_key_id']}/{scope}, "
-            "SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=localcloud"
-        ),
-    }
-    if token := credentials.get("aws_session_token"):
-        headers["X-Amz-Security-Token"] = token
+    headers = signed_headers(port, region, "lambda", role_arn)
     for name, header in _HEADERS.items():
         if parameters.get(name) is not None:
             headers[header] = str(parameters[name])
@@ -132,7 +109,7 @@ def invoke(
         query=urlencode({"Qualifier": qualifier}) if qualifier is not None else "",
     )
     if status >= 301:  # botocore's line between an answer and an error
-        raise _client_error(status, answer_headers, content)
+        raise client_error("lambda", OPERATION, status, answer_headers, content)
     answer: dict[str, Any] = {"ResponseMetadata": _metadata(status, answer_headers)}
     answer["StatusCode"] = status
     for member, header in _ANSWER_HEADERS.items():
@@ -156,62 +133,3 @@ def _metadata(status: int, headers: dict[str, str]) -> dict[str, Any]:
         metadata["RequestId"] = headers["x-amzn-requestid"]
     metadata.update({"HTTPStatusCode": status, "HTTPHeaders": headers, "RetryAttempts": 0})
     return metadata
-
-
-def _client_error(status: int, headers: dict[str, str], content: bytes) -> ClientError:
-    """The exception boto3's single-attempt Lambda client raises for this error answer (as
-    botocore's endpoint parses it, with the modelled error's own fields)."""
-    model = _lambda_model()
-    parser = create_parser("rest-json")
-    response = {
-        "status_code": status,
-        "headers": HeadersDict(headers),
-        "body": content,
-        "context": {"operation_name": OPERATION},
-    }
-    output_shape = model.operation_model(OPERATION).output_shape
-    assert output_shape is not None  # Invoke's InvocationResponse
-    parsed: dict[str, Any] = parser.parse(response, output_shape)
-    error_shape = model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
-    if error_shape is not None:
-        parsed.update(parser.parse(response, error_shape))
-    # botocore's legacy retry handler, past its one attempt, marks a retryable error so
-    _retry_checker()(
-        attempts=1,
-        response=(_StatusOnly(status), parsed),
-        caught_exception=None,
-        request_dict={"context": {}},
-    )
-    parsed["ResponseMetadata"]["RetryAttempts"] = 0
-    error = parsed.get("Error", {})
-    code = str(error.get("QueryErrorCode") or error.get("Code") or "")
-    error_class: type[ClientError] = _exceptions().from_code(code)
-    return error_class(parsed, OPERATION)  # type: ignore[arg-type]
-
-
-class _StatusOnly:
-    """What botocore's retry checkers read of an HTTP response."""
-
-    def __init__(self, status_code: int) -> None:
-        self.status_code = status_code
-
-
-@cache
-def _lambda_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("lambda")
-
-
-@cache
-def _exceptions() -> Any:
-    return ClientExceptionsFactory().create_client_exceptions(_lambda_model())
-
-
-@cache
-def _retry_checker() -> Any:
-    """botocore's legacy retry handler for Lambda, as moto's client is configured (one
-    attempt in all): it only marks `MaxAttemptsReached` on a retryable error."""
-    retry = botocore.session.get_session().get_component("data_loader").load_data("_retry")
-    config = translate.build_retry_config(
-        "lambda", retry.get("retry", {}), retry.get("definitions", {}), {"max_attempts": 0}
-    )
-    return retryhandler.create_retry_handler(config, "lambda")

@@ -8,6 +8,7 @@ from localcloud.stepfunctions import (
     lambda_errors,
     lambda_invoke,
     parse_cache,
+    sdk_calls,
     task_threads,
 )
 from localcloud.stepfunctions.express import StepFunctionsSettings
@@ -18,10 +19,12 @@ __all__ = ["StepFunctionsSettings", "install"]
 def install(settings: StepFunctionsSettings | None = None) -> None:
     """EXPRESS machines run as EXPRESS; Lambda task errors carry AWS's names; a definition
     is parsed once, not at every execution; finished threads are not kept; a Task state's
-    evaluation runs on a reused thread; a Lambda task's Invoke skips botocore's client."""
+    evaluation runs on a reused thread; Lambda and DynamoDB tasks'
+    calls skip botocore's client."""
     express.install(settings)
     lambda_errors.install()
     lambda_invoke.install()
+    sdk_calls.install_dynamodb_tasks()
     parse_cache.install()
     finished_threads.install()
     task_threads.install()

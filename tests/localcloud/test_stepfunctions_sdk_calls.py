@@ -1,10 +1,11 @@
-"""A Step Functions Lambda task's Invoke without botocore's client: the same request reaches
-the endpoint, and the interpreter gets what boto3's `invoke` returned or raised.
+"""Step Functions tasks' AWS calls without botocore's client: the same request reaches the
+endpoint, and the interpreter gets what the boto3 call returned or raised.
 
-Each case sends one Invoke both ways (boto3's Lambda client, as moto's interpreter made it
-before, answered in-process by localcloud.endpoint.inprocess; and
-localcloud.stepfunctions.lambda_invoke) to the same WSGI app, which records what it was sent
-and answers as the endpoint does for a success, a function error, a throttle and a denial.
+Each case sends one call both ways (boto3's client, as moto's interpreter made it before,
+answered in-process by localcloud.endpoint.inprocess; and localcloud.stepfunctions'
+lambda_invoke or sdk_calls) to the same WSGI app, which records what it was sent and answers
+as the endpoint does: a Lambda Invoke's success, function error, throttle and denial; a
+DynamoDB task's PutItem answer and its conditional check failure.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from localcloud.endpoint.inprocess import (
 from localcloud.stepfunctions import tracing
 from localcloud.stepfunctions.lambda_errors import task_error
 from localcloud.stepfunctions.lambda_invoke import invoke
+from localcloud.stepfunctions.sdk_calls import json_call
 
 PORT = 45999  # only a key of the in-process registry: nothing listens on it
 REGION = "us-east-1"
@@ -68,6 +70,8 @@ class Endpoint:
                         "HTTP_X_AMZ_LOG_TYPE",
                         "HTTP_X_AMZ_CLIENT_CONTEXT",
                         "HTTP_X_AMZN_TRACE_ID",
+                        "HTTP_X_AMZ_TARGET",
+                        "CONTENT_TYPE",
                     )
                 },
             }
@@ -88,7 +92,7 @@ def _scope(authorization: str) -> str:
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     app = Endpoint()
     monkeypatch.setattr(
-        "localcloud.stepfunctions.lambda_invoke.state_machine_credentials",
+        "localcloud.stepfunctions.sdk_calls.state_machine_credentials",
         lambda role_arn: CREDENTIALS if role_arn == ROLE_ARN else {},
     )
     serve_in_process(PORT, app)
@@ -96,10 +100,10 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
     stop_serving_in_process(PORT)
 
 
-def boto3_invoke(parameters: dict[str, Any], trace_header: str | None = None) -> dict[str, Any]:
-    """As moto's interpreter called it: a kept client signed with the role, one attempt."""
+def boto3_client(service: Any) -> Any:
+    """As moto's interpreter made it: a kept client signed with the role, one attempt."""
     client = boto3.session.Session().client(
-        "lambda",
+        service,
         region_name=REGION,
         endpoint_url=f"http://localhost:{PORT}",
         config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
@@ -107,12 +111,17 @@ def boto3_invoke(parameters: dict[str, Any], trace_header: str | None = None) ->
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
         aws_session_token=CREDENTIALS["aws_session_token"],
     )
+    return answer_in_process(client)
+
+
+def boto3_invoke(parameters: dict[str, Any], trace_header: str | None = None) -> dict[str, Any]:
+    client = boto3_client("lambda")
     if trace_header:
         client.meta.events.register(
             "before-call.lambda.Invoke",
             lambda params, **_: params["headers"].__setitem__("X-Amzn-Trace-Id", trace_header),
         )
-    return dict(answer_in_process(client).invoke(**parameters))
+    return dict(client.invoke(**parameters))
 
 
 def lean_invoke(parameters: dict[str, Any], trace_header: str | None = None) -> dict[str, Any]:
@@ -252,3 +261,78 @@ def test_lambdas_refusal_is_raised_as_boto3_raised_it(
     assert without_headers(lean.response) == without_headers(sdk.response)
     # and Step Functions names it as AWS does
     assert task_error(lean)[0] == task_error_name
+
+
+# ---------------------------------------------------------------- DynamoDB tasks
+CLAIM = {
+    "TableName": "OrdersTable",
+    "Item": {"pk": {"S": "WORKFLOW#o-1"}, "sk": {"S": "SAGA"}, "blob": {"B": "aGk="}},
+    "ConditionExpression": "attribute_not_exists(pk) OR executionId = :execution",
+    "ExpressionAttributeValues": {":execution": {"S": "arn:exec"}},
+    "ReturnValues": "ALL_OLD",
+}
+
+
+def dynamodb_both_ways(endpoint: Endpoint) -> tuple[Any, Any]:
+    answers: list[Any] = []
+    for call in (
+        lambda: boto3_client("dynamodb").put_item(**CLAIM),
+        lambda: json_call(
+            served_app(PORT),
+            PORT,
+            REGION,
+            ROLE_ARN,
+            service="dynamodb",
+            operation="PutItem",
+            params=CLAIM,
+        ),
+    ):
+        try:
+            answers.append(without_headers(call()))
+        except ClientError as error:
+            answers.append(error)
+    assert endpoint.seen[0] == endpoint.seen[1], "the endpoint was sent something else"
+    return answers[0], answers[1]
+
+
+def test_a_dynamodb_task_call_is_sent_and_answered_as_boto3s(endpoint: Endpoint) -> None:
+    # Given an endpoint answering PutItem with the old item (a binary attribute in it)
+    endpoint.answer = (
+        200,
+        [("x-amzn-RequestId", "req-2"), ("Content-Type", "application/x-amz-json-1.0")],
+        json.dumps({"Attributes": {"pk": {"S": "WORKFLOW#o-1"}, "blob": {"B": "aGk="}}}).encode(),
+    )
+
+    # When a task puts the item both ways
+    sdk, lean = dynamodb_both_ways(endpoint)
+
+    # Then the same request reached the endpoint, as the role, and the same answer came back
+    seen = endpoint.seen[1]
+    assert seen["HTTP_X_AMZ_TARGET"] == "DynamoDB_20120810.PutItem"
+    assert seen["credential"] == "AKIDSAGA/us-east-1/dynamodb"
+    assert lean == sdk
+    assert lean["Attributes"]["blob"] == {"B": b"hi"}
+
+
+def test_a_failed_condition_is_raised_as_boto3_raised_it(endpoint: Endpoint) -> None:
+    # Given an endpoint refusing the conditional put
+    endpoint.answer = (
+        400,
+        [("x-amzn-RequestId", "req-3"), ("Content-Type", "application/x-amz-json-1.0")],
+        json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                "message": "The conditional request failed",
+            }
+        ).encode(),
+    )
+
+    # When a task puts the item both ways
+    sdk, lean = dynamodb_both_ways(endpoint)
+
+    # Then the same exception, with the same response, reaches the task (which Step Functions
+    # names DynamoDB.ConditionalCheckFailedException from its code and request id)
+    assert type(lean).__name__ == type(sdk).__name__ == "ConditionalCheckFailedException"
+    assert str(lean) == str(sdk)
+    assert without_headers(lean.response) == without_headers(sdk.response)
+    assert lean.response["ResponseMetadata"]["RequestId"] == "req-3"
