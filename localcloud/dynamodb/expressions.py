@@ -41,8 +41,20 @@ The texts are the same few for every request (the values change, the expressions
   same ExpressionAttributeNames and ExpressionAttributeValues objects. moto's response
   handler parses a request's condition to check the names it uses, then hands the same text
   and the same two dicts to the backend, which parses it again to evaluate it; the second
-  now gets the first's tree (moto's condition trees are only evaluated, never changed). A
-  new request brings new dicts, so it parses anew.
+  now gets the first's tree (moto's condition trees are only evaluated, never changed).
+- `ConditionExpressionParser.parse` again: the tree of a text with names and values equal to
+  an earlier request's (compared as canonical JSON; values holding anything JSON cannot write
+  exactly, bytes or a Decimal, are not kept). The tree is a function of those three alone:
+  the parser reads the names and values by key while parsing (an AttributeValue operand keeps
+  the value's type and member, which evaluation only reads), and what it found (the names
+  and values used, for moto's unused-name check) is kept with it. A condition without values
+  (`attribute_not_exists(pk)`) or with the same ones (a transaction's `available >= :q`) is
+  parsed once for all requests; one whose values change (Powertools' `:now`) parses anew.
+  Only successful parses are kept: a bad condition raises every time. At most 1,024 kept.
+  Server-side A/B against the per-request parse (alternating, 6x600 unless said):
+  TransactWriteItems (two conditional Updates, a conditional Put) 2.20 -> 1.76 ms median;
+  conditional order PutItem 0.881 -> 0.852 (12x600, within the host's noise); the order mix
+  1.056 -> 1.020 ms per request.
 
 and walks the AST in `DepthFirstTraverser.traverse` as moto's `traverse_node_recursively`
 does (children first, `pre_processing_of_child` before each child, a processed node put back
@@ -67,6 +79,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import pickle
 import threading
 import weakref
@@ -89,6 +102,8 @@ moto_find_clauses: Any = None
 # kept AST -> a pickle of it, loaded for each copy a validator makes
 _snapshots: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
 _last_parse = threading.local()  # (text, names, values, tree, names found, values found)
+_PARSES_KEPT = 1024  # condition parses kept by (text, names, values); all dropped when full
+_parses: dict[tuple[str, str], tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def install() -> None:
@@ -190,7 +205,8 @@ def _graph(value: Any, seen: dict[int, int] | None = None) -> Any:
 
 def parse(self: Any) -> Any:
     """moto's `ConditionExpressionParser.parse`, answered from this thread's last parse when
-    it was of the same text with the same names and values objects (see the docstring)."""
+    it was of the same text with the same names and values objects, or from a kept parse of
+    the same text with equal names and values (see the docstring)."""
     text = self.condition_expression
     names, values = self.expression_attribute_names, self.expression_attribute_values
     last = getattr(_last_parse, "value", None)
@@ -199,16 +215,35 @@ def parse(self: Any) -> Any:
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
         return tree
-    tree = moto_parse(self)
-    _last_parse.value = (
-        text,
-        names,
-        values,
-        tree,
-        tuple(self.expr_attr_names_found),
-        tuple(self.expr_attr_values_found),
-    )
+    if not text:
+        return moto_parse(self)
+    key = _parse_key(text, names, values)
+    kept = _parses.get(key) if key is not None else None
+    if kept is not None:
+        tree, names_found, values_found = kept
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+    else:
+        names_before = len(self.expr_attr_names_found)
+        values_before = len(self.expr_attr_values_found)
+        tree = moto_parse(self)
+        names_found = tuple(self.expr_attr_names_found[names_before:])
+        values_found = tuple(self.expr_attr_values_found[values_before:])
+        if key is not None:
+            if len(_parses) >= _PARSES_KEPT:
+                _parses.clear()
+            _parses[key] = (tree, names_found, values_found)
+    _last_parse.value = (text, names, values, tree, names_found, values_found)
     return tree
+
+
+def _parse_key(text: str, names: Any, values: Any) -> tuple[str, str] | None:
+    """The text with its names and values as canonical JSON (equal mappings, equal key), or
+    None when they hold something JSON cannot write exactly (bytes, Decimal): not kept."""
+    try:
+        return text, json.dumps([names, values], sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
 
 
 # a processing map's keys -> {node class: the first key it is a subclass of, or None}

@@ -268,7 +268,7 @@ def test_an_invalid_expression_is_refused_every_time() -> None:
             ConditionExpressionParser("a = :v ; b", {}, {})._lex_condition_expression()
 
 
-def test_a_conditional_write_parses_its_condition_once_and_the_next_request_anew(
+def test_a_condition_is_parsed_once_per_text_names_and_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given moto's own parse, counted
@@ -280,6 +280,7 @@ def test_a_conditional_write_parses_its_condition_once_and_the_next_request_anew
 
     moto_parse = expressions.moto_parse
     monkeypatch.setattr(expressions, "moto_parse", counted)
+    monkeypatch.setattr(expressions, "_parses", {})
     with mock_aws():
         dynamodb: Any = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -289,25 +290,55 @@ def test_a_conditional_write_parses_its_condition_once_and_the_next_request_anew
             BillingMode="PAY_PER_REQUEST",
         )
         condition = "attribute_not_exists(pk) OR #n < :n"
-        # When two puts carry the same condition with different values
+        # When puts carry the same condition: twice with equal values (new dicts each time),
+        # then with a lower value, then with a binary value
         answers = []
-        for n in ("1", "2"):
+        for n, limit in (("1", {"N": "2"}), ("2", {"N": "2"}), ("3", {"N": "1"})):
             try:
                 dynamodb.put_item(
                     TableName="Once",
                     Item={"pk": {"S": "k"}, "n": {"N": n}},
                     ConditionExpression=condition,
                     ExpressionAttributeNames={"#n": "n"},
-                    ExpressionAttributeValues={":n": {"N": "2"}},
+                    ExpressionAttributeValues={":n": dict(limit)},
                 )
                 answers.append("written")
             except ClientError as error:
                 answers.append(error.response["Error"]["Code"])
         item = dynamodb.get_item(TableName="Once", Key={"pk": {"S": "k"}})["Item"]
-    # Then each request parsed it once (moto's handler and backend each asked), and the
-    # second request's values were its own: 1 < 2 let it write
-    assert parsed == [condition, condition]
-    assert answers == ["written", "written"]
+        for _ in range(2):
+            try:
+                dynamodb.put_item(
+                    TableName="Once",
+                    Item={"pk": {"S": "k"}},
+                    ConditionExpression="#n = :b",
+                    ExpressionAttributeNames={"#n": "n"},
+                    ExpressionAttributeValues={":b": {"B": b"x"}},
+                )
+            except ClientError as error:
+                answers.append(error.response["Error"]["Code"])
+        # and a condition naming a value it was not given fails each time
+        for _ in range(2):
+            try:
+                dynamodb.put_item(
+                    TableName="Once",
+                    Item={"pk": {"S": "k"}},
+                    ConditionExpression="#n = :missing",
+                    ExpressionAttributeNames={"#n": "n"},
+                    ExpressionAttributeValues={":b": {"S": "x"}},
+                )
+            except KeyError:  # moto's parser raises it through mock_aws (a 500 in server mode)
+                answers.append("KeyError")
+    # Then the first request parsed it once (moto's handler and backend each asked), the
+    # second used that parse, the third (other values) parsed anew and was judged by its own
+    # value (2 < 1 is false); binary values are parsed every time, and so is a bad condition
+    assert parsed == [condition, condition, "#n = :b", "#n = :b"] + ["#n = :missing"] * 2
+    assert (
+        answers
+        == ["written", "written", "ConditionalCheckFailedException"]
+        + ["ConditionalCheckFailedException"] * 2
+        + ["KeyError"] * 2
+    )
     assert item == {"pk": {"S": "k"}, "n": {"N": "2"}}
 
 
