@@ -1,7 +1,7 @@
 """localcloud's own AWS calls, answered inside this process.
 
-localcloud calls AWS too: the event source pollers (GetRecords, ReceiveMessage,
-DeleteMessageBatch), Step Functions' tasks (Invoke), provisioning, the X-Ray daemon. They
+localcloud calls AWS too: provisioning, the X-Ray daemon, Step Functions' service tasks
+other than Lambda and DynamoDB, and once the event source pollers and every task. They
 used boto3 over HTTP to the endpoint this same process serves: a socket, an HTTP request
 parsed by werkzeug's server and a thread per connection, for a call that ends in a function
 of this process. During a burst those round trips were a large share of localcloud's CPU
@@ -11,7 +11,9 @@ A client made with `answer_in_process(client)` still builds, signs and parses ev
 as boto3 does, and the endpoint's WSGI app still answers it whole (IAM's gate with the
 signing role, fault rules, the billing meter, moto); only the HTTP hop is gone. botocore's
 `before-send` event is the hook made for this (moto's own mock mode answers through it):
-a handler that returns a response is used instead of sending the request.
+a handler that returns a response is used instead of sending the request. The pollers'
+calls (json_protocol.py) and Step Functions' Lambda and DynamoDB tasks
+(localcloud/stepfunctions/lambda_invoke.py, sdk_calls.py) skip botocore's client side too.
 """
 
 from __future__ import annotations
