@@ -258,11 +258,10 @@ class Statement:
         )
 
     def applies_to(self, request: Request) -> bool:
-        action_hit = any(glob_match(a, request.action, ignore_case=True) for a in self.actions)
-        if action_hit == self.actions_negated:
+        if _any_action_matches(self.actions, request.action) == self.actions_negated:
             return False
         if self.resources is not None:
-            resource_hit = any(_resource_match(r, request.resource) for r in self.resources)
+            resource_hit = _any_resource_matches(self.resources, request.resource)
             if resource_hit == self.resources_negated:
                 return False
         if self.principals is not None:
@@ -270,6 +269,20 @@ class Statement:
             if principal_hit == self.principals_negated:
                 return False
         return all(condition.matches(request) for condition in self.conditions)
+
+
+# A statement's actions and resources are fixed and a template's roles name a few dozen of
+# each, so whether a statement's list matches an action or resource is kept: every call to the
+# endpoint is evaluated against every statement of its role (some 70 glob matches a call).
+# Conditions are evaluated anew each time (their keys carry the request's item keys).
+@lru_cache(maxsize=16384)
+def _any_action_matches(patterns: tuple[str, ...], action: str) -> bool:
+    return any(glob_match(pattern, action, ignore_case=True) for pattern in patterns)
+
+
+@lru_cache(maxsize=16384)
+def _any_resource_matches(patterns: tuple[str, ...], resource: str) -> bool:
+    return any(_resource_match(pattern, resource) for pattern in patterns)
 
 
 def _resource_match(pattern: str, resource: str) -> bool:
