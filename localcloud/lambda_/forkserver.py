@@ -270,12 +270,17 @@ class WorkerLauncher:
     ) -> WorkerProcess:
         server = self._server(python, env, cwd)
         if server is not None:
-            forked = server.fork(module, args, env, cwd)
-            if isinstance(forked, ForkedProcess):
-                return forked
-            logger.info("worker in %s starts as a fresh interpreter: %s", cwd, forked)
-            with self._lock:
-                self._fresh.add((python, cwd))
+            try:
+                forked = server.fork(module, args, env, cwd)
+            except (OSError, ValueError) as error:  # the server died: the next start makes one
+                logger.warning("fork server failed (%s): a fresh interpreter", error)
+                self._drop(server)
+            else:
+                if isinstance(forked, ForkedProcess):
+                    return forked
+                logger.info("worker in %s starts as a fresh interpreter: %s", cwd, forked)
+                with self._lock:
+                    self._fresh.add((python, cwd))
         return subprocess.Popen(
             [str(python), "-m", module, *args],
             cwd=cwd,
@@ -303,6 +308,12 @@ class WorkerLauncher:
                 return None
             self._servers.append(server)
             return server
+
+    def _drop(self, server: ForkServer) -> None:
+        with self._lock:
+            if server in self._servers:
+                self._servers.remove(server)
+        server.close()
 
     def close(self) -> None:
         with self._lock:

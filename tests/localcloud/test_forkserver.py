@@ -6,8 +6,11 @@ them, gets what a fresh interpreter would give it."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,39 @@ def test_two_forked_workers_draw_different_random_numbers(
     assert probe["parent"] == other["parent"]
     assert probe["pid"] != other["pid"]
     assert probe["random"] != other["random"]
+
+
+def test_a_dead_fork_server_costs_its_workers_but_not_the_next_cold_start(
+    functions: dict[str, FunctionSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker forked by a server
+    monkeypatch.setenv(FORKSERVER_VARIABLE, "1")
+    with LambdaRuntime(functions, {}) as runtime:
+        first = _describe(runtime, "ProbeFunction")
+        # When the server dies
+        os.kill(first["parent"], signal.SIGKILL)
+        # Then its worker is gone (nobody could report its exit), and both that function and
+        # one never started before run in workers of their own
+        assert _wait_until(lambda: not _alive(first["pid"]))
+        again = _describe(runtime, "ProbeFunction")
+        other = _describe(runtime, "OtherFunction")
+        assert again["pid"] != first["pid"]
+        assert other["environment"]["ONLY_OTHER"] == "2"
+        assert runtime.stats()["ProbeFunction"]["cold_starts"] == 2
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
