@@ -27,7 +27,10 @@ What keeps it faithful:
 
 What differs, on purpose: the init duration (the fork skips the library imports, so inits
 are shorter than on Lambda; bench/cold_start.py measures fresh interpreters as Lambda runs
-them) and str hashing's random seed, which forked workers share.
+them), str hashing's random seed, which forked workers share, the preloaded modules a worker
+holds even when its function would not import them, and where the preload's own output goes
+(e.g. Powertools' UserWarning under POWERTOOLS_DEBUG): localcloud's stderr, once per server,
+not the function's log.
 
 The setting LOCALCLOUD_LAMBDA_FORKSERVER=0 starts every worker as a fresh interpreter.
 """
