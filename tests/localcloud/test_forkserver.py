@@ -134,14 +134,19 @@ def test_a_forked_worker_is_what_a_fresh_interpreter_would_be(
 _PER_PROCESS = {"pid", "parent", "random"}
 
 
-def test_two_forked_workers_draw_different_random_numbers(
+@pytest.fixture
+def forked_runtime(
     functions: dict[str, FunctionSpec], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # When two functions forked from the same server draw a random number
+) -> Iterator[LambdaRuntime]:
     monkeypatch.setenv(FORKSERVER_VARIABLE, "1")
     with LambdaRuntime(functions, {}) as runtime:
-        probe = _describe(runtime, "ProbeFunction")
-        other = _describe(runtime, "OtherFunction")
+        yield runtime
+
+
+def test_two_forked_workers_draw_different_random_numbers(forked_runtime: LambdaRuntime) -> None:
+    # When two functions forked from the same server draw a random number
+    probe = _describe(forked_runtime, "ProbeFunction")
+    other = _describe(forked_runtime, "OtherFunction")
     # Then they are two processes of one server, each with its own random state
     assert probe["parent"] == other["parent"]
     assert probe["pid"] != other["pid"]
@@ -149,22 +154,20 @@ def test_two_forked_workers_draw_different_random_numbers(
 
 
 def test_a_dead_fork_server_costs_its_workers_but_not_the_next_cold_start(
-    functions: dict[str, FunctionSpec], monkeypatch: pytest.MonkeyPatch
+    forked_runtime: LambdaRuntime,
 ) -> None:
     # Given a worker forked by a server
-    monkeypatch.setenv(FORKSERVER_VARIABLE, "1")
-    with LambdaRuntime(functions, {}) as runtime:
-        first = _describe(runtime, "ProbeFunction")
-        # When the server dies
-        os.kill(first["parent"], signal.SIGKILL)
-        # Then its worker is gone (nobody could report its exit), and both that function and
-        # one never started before run in workers of their own
-        assert _wait_until(lambda: not _alive(first["pid"]))
-        again = _describe(runtime, "ProbeFunction")
-        other = _describe(runtime, "OtherFunction")
-        assert again["pid"] != first["pid"]
-        assert other["environment"]["ONLY_OTHER"] == "2"
-        assert runtime.stats()["ProbeFunction"]["cold_starts"] == 2
+    first = _describe(forked_runtime, "ProbeFunction")
+    # When the server dies
+    os.kill(first["parent"], signal.SIGKILL)
+    # Then its worker is gone (nobody could report its exit), and both that function and
+    # one never started before run in workers of their own
+    assert _wait_until(lambda: not _alive(first["pid"]))
+    again = _describe(forked_runtime, "ProbeFunction")
+    other = _describe(forked_runtime, "OtherFunction")
+    assert again["pid"] != first["pid"]
+    assert other["environment"]["ONLY_OTHER"] == "2"
+    assert forked_runtime.stats()["ProbeFunction"]["cold_starts"] == 2
 
 
 def _alive(pid: int) -> bool:
