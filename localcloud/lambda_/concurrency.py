@@ -225,11 +225,13 @@ class Concurrency:
             ticket = threading.Event()
             queue = self._edge_queue if edge else self._run_queue
             queue.append(ticket)
+            pause = self._edge_token_due() if edge else None
         deadline = time.monotonic() + self.settings.run_wait_seconds
         while True:
             left = deadline - time.monotonic()
             # the edge also waits for a token, which no end_running announces: look again
-            ticket.wait(min(left, 1 / self.settings.edge_rate) if edge else left)
+            # when the next one is due
+            ticket.wait(left if pause is None else min(left, pause))
             with self.lock:
                 if ticket.is_set():  # end_running handed its slot over
                     return
@@ -242,6 +244,8 @@ class Concurrency:
                     self._run_wait_expired += 1
                     self._take_running(edge)
                     return
+                if edge:
+                    pause = self._edge_token_due()
 
     def _may_run(self, edge: bool, *, queued: bool) -> bool:
         """A slot is free for the work inside, or for the edge (`queued`: the one at the
@@ -279,6 +283,16 @@ class Concurrency:
         self._edge_tokens = min(float(self.settings.edge_burst), self._edge_tokens + refill)
         self._edge_refilled = now
         return self._edge_tokens >= 1
+
+    def _edge_token_due(self) -> float:
+        """Seconds until the edge's bucket next holds a token (call with `lock` held); never
+        less than a millisecond, and at most the time one token takes (a slot that comes free
+        while the bucket is full wakes the head of the queue itself). Looking again on a fixed
+        period instead let tokens pile up between looks: two writes then entered at once,
+        seconds after the one before."""
+        if self._edge_token():
+            return 1 / self.settings.edge_rate
+        return max(0.001, (1.0 - self._edge_tokens) / self.settings.edge_rate)
 
     def _take_running(self, edge: bool, *, token: bool = False) -> None:
         self._running += 1

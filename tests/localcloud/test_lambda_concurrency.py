@@ -464,14 +464,19 @@ def test_past_its_burst_a_queue_at_the_door_enters_at_the_edges_rate(
     for _ in range(6):  # a warm worker each: no cold start (slow on a loaded machine) in the way
         runtime.prewarm("EdgeFunction")
     with ThreadPoolExecutor(6) as pool:
-        # When six clients' writes come from the edge at once
-        writes = [pool.submit(runtime.invoke, "EdgeFunction", b"{}", edge=True) for _ in range(6)]
+        # When one client's write holds the edge's slot and five more come while it runs (all
+        # five queue at the door: one that found the slot free would take no token)
+        holder = pool.submit(runtime.invoke, "EdgeFunction", b'{"seconds": 3}', edge=True)
+        assert _wait_until(lambda: runtime.concurrency_stats()["edgeRunning"] == 1)
+        writes = [pool.submit(runtime.invoke, "EdgeFunction", b"{}", edge=True) for _ in range(5)]
+        assert _wait_until(lambda: runtime.concurrency_stats()["edgeWaitingToRun"] == 5)
+        assert not holder.done()
         starts = sorted(_body(write.result())["started"] for write in writes)
-    # Then the first finds the slot and the next two (queued) take the burst's tokens, one
-    # after the other on the edge's one slot, sooner than the rate would let them; the last
-    # three enter a second apart
-    assert starts[2] - starts[0] < 0.9
-    gaps = [later - earlier for earlier, later in pairwise(starts[2:])]
+    # Then, once the slot is free, the first two queued take the burst's tokens, one after the
+    # other on the edge's one slot, sooner than the rate would let them; the last three enter
+    # a second apart (a new token each)
+    assert starts[1] - starts[0] < 0.9
+    gaps = [later - earlier for earlier, later in pairwise([starts[0], *starts[2:]])]
     assert all(gap >= 0.9 for gap in gaps), gaps
     assert runtime.concurrency_stats()["runWaitsExpired"] == 0
 
