@@ -6,7 +6,8 @@ aws CLI is evaluated too. Every tick each alarm's evaluation range is read from 
 reason data as CloudWatch words them), logged on one line, and the alarm's actions for the new
 state run: an SNS topic gets CloudWatch's notification, unless the topic's KMS key does not
 let CloudWatch use it (then the action fails and the failure is logged, as it is in the alarm's
-history on AWS).
+history on AWS). DescribeAlarms and SetAlarmState go through localcloud.cloudwatch.api (no
+botocore client; the endpoint answers them as before).
 
 Periods are scaled by `period_scale` (1.0 in `make run`): with 0.05 a 60 s period lasts 3 s, so
 a test sees an alarm fire in seconds. Metric timestamps stay real; periods are aligned to
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud.cloudwatch import expressions
+from localcloud.cloudwatch.api import CloudWatchApi
 from localcloud.cloudwatch.evaluation import (
     INSUFFICIENT_DATA,
     Datapoint,
@@ -245,7 +247,7 @@ class AlarmService:
         if period_scale <= 0:
             raise ValueError("the alarm period scale must be positive")
         self._clients = clients
-        self._cloudwatch = clients.client("cloudwatch")
+        self._cloudwatch = CloudWatchApi(clients)
         self._sns = clients.client("sns")
         self._store = store
         self.period_scale = period_scale
@@ -306,7 +308,15 @@ class AlarmService:
             (a.rule.range_periods + 1) * period_length(a.period, self.period_scale)
             for _, a in alarms
         )
-        window = self._store.window(now - timedelta(seconds=widest), now + timedelta(seconds=1))
+        watched = {
+            (query.metric.namespace, query.metric.name)
+            for _, alarm in alarms
+            for query in alarm.queries
+            if query.metric is not None
+        }
+        window = self._store.window(
+            now - timedelta(seconds=widest), now + timedelta(seconds=1), watched
+        )
         changed = []
         for described, alarm in alarms:
             current = described["StateValue"]
@@ -379,10 +389,7 @@ class AlarmService:
         return [a for d in self._described() if (a := self._alarm(d)) is not None]
 
     def _described(self) -> list[dict[str, Any]]:
-        pages = self._cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmTypes=["MetricAlarm"]
-        )
-        return [alarm for page in pages for alarm in page.get("MetricAlarms", [])]
+        return self._cloudwatch.describe_metric_alarms()
 
     def status(self) -> list[dict[str, Any]]:
         """Each alarm's state and reason, and the actions that failed."""

@@ -2,7 +2,8 @@
 
 Sources hand datapoints to a `MetricsPublisher` from any thread (a Lambda invocation, an API
 request, a worker's EMF line); a flusher thread sends them with put_metric_data every
-`flush_seconds`. So `aws cloudwatch get-metric-statistics` against the local endpoint shows
+`flush_seconds` (localcloud.cloudwatch.api: without a botocore client). So
+`aws cloudwatch get-metric-statistics` against the local endpoint shows
 them, and the alarms read them there.
 
 A flush merges what PutMetricData lets one member carry: the datapoints of one metric (name,
@@ -30,6 +31,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.cloudwatch.api import CloudWatchApi
 
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
@@ -78,7 +81,7 @@ class MetricsPublisher:
     """Buffers datapoints and puts them into CloudWatch (moto) on a background thread."""
 
     def __init__(self, clients: AwsClients, flush_seconds: float = 1.0) -> None:
-        self._cloudwatch = clients.client("cloudwatch")
+        self._cloudwatch = CloudWatchApi(clients)
         self._flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._buffer: list[Datum] = []
@@ -109,7 +112,7 @@ class MetricsPublisher:
             datums, self._buffer = self._buffer, []
         for namespace, members in _requests(datums):
             try:
-                self._cloudwatch.put_metric_data(Namespace=namespace, MetricData=members)
+                self._cloudwatch.put_metric_data(namespace, members)
             except (BotoCoreError, ClientError):
                 log.warning(
                     "metrics dropped: put_metric_data failed",

@@ -52,19 +52,41 @@ class MotoMetricStore:
         self._account_id = account_id
         self._region = region
 
-    def window(self, start: datetime, end: datetime) -> MetricWindow:
-        """Every datapoint stamped in [start, end), read in one pass, by metric."""
+    def window(
+        self,
+        start: datetime,
+        end: datetime,
+        metrics: Iterable[tuple[str, str]] | None = None,
+    ) -> MetricWindow:
+        """Every datapoint stamped in [start, end), read in one pass, by metric; only those of
+        `metrics` (namespace, metric name) when given: the alarms' evaluation reads the
+        metrics its alarms watch, and a burst stores ~80 datapoints an order, most of them of
+        metrics no alarm watches."""
         data = cloudwatch_backends[self._account_id][self._region].metric_data
+        wanted = None if metrics is None else set(metrics)
         by_metric: dict[tuple[str, str, frozenset[tuple[str, str]]], list[_Stored]] = {}
         oldest_wanted = start - LATE_ARRIVAL
+        # moto keeps the times it parsed naive (UTC) and its own aware: compared as they are,
+        # made aware only for the datapoints kept
+        naive_oldest, naive_start, naive_end = (
+            moment.astimezone(UTC).replace(tzinfo=None) for moment in (oldest_wanted, start, end)
+        )
         for index in range(len(data) - 1, -1, -1):
             datum = data[index]
-            timestamp = _aware(datum.timestamp)
-            if timestamp < oldest_wanted:
-                break
-            if not start <= timestamp < end:
+            timestamp = datum.timestamp
+            if timestamp.tzinfo is None:
+                if timestamp < naive_oldest:
+                    break
+                if not naive_start <= timestamp < naive_end:
+                    continue
+            else:
+                if timestamp < oldest_wanted:
+                    break
+                if not start <= timestamp < end:
+                    continue
+            if wanted is not None and (datum.namespace, datum.name) not in wanted:
                 continue
-            sample = _sample(datum, timestamp)
+            sample = _sample(datum, _aware(timestamp))
             if sample is None:
                 continue
             dimensions = frozenset((str(d.name), str(d.value)) for d in datum.dimensions)

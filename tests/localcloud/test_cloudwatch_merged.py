@@ -48,13 +48,14 @@ def close(a: Any, b: Any) -> bool:
 def recorded_requests(publisher: MetricsPublisher) -> list[dict[str, Any]]:
     """The PutMetricData parameters the publisher sends from now on."""
     sent: list[dict[str, Any]] = []
+    call = publisher._cloudwatch.call
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        sent.append(params)
+    def record(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation == "PutMetricData":
+            sent.append(params)
+        return call(operation, params)
 
-    publisher._cloudwatch.meta.events.register(
-        "provide-client-params.cloudwatch.PutMetricData", record
-    )
+    publisher._cloudwatch.call = record  # type: ignore[method-assign]
     return sent
 
 

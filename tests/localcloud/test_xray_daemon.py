@@ -40,11 +40,14 @@ def daemon(endpoint: AwsEndpoint) -> Iterator[XRayDaemon]:
 def batch_sizes(daemon: XRayDaemon) -> list[int]:
     """How many documents each PutTraceSegments the daemon makes from now on carries."""
     sizes: list[int] = []
+    call = daemon._xray.call
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        sizes.append(len(params["TraceSegmentDocuments"]))
+    def record(operation: str, body: bytes, **kwargs: Any) -> bytes:
+        if operation == "PutTraceSegments":
+            sizes.append(len(json.loads(body)["TraceSegmentDocuments"]))
+        return call(operation, body, **kwargs)
 
-    daemon._xray.meta.events.register("provide-client-params.xray.PutTraceSegments", record)
+    daemon._xray.call = record  # type: ignore[method-assign]
     return sizes
 
 
