@@ -66,8 +66,8 @@ class MotoMetricStore:
         wanted = None if metrics is None else set(metrics)
         by_metric: dict[tuple[str, str, frozenset[tuple[str, str]]], list[_Stored]] = {}
         oldest_wanted = start - LATE_ARRIVAL
-        # moto keeps the times it parsed naive (UTC) and its own aware: compared as they are,
-        # made aware only for the datapoints kept
+        # moto keeps its datapoints' times naive (UTC): compared as they are, made aware only
+        # for the datapoints kept (a datapoint stored with an aware time is compared aware)
         naive_oldest, naive_start, naive_end = (
             moment.astimezone(UTC).replace(tzinfo=None) for moment in (oldest_wanted, start, end)
         )

@@ -14,8 +14,8 @@ so every call is still made, judged, counted and answered as before.
 An error answer raises the ClientError the client raised: botocore's own parser for the
 protocol reads it, and the client's exception class for its code is raised. Retries are the
 client's (`Config(retries={"max_attempts": 2, "mode": "standard"})`, as
-localcloud.awsclients makes every client): botocore's standard retry policy, built the way
-botocore builds it for a client, decides and times a second attempt.
+localcloud.awsclients makes every client: up to three attempts): botocore's standard retry
+policy, built the way botocore builds it for a client, decides and times each retry.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from botocore.model import ServiceModel
 
 _SIGNING_DATE = "20260101"  # the Credential's scope date: the endpoint reads only the key
-MAX_ATTEMPTS = 2  # localcloud.awsclients' retry configuration
+# localcloud.awsclients' `retries={"max_attempts": 2}`: botocore counts retries there, so a
+# call is made at most three times in all (its `total_max_attempts`)
+MAX_ATTEMPTS = 3
 
 
 class DirectApi:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,9 +50,9 @@ def recorded_requests(publisher: MetricsPublisher) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     call = publisher._cloudwatch.call
 
-    def record(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def record(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if operation == "PutMetricData":
-            sent.append(params)
+            sent.append(dict(params))
         return call(operation, params)
 
     publisher._cloudwatch.call = record  # type: ignore[method-assign]
