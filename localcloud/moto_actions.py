@@ -16,6 +16,10 @@ with `functools.cache`, which lets every thread that misses load the model: at a
 start, dozens of threads each loaded the same models (botocore lists its data directories to
 find one: seconds of CPU on two cores). `install()` lets one thread load it; the rest wait
 (localcloud.computed_once).
+
+`install()` also installs localcloud.endpoint.moto_requests: the caller's access key found
+once per credential scope, the request id drawn at once, and a JSON-protocol request's
+parameters walked by a walk compiled per operation (all as moto's give them).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def install() -> None:
     global _installed, get_service_model  # noqa: PLW0603 - moto is process-wide, so is this
     from moto.core import responses, routing, utils
 
+    from localcloud.endpoint import moto_requests
+
+    moto_requests.install()  # its own lock; idempotent
     with _install_lock:
         if _installed:
             return
