@@ -14,7 +14,6 @@ returned: timestamps as aware datetimes; errors the client's ClientError after i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,8 +23,6 @@ from localcloud.endpoint.direct_calls import DirectApi
 if TYPE_CHECKING:
     from localcloud.awsclients import AwsClients
 
-_TARGET_PREFIX = "GraniteServiceVersion20100801"
-_CONTENT_TYPE = "application/x-amz-json-1.0"
 # MetricAlarm members that are timestamps (botocore's parser makes them datetimes)
 _ALARM_TIMESTAMPS = (
     "AlarmConfigurationUpdatedTimestamp",
@@ -38,26 +35,11 @@ class CloudWatchApi:
     """CloudWatch as the clients' identity calls it (localcloud's admin for its own)."""
 
     def __init__(self, clients: AwsClients) -> None:
-        from localcloud.awsclients import LOCAL_CREDENTIALS
-
-        self._api = DirectApi(
-            clients.endpoint_url,
-            "cloudwatch",
-            clients.credentials or LOCAL_CREDENTIALS,
-            protocol="json",
-            in_process=clients.in_process,
-        )
+        self._api = json_api(clients, "cloudwatch")
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The operation's JSON answer (datetimes in `params` sent as epoch seconds)."""
-        content = self._api.call(
-            operation,
-            json.dumps(params, default=_epoch_seconds).encode("utf-8"),
-            content_type=_CONTENT_TYPE,
-            target=f"{_TARGET_PREFIX}.{operation}",
-        )
-        answer: dict[str, Any] = json.loads(content) if content.strip() else {}
-        return answer
+        return self._api.json_call(operation, params)
 
     def put_metric_data(self, namespace: str, members: Sequence[Mapping[str, Any]]) -> None:
         self.call("PutMetricData", {"Namespace": namespace, "MetricData": list(members)})
@@ -82,11 +64,14 @@ class CloudWatchApi:
             params = {**params, "NextToken": token}
 
 
-def _epoch_seconds(value: Any) -> float | int:
-    """How botocore's JSON serializer writes a timestamp: epoch seconds, whole when it is."""
-    if not isinstance(value, datetime):
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    if value.tzinfo is None:  # botocore reads a naive time as UTC
-        value = value.replace(tzinfo=UTC)
-    seconds = value.timestamp()
-    return int(seconds) if seconds == int(seconds) else seconds
+def json_api(clients: AwsClients, service: str) -> DirectApi:
+    """`service` in the AWS JSON protocol, as these clients' identity, in process as they are."""
+    from localcloud.awsclients import LOCAL_CREDENTIALS
+
+    return DirectApi(
+        clients.endpoint_url,
+        service,
+        clients.credentials or LOCAL_CREDENTIALS,
+        protocol="json",
+        in_process=clients.in_process,
+    )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud.cloudwatch.api import json_api
 from localcloud.cloudwatch.emf import datums_of_line
 from localcloud.cloudwatch.metrics import Datum, MetricsPublisher
 from localcloud.spec import ACCOUNT_ID, REGION
@@ -142,23 +143,29 @@ class _Poller:
 
 
 class QueueDepthSampler(_Poller):
-    """AWS/SQS queue depth metrics, sampled from moto's queues."""
+    """AWS/SQS queue depth metrics, sampled from moto's queues (ListQueues, then
+    GetQueueAttributes of each, without a botocore client: localcloud.cloudwatch.api)."""
 
     def __init__(self, clients: AwsClients, publisher: MetricsPublisher, interval: float) -> None:
         super().__init__("cloudwatch-sqs", interval, self.sample)
-        self._sqs = clients.client("sqs")
+        self._sqs = json_api(clients, "sqs")
         self._publisher = publisher
 
     def sample(self) -> None:
         now = datetime.now(UTC)
         urls: list[str] = []
-        for page in self._sqs.get_paginator("list_queues").paginate():
+        params: dict[str, Any] = {}
+        while True:  # every page, as boto3's list_queues paginator reads them
+            page = self._sqs.json_call("ListQueues", params)
             urls.extend(page.get("QueueUrls", []))
+            if not page.get("NextToken"):
+                break
+            params = {"NextToken": page["NextToken"]}
         for url in urls:
             try:
-                attributes = self._sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=list(_QUEUE_METRICS)
-                )["Attributes"]
+                attributes = self._sqs.json_call(
+                    "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": list(_QUEUE_METRICS)}
+                ).get("Attributes", {})
             except ClientError:
                 continue  # deleted meanwhile
             queue_name = url.rsplit("/", 1)[-1]

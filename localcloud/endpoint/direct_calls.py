@@ -21,8 +21,10 @@ policy, built the way botocore builds it for a client, decides and times each re
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -129,6 +131,21 @@ class DirectApi:
             self._sleep(self._retry_policy.compute_retry_delay(context))
             attempt += 1
 
+    def json_call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A call in the AWS JSON protocol (`X-Amz-Target: <targetPrefix>.<Operation>`): the
+        answer's JSON. Datetimes in `params` go as epoch seconds, as botocore sends them."""
+        if self._protocol != "json":
+            raise ValueError(f"{self.service} is spoken here in {self._protocol}")
+        metadata = self._model.metadata
+        content = self.call(
+            operation,
+            json.dumps(params, default=_epoch_seconds).encode("utf-8"),
+            content_type=f"application/x-amz-json-{metadata.get('jsonVersion', '1.0')}",
+            target=f"{metadata['targetPrefix']}.{operation}",
+        )
+        answer: dict[str, Any] = json.loads(content) if content.strip() else {}
+        return answer
+
     def _attempt(self, operation: str, headers: dict[str, str], body: bytes, path: str) -> bytes:
         app = served_app(self._port) if self._in_process else None
         if app is not None:
@@ -180,6 +197,16 @@ class DirectApi:
         parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
         error_class: type[ClientError] = _exceptions(self.service).from_code(code)
         return error_class(parsed, operation)  # type: ignore[arg-type]
+
+
+def _epoch_seconds(value: Any) -> float | int:
+    """How botocore's JSON serializer writes a timestamp: epoch seconds, whole when it is."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    if value.tzinfo is None:  # botocore reads a naive time as UTC
+        value = value.replace(tzinfo=UTC)
+    seconds = value.timestamp()
+    return int(seconds) if seconds == int(seconds) else seconds
 
 
 class _Answered:

@@ -21,6 +21,7 @@ from localcloud.awsclients import AwsClients
 from localcloud.billing.meter import Meter
 from localcloud.cloudwatch.api import CloudWatchApi
 from localcloud.cloudwatch.metrics import Datum, MetricsPublisher
+from localcloud.cloudwatch.sources import _QUEUE_METRICS, QueueDepthSampler
 from localcloud.cloudwatch.store import MotoMetricStore
 from localcloud.endpoint.calls import identify
 from localcloud.endpoint.server import AwsEndpoint
@@ -394,3 +395,35 @@ def test_the_alarms_window_holds_every_datapoint_of_the_watched_metrics_in_it(
     # three seconds in it (-60, -30, -1): Errors 4 + 1 and Fine 2 each; Naive, two seconds
     # later, at -59, -58 and -28; the aware one
     assert len(found) == 3 * (4 + 1) + 3 * 2 + 3 + 1
+
+
+def test_queue_depths_are_sampled_as_the_client_reads_them(aws: AwsClients, seen: Seen) -> None:
+    # Given two queues: one with a visible, an in-flight and a delayed message, one empty
+    sqs = aws.client("sqs")
+    busy = sqs.create_queue(QueueName=f"busy-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    empty = sqs.create_queue(QueueName=f"empty-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    for body in ("visible", "in-flight"):
+        sqs.send_message(QueueUrl=busy, MessageBody=body)
+    sqs.receive_message(QueueUrl=busy, MaxNumberOfMessages=1, VisibilityTimeout=300)
+    sqs.send_message(QueueUrl=busy, MessageBody="delayed", DelaySeconds=300)
+    publisher = MetricsPublisher(aws, flush_seconds=999)
+    seen.take()
+    # When the sampler samples them
+    QueueDepthSampler(aws, publisher, interval=999).sample()
+    # Then the endpoint saw ListQueues, then GetQueueAttributes of each queue, as the admin
+    saw = seen.take()
+    urls = sqs.list_queues()["QueueUrls"]
+    assert saw == [("sqs", "ListQueues", "localcloud")] + [
+        ("sqs", "GetQueueAttributes", "localcloud")
+    ] * len(urls)
+    # and each queue's depths are what the client reads of it
+    sampled = {(dict(d.dimensions)["QueueName"], d.name): d.values for d in publisher._buffer}
+    for url in (busy, empty):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        name = url.rsplit("/", 1)[-1]
+        assert {metric: sampled[(name, metric)] for _, metric in _QUEUE_METRICS.items()} == {
+            metric: (float(attributes[attribute]),) for attribute, metric in _QUEUE_METRICS.items()
+        }
+    assert sampled[(busy.rsplit("/", 1)[-1], "ApproximateNumberOfMessagesVisible")] == (1.0,)
+    assert sampled[(busy.rsplit("/", 1)[-1], "ApproximateNumberOfMessagesNotVisible")] == (1.0,)
+    assert sampled[(busy.rsplit("/", 1)[-1], "ApproximateNumberOfMessagesDelayed")] == (1.0,)
