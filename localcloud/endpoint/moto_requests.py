@@ -249,12 +249,12 @@ def _compile_new(shape: Any, known: dict[str, Walk]) -> Walk:
 
 
 @functools.lru_cache(maxsize=4096)
-def _walk_of(operation_model: Any) -> Walk | None:
+def walk_of(operation_model: Any) -> Walk | None:
     shape = operation_model.input_shape
     return None if shape is None else _compile(shape, {})
 
 
-def _body_as_json(body: Any) -> Any:
+def body_as_json(body: Any) -> Any:
     """moto's `BaseJSONParser._parse_body_as_json`."""
     if not body:
         return {}
@@ -278,12 +278,12 @@ def parse_parameters(self: Any, request: Any) -> None:
         and moto_parse.PROTOCOL_PARSERS.get(protocol) is moto_parse.JSONParser
         and self.PROTOCOL_PARSER_MAP_TYPE is dict
     ):
-        walk = _walk_of(operation_model)
+        walk = walk_of(operation_model)
         if walk is None:  # no input shape: moto's parser answers {}
             self.params = {}
             return
         try:
-            self.params = walk(_body_as_json(request.data))
+            self.params = walk(body_as_json(request.data))
         except Exception:  # not plain (or bad): moto's parser decides, and raises as it does
             pass
         else:

@@ -1,22 +1,30 @@
 """DynamoDB request parameters read by localcloud (localcloud.dynamodb.request_params) are what
-moto's shape walk reads, for every request it takes; requests it might read differently (a
-blob, a timestamped operation, a body that is not a JSON object) are left to moto."""
+moto's shape walk reads, value types included, for every request it reads: blobs, nulls,
+members the shape does not name, numbers to coerce; bodies not of the shape's types, another
+content type or an unknown operation are left to moto."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.core import responses as moto_responses
 from moto.core.parse import PROTOCOL_PARSERS
 
-from localcloud.dynamodb.request_params import plain_params
+from localcloud import moto_actions
+from localcloud.dynamodb.request_params import read_params
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_#:", min_size=1, max_size=8)
 scalars = st.one_of(
     st.builds(lambda s: {"S": s}, st.text(max_size=12)),
+    st.builds(lambda b: {"B": base64.b64encode(b).decode()}, st.binary(max_size=6)),
+    st.builds(lambda b: {"BS": [base64.b64encode(b).decode()]}, st.binary(max_size=4)),
+    st.just({"S": None}),  # a null member: dropped by moto's walk
+    st.just({"B": "not base64!"}),  # a bad blob: moto's walk raises
     st.builds(lambda n: {"N": str(n)}, st.integers(-(10**6), 10**6)),
     st.builds(lambda b: {"BOOL": b}, st.booleans()),
     st.just({"NULL": True}),
@@ -124,6 +132,11 @@ def _requests() -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def installed() -> None:
+    moto_actions.install()  # moto's model lookups as the endpoint does them
+
+
 def _moto_reads(operation: str, body: bytes) -> Any:
     model = moto_responses.get_service_model("dynamodb").operation_model(operation)
     parser = PROTOCOL_PARSERS["json"](model, map_type=dict)
@@ -138,35 +151,76 @@ def _moto_reads(operation: str, body: bytes) -> Any:
     return parser.parse(request)
 
 
-@settings(max_examples=300, deadline=None)
-@given(_requests())
-def test_every_request_reads_as_moto_reads_it(request: tuple[str, dict[str, Any]]) -> None:
-    # Given a request of an operation the functions make, without a blob
+def _typed(value: Any) -> Any:
+    """The value with every leaf's type spelled out (1 and 1.0 and "1" differ)."""
+    if isinstance(value, dict):
+        return ("dict", {key: _typed(each) for key, each in value.items()})
+    if isinstance(value, list):
+        return ("list", [_typed(each) for each in value])
+    return (type(value).__name__, value)
+
+
+def _moto_or_error(operation: str, body: bytes) -> Any:
+    try:
+        return _typed(_moto_reads(operation, body))
+    except Exception as error:  # what moto's walk raises
+        return ("raised", type(error).__name__)
+
+
+extras = st.dictionaries(  # what a hand-made request may add: nulls, unknown members, numbers
+    st.sampled_from(["ReturnValues", "Limit", "Segment", "Unknown", "ConsistentRead"]),
+    st.one_of(st.none(), st.integers(0, 9), st.floats(0, 9), st.sampled_from(["5", "ALL_NEW"])),
+    max_size=3,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_requests(), extras)
+def test_every_request_reads_as_moto_reads_it(
+    request: tuple[str, dict[str, Any]], extra: dict[str, Any]
+) -> None:
+    # Given a request of an operation the functions make, blobs, nulls and extras included
     operation, params = request
-    body = json.dumps(params).encode()
+    body = json.dumps({**params, **extra}).encode()
     # When localcloud reads it
-    ours = plain_params(operation, body)
-    # Then it read what moto's walk reads; or, where the text "B" or "BS" shows (a string
-    # value may be B), left it to moto
+    ours = read_params(operation, body)
+    # Then it read what moto's walk reads, value types included; or it left the request to
+    # moto's walk, which then refuses it
     if ours is None:
-        assert b'"B"' in body or b'"BS"' in body
+        assert _moto_or_error(operation, body)[0] == "raised"
     else:
-        assert ours == _moto_reads(operation, body)
+        assert _typed(ours) == _moto_or_error(operation, body)
 
 
-def test_what_the_walk_would_change_is_left_to_moto() -> None:
-    # Given requests holding a blob, an attribute named B, a timestamped operation, or no object
-    blob = json.dumps({"TableName": "A", "Item": {"pk": {"B": "AAE="}}}).encode()
-    blobs = json.dumps({"TableName": "A", "Item": {"pk": {"S": "x"}, "b": {"BS": ["AA=="]}}})
-    named_b = json.dumps({"TableName": "A", "Item": {"B": {"S": "x"}}}).encode()
-    export = json.dumps({"TableArn": "arn", "S3Bucket": "b", "ExportTime": 1700000000}).encode()
-    # When localcloud looks at them
-    # Then it leaves each to moto (which decodes the blobs, parses the time)
-    assert plain_params("PutItem", blob) is None
-    assert _moto_reads("PutItem", blob)["Item"]["pk"]["B"] == b"\x00\x01"
-    assert plain_params("PutItem", blobs.encode()) is None
-    assert plain_params("PutItem", named_b) is None
-    assert plain_params("ExportTableToPointInTime", export) is None
-    assert plain_params("GetItem", b"[1, 2]") is None
-    assert plain_params("GetItem", b"{not json") is None
-    assert plain_params("ListTables", b"") is None
+def test_what_the_walk_changes_is_changed_alike() -> None:
+    # Given requests holding a blob, an attribute named B, a timestamp, a null ReturnValues
+    # (moto's default then applies), a Limit as text and an unknown member
+    requests = [
+        ("PutItem", {"TableName": "A", "Item": {"pk": {"B": "AAE="}}}),
+        ("PutItem", {"TableName": "A", "Item": {"pk": {"S": "x"}, "b": {"BS": ["AA=="]}}}),
+        ("PutItem", {"TableName": "A", "Item": {"B": {"S": "x"}}}),
+        ("ExportTableToPointInTime", {"TableArn": "a", "S3Bucket": "b", "ExportTime": 1.7e9}),
+        ("PutItem", {"TableName": "A", "Item": {"pk": {"S": "x"}}, "ReturnValues": None}),
+        ("Query", {"TableName": "A", "Limit": "5", "Unknown": True}),
+        ("ListTables", {}),
+    ]
+    for operation, params in requests:
+        body = json.dumps(params).encode()
+        # When localcloud reads it, Then it reads what moto's walk reads, types included
+        assert _typed(read_params(operation, body)) == _typed(_moto_reads(operation, body))
+    assert read_params("PutItem", json.dumps(requests[0][1]).encode()) == {
+        "TableName": "A",
+        "Item": {"pk": {"B": b"\x00\x01"}},
+    }
+
+
+def test_what_is_not_of_the_shape_types_is_left_to_moto() -> None:
+    # Given bodies that are not objects, of the wrong types, another content type, or an
+    # operation DynamoDB does not have (and one not JSON, which both read as moto does)
+    # When localcloud looks at them, Then it leaves each to moto's walk
+    assert read_params("GetItem", b"[1, 2]") is None
+    assert read_params("GetItem", b'{"Key": "text"}') is None
+    assert read_params("GetItem", b'{"Key": {"pk": {"B": "not base64!"}}}') is None
+    assert read_params("GetItem", b"{not json") == _moto_reads("GetItem", b"{not json") == {}
+    assert read_params("GetItem", b"{}", "application/json") is None
+    assert read_params("NoSuchOperation", b"{}") is None

@@ -442,7 +442,7 @@ def test_a_shape_that_contains_itself_reads_as_moto_reads_it() -> None:
     # When the compiled walk reads it, Then it reads what moto's JSONParser reads
     parser = moto_requests.moto_parse.JSONParser(model, map_type=dict)
     motos = parser.parse({"body": body})  # type: ignore[typeddict-item]
-    walk = moto_requests._walk_of(model)
+    walk = moto_requests.walk_of(model)
     assert walk is not None
     assert walk(json.loads(body)) == motos
     assert motos["Item"]["pk"]["M"]["a"]["L"][0]["B"] == b"\x00\x01"
