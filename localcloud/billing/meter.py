@@ -527,8 +527,16 @@ def _moto_table(name: str) -> _Table | None:
 
 
 def _moto_item(table_name: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stored item's attributes in DynamoDB's wire form, as GetItem answers them (a blob
+    base64-encoded): written by localcloud.dynamodb.serializer's `wire_form` from what moto's
+    `Item.to_json` gives (new dicts and lists, nothing shared with the stored item), with no
+    JSON round trip (22 of 40 us per call, and this runs before and after every write). A
+    value moto holds in another type (`wire_form` gives None) is copied through JSON as
+    before."""
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from localcloud.dynamodb.serializer import wire_form
 
     try:
         table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(table_name)
@@ -543,7 +551,10 @@ def _moto_item(table_name: str, key: Mapping[str, Any]) -> dict[str, Any] | None
         return None
     if item is None:
         return None
-    attributes: dict[str, Any] = json.loads(json.dumps(item.to_json()["Attributes"]))
+    held = item.to_json()["Attributes"]
+    attributes = {name: wire_form(value) for name, value in held.items()}
+    if any(value is None for value in attributes.values()):
+        return dict(json.loads(json.dumps(held)))
     return attributes
 
 

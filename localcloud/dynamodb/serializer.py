@@ -61,6 +61,13 @@ def _plain(value: Any) -> Any:
     return None
 
 
+def wire_form(value: Any) -> dict[str, Any] | None:
+    """An AttributeValue as moto holds it (`Item.to_json`), in the wire form moto's serializer
+    writes (a blob base64-encoded), in new dicts and lists; None when it is not plain."""
+    wire = _plain(value)
+    return dict(wire) if wire is value else wire
+
+
 def _base64(value: bytes) -> str:
     return base64.b64encode(value).strip().decode("utf-8")
 
