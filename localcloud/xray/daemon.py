@@ -11,7 +11,8 @@ services hand their segments to `emit`.
 The call is the SDK's request (`POST /TraceSegments`, the documents as the JSON body, signed as
 localcloud's admin) handed to the endpoint's app in this process without a botocore client
 (localcloud.endpoint.direct_calls: same IAM gate, fault rules, meter and moto, the client's
-retries; ~1 ms of botocore's CPU less a batch).
+retries): a batch of 50 documents cost 3.5-3.9 ms of CPU with the client, 2.4-2.6 ms so, the
+rest being moto's.
 """
 
 from __future__ import annotations
