@@ -27,6 +27,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.sqs.responses import SQSResponse
 from moto.stepfunctions.responses import StepFunctionResponse
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from localcloud import moto_actions
@@ -446,3 +447,87 @@ def test_a_shape_that_contains_itself_reads_as_moto_reads_it() -> None:
     assert walk is not None
     assert walk(json.loads(body)) == motos
     assert motos["Item"]["pk"]["M"]["a"]["L"][0]["B"] == b"\x00\x01"
+
+
+# ------------------------------------------------------------------ a body that is not a form
+MULTIPART = (
+    b'--b\r\nContent-Disposition: form-data; name="key"\r\n\r\nv\r\n'
+    b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n'
+    b"Content-Type: text/plain\r\n\r\nfile body\r\n--b--\r\n"
+)
+BODIES_BY_TYPE: list[tuple[str | None, bytes]] = [
+    ("application/x-amz-json-1.0", b'{"TableName": "t"}'),
+    ("application/x-amz-json-1.1; charset=utf-8", b'{"a": 1}'),
+    ("application/json", b"[1, 2]"),
+    ("text/plain", b"Action=NotAForm&x=1"),
+    (None, b"Action=NoContentType"),
+    ("application/x-www-form-urlencoded", b"Action=SendMessage&MessageBody=hi+there"),
+    ("multipart/form-data; boundary=b", MULTIPART),
+    ("application/x-amz-json-1.0", b""),
+]
+
+
+def _backend_request(content_type: str | None, body: bytes) -> BackendRequest:
+    headers = [] if content_type is None else [("Content-Type", content_type)]
+    environ = EnvironBuilder(method="POST", path="/", headers=headers, data=body).get_environ()
+    if content_type is None:
+        environ.pop("CONTENT_TYPE", None)
+    return BackendRequest(environ)
+
+
+def _read(request: BackendRequest) -> Any:
+    """What moto's setup_class reads of a request, and what is left to read after it."""
+    return (
+        request.data,
+        type(request.form).__name__,
+        request.form.to_dict(flat=False),
+        type(request.files) is ImmutableMultiDict,  # Flask's debug subclass keeps the name
+        {name: each.read() for name, each in request.files.items()},
+        request.get_data(),
+        request.stream.read(),
+    )
+
+
+@pytest.mark.parametrize(("content_type", "body"), BODIES_BY_TYPE)
+def test_a_body_reads_as_werkzeug_reads_it(
+    content_type: str | None, body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the same request read with localcloud's _load_form_data and with Flask's
+    ours = _read(_backend_request(content_type, body))
+    monkeypatch.setattr(BackendRequest, "_load_form_data", moto_requests.moto_load_form_data)
+    theirs = _read(_backend_request(content_type, body))
+    # Then the data, the form, the files and what the stream still holds are the same
+    assert ours == theirs
+
+
+def test_a_body_read_in_a_debug_app_context_reads_as_flask_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a Flask app in debug mode, whose request context swaps in its debug files dict
+    import flask
+
+    app = flask.Flask("debug")
+    app.debug = True
+    with app.app_context():
+        ours = _read(_backend_request("application/x-amz-json-1.0", b"{}"))
+        monkeypatch.setattr(BackendRequest, "_load_form_data", moto_requests.moto_load_form_data)
+        theirs = _read(_backend_request("application/x-amz-json-1.0", b"{}"))
+    # Then localcloud's leaves it to Flask: the same files dict class
+    assert ours == theirs
+    assert ours[3] is False
+
+
+@pytest.mark.parametrize(("content_type", "body"), BODIES_BY_TYPE[:3])
+def test_a_body_read_before_reads_as_werkzeug_reads_it(
+    content_type: str | None, body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a request whose body was already read (and cached) before moto reads it
+    ours_request = _backend_request(content_type, body)
+    ours_request.get_data()
+    ours = _read(ours_request)
+    monkeypatch.setattr(BackendRequest, "_load_form_data", moto_requests.moto_load_form_data)
+    theirs_request = _backend_request(content_type, body)
+    theirs_request.get_data()
+    theirs = _read(theirs_request)
+    # Then moto reads the same, and the stream left holds the same (the cached body again)
+    assert ours == theirs
