@@ -323,8 +323,9 @@ def summary(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def process_tree_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by localcloud's process and by its workers:
+def process_tree_cpu(pid: int, dynamodb_pid: int | None = None) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by localcloud's process, its DynamoDB process
+    (`dynamodb_pid`, localcloud.dynamodb.process) and its workers:
     the live descendants, plus those already ended (the kernel adds a reaped child's time to
     its parent's). Unlike wall time, this barely moves when the machine is busy with other
     work, so a run's CPU per order compares across runs. Linux only (/proc)."""
@@ -345,17 +346,20 @@ def process_tree_cpu(pid: int) -> dict[str, float]:
         children.setdefault(parent, []).append(child)
     own = stats.get(pid, (0, [0, 0, 0, 0]))[1]
     workers = own[2] + own[3]
-    pending = list(children.get(pid, []))
+    pending = [child for child in children.get(pid, []) if child != dynamodb_pid]
     while pending:
         child = pending.pop()
         workers += sum(stats[child][1])
         pending += children.get(child, [])
     me = os.times()
-    return {
+    parts = {
         "localcloud": (own[0] + own[1]) / ticks,
         "workers": workers / ticks,
         "client": me.user + me.system,  # this benchmark's own process: the load it generates
     }
+    if dynamodb_pid is not None:  # localcloud's DynamoDB process (no children)
+        parts["dynamodb"] = sum(stats.get(dynamodb_pid, (0, [0, 0, 0, 0]))[1][:2]) / ticks
+    return parts
 
 
 def machine_cpu() -> tuple[float, float]:

@@ -39,6 +39,10 @@ class AwsClients:
     # localcloud's own clients: answered inside this process when it serves the endpoint
     # (localcloud.endpoint.inprocess); the harness's and the CLI's go over HTTP.
     in_process: bool = False
+    # Services served at another URL than `endpoint_url` (endpoint prefix -> URL), as
+    # botocore's AWS_ENDPOINT_URL_<SERVICE> sets them: DynamoDB's own process
+    # (localcloud.dynamodb.process).
+    service_urls: Mapping[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _json_apis: dict[str, JsonApi] = field(default_factory=dict, repr=False, compare=False)
 
@@ -52,12 +56,15 @@ class AwsClients:
         with self._lock:  # a boto3 session makes one client at a time safely
             client = self._session.client(
                 service,  # type: ignore[call-overload]
-                endpoint_url=self.endpoint_url,
+                endpoint_url=self.url_of(service),
                 region_name=REGION,
                 config=Config(retries={"max_attempts": 2, "mode": "standard"}),
                 **(self.credentials or LOCAL_CREDENTIALS),
             )
         return answer_in_process(client) if self.in_process else client
+
+    def url_of(self, service: str) -> str:
+        return self.service_urls.get(service, self.endpoint_url)
 
     def json_api(self, service: str) -> JsonApi:
         """A JSON-protocol service without botocore's client side, for localcloud's own hot
@@ -66,7 +73,8 @@ class AwsClients:
             api = self._json_apis.get(service)
         if api is None:
             metadata = self.client(service).meta.service_model.metadata
-            api = JsonApi(self.endpoint_url, metadata, self.credentials or LOCAL_CREDENTIALS)
+            credentials = self.credentials or LOCAL_CREDENTIALS
+            api = JsonApi(self.url_of(service), metadata, credentials)
             with self._lock:
                 api = self._json_apis.setdefault(service, api)
         return api

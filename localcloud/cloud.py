@@ -28,7 +28,9 @@ from localcloud.cognito.tokens import CognitoVerifier, create_token_client
 from localcloud.console.data import ConsoleData
 from localcloud.console.routes import ConsoleRoutes
 from localcloud.dynamodb import patches as dynamodb_patches
+from localcloud.dynamodb import process as dynamodb_process
 from localcloud.dynamodb import streams as dynamodb_streams
+from localcloud.endpoint.proxy import ForwardingApp
 from localcloud.endpoint.server import AwsEndpoint, sent_emails
 from localcloud.events import patterns as event_patterns
 from localcloud.events.scheduler import Scheduler
@@ -124,6 +126,10 @@ class LocalCloud:
         self.xray: XRayDaemon | None = None
         self.logbook = LogBook(settings.logs_dir)
         self.meter = Meter()  # what the run would be billed for (/_localcloud/billing)
+        # DynamoDB and its Streams in a process of their own (localcloud.dynamodb.process)
+        self.dynamodb: dynamodb_process.DynamoDbProcess | None = None
+        self.clients: AwsClients | None = None  # the admin's, as localcloud itself calls AWS
+        self._dynamodb_forward: ForwardingApp | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
@@ -136,6 +142,7 @@ class LocalCloud:
 
     def _start(self) -> None:
         s = self.settings
+        self.dynamodb = dynamodb_process.started(s.host)  # first: it imports while we do
         self.template = template = Template.load(s.template, s.parameter_overrides, s.stack_name)
         if PROVIDER_URL_PARAMETER in template.parameters:
             self._start_payment_provider(template)
@@ -146,23 +153,17 @@ class LocalCloud:
         if missing:  # CloudFormation's words, before anything is created
             raise ValueError(f"Parameters: {missing} must have values")
 
-        event_patterns.install()  # PutRule refuses what EventBridge refuses
-        dynamodb_patches.install()  # transactions, Query on a partition, items on the wire
-        dynamodb_streams.install()  # GetRecords without moto's model-driven serializer
-        cognito_auth_flows.install()  # a client's ExplicitAuthFlows, PreventUserExistenceErrors
-        sqs_retention.install()  # ReceiveMessage without the queue's attributes per message
-        stepfunctions_patches.install(s.step_functions)  # EXPRESS, Lambda task errors
-        jsonpath_cache.install()  # EventBridge and Step Functions compile a path once
+        _install_moto_patches(s.step_functions)
         self.sns.install()  # HTTP/HTTPS and email deliveries of moto's topics
         self.endpoint = AwsEndpoint(runtime=None, status=self.status, faults=self.faults)
         self.meter.configure(template)
         self.endpoint.meter = self.meter
         self.endpoint.serve(s.host, s.aws_port)
+        self.clients = clients = self._serve_dynamodb(self.endpoint)
         self.sns.endpoint_url = self.endpoint.url  # SNS SubscribeURLs point here
         _enable_step_functions_execution(self.endpoint.url)
         self._start_observability(template, self.endpoint)
-        self._start_console(self.endpoint)
-        clients = AwsClients(self.endpoint.url, in_process=True)
+        self._start_console(clients)
         Provisioner(template, clients).create_all()
         self.token_clients = {  # the local-only client of each pool, for `localcloud token`
             pool: create_token_client(clients.cognito, template.ref(pool))
@@ -240,10 +241,35 @@ class LocalCloud:
             LogViews(self.logbook, endpoint.url, sent_emails),
         ]
 
-    def _start_console(self, endpoint: AwsEndpoint) -> None:
+    def _serve_dynamodb(self, endpoint: AwsEndpoint) -> AwsClients:
+        """Point the endpoint's DynamoDB calls at DynamoDB's process, when it runs one; the
+        admin's clients, which call it there directly."""
+        if self.dynamodb is None:
+            return AwsClients(endpoint.url, in_process=True)
+        url = self.dynamodb.wait_ready()
+        self._dynamodb_forward = forward = ForwardingApp(url)
+        endpoint.forwarded = {service: forward for service in dynamodb_process.SERVICES}
+        endpoint.remote_meters.append(url)
+        self.faults.subscribe(self._dynamodb_faults)
+        return AwsClients(
+            endpoint.url,
+            in_process=True,
+            service_urls={service: url for service in dynamodb_process.SERVICES},
+        )
+
+    def _dynamodb_faults(self, rules: list[FaultRule]) -> None:
+        """DynamoDB's process draws from the fault rules here while any applies to it."""
+        assert self.dynamodb is not None
+        assert self.endpoint is not None
+        applies = any(rule.service in dynamodb_process.SERVICES for rule in rules)
+        self.dynamodb.draw_faults_from(self.endpoint.url if applies else None)
+
+    def _start_console(self, clients: AwsClients) -> None:
         """The console at /_console on the AWS endpoint (localcloud.console)."""
+        assert self.endpoint is not None
+        endpoint = self.endpoint
         data = ConsoleData(
-            AwsClients(endpoint.url, in_process=True),
+            clients,
             resources=self.stack_resources,
             sent_emails=sent_emails,
             ledger=self.provider,
@@ -260,6 +286,8 @@ class LocalCloud:
         self.iam = IamAccount(template)
         self.iam.install_service_roles()
         endpoint.authorize = self.iam.authorizer.check
+        if self.dynamodb is not None:
+            self.dynamodb.use_roles(self.iam.roles)
         return self.iam.function_specs(functions)
 
     def _observe(self, runtime: LambdaRuntime, template: Template) -> None:
@@ -324,6 +352,7 @@ class LocalCloud:
             self.runtime.close if self.runtime else None,
             self.cloudwatch.close if self.cloudwatch else None,
             self.endpoint.close if self.endpoint else None,
+            self.dynamodb.close if self.dynamodb else None,
             self.sns.uninstall,
             self.provider.close if self.provider else None,
             stepfunctions_tracing.uninstall,
@@ -363,9 +392,14 @@ class LocalCloud:
     def worker_environment(self) -> dict[str, str]:
         """What every function's process gets on top of the template's variables."""
         assert self.endpoint is not None
-        if self.xray is None:
-            return worker_base_environment(self.endpoint.url)
-        return worker_base_environment(self.endpoint.url, self.xray.address)
+        assert self.clients is not None
+        environment = worker_base_environment(
+            self.endpoint.url, *([self.xray.address] if self.xray else [])
+        )
+        for service, url in self.clients.service_urls.items():
+            # botocore's service-specific endpoint (AWS_ENDPOINT_URL_DYNAMODB_STREAMS, ...)
+            environment[f"AWS_ENDPOINT_URL_{_SERVICE_ENV_NAMES[service]}"] = url
+        return environment
 
     def _may_invalidate_cache(self, request: Request, method_arn: str) -> bool:
         """execute-api:InvalidateCache (a `Cache-Control: max-age=0` the stage cache obeys) for
@@ -384,10 +418,10 @@ class LocalCloud:
 
     def _function_clients(self, function: str) -> AwsClients:
         """Clients as the function's execution role (its event source mappings poll so)."""
-        assert self.endpoint is not None
+        assert self.clients is not None
         if self.iam is None:
-            return AwsClients(self.endpoint.url, in_process=True)
-        return self.iam.clients_for_function(self.endpoint.url, function)
+            return self.clients
+        return self.iam.clients_for_function(self.clients, function)
 
     def pool_client_ids(self, pool_logical_id: str) -> list[str]:
         assert self.template is not None
@@ -433,12 +467,32 @@ class LocalCloud:
                 },
                 "eventSources": self.event_sources.status(),
                 "schedules": self.scheduler.status() if self.scheduler else {},
-                "iam": self.iam.status() if self.iam else None,
+                "iam": self._iam_status(),
+                "dynamodbProcess": self._dynamodb_status(),
                 "cloudwatch": self.cloudwatch.status() if self.cloudwatch else None,
                 "resources": self.stack_resources(),
             }
         )
         return body
+
+    def _dynamodb_status(self) -> dict[str, Any] | None:
+        if self.dynamodb is None or self._dynamodb_forward is None:
+            return None
+        return {
+            "pid": self.dynamodb.pid,
+            "url": self.dynamodb.url,
+            # requests that reached it through the AWS endpoint (not from the functions' SDKs)
+            "forwardedRequests": self._dynamodb_forward.requests,
+        }
+
+    def _iam_status(self) -> dict[str, int] | None:
+        """IAM's counts, with the refusals of DynamoDB's process."""
+        if self.iam is None:
+            return None
+        status = self.iam.status()
+        if self.dynamodb is not None:
+            status["refusals"] += read_status(self.dynamodb.url)["iamRefusals"]
+        return status
 
     def stack_resources(self) -> dict[str, dict[str, Any]]:
         """What CloudFormation's ListStackResources tells of a stack (logical id -> type and
@@ -474,6 +528,9 @@ def _stage_web_acl(template: Template, api_id: str, stage: str) -> dict[str, Any
                 return resolved
     return None
 
+
+# botocore's name for a service in AWS_ENDPOINT_URL_<NAME> (its service id, upper snake case)
+_SERVICE_ENV_NAMES = {"dynamodb": "DYNAMODB", "dynamodbstreams": "DYNAMODB_STREAMS"}
 
 _SIGV4_ACCESS_KEY = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/")
 
@@ -513,6 +570,18 @@ def worker_base_environment(
         # provider simulator's plain http only with it (payments.settings).
         "SHOP_LOCALCLOUD": "true",
     }
+
+
+def _install_moto_patches(step_functions: StepFunctionsSettings) -> None:
+    """What localcloud changes in moto's services (each install is idempotent: moto is
+    process-wide). DynamoDB's are installed here too, for LOCALCLOUD_DYNAMODB_PROCESS=0."""
+    event_patterns.install()  # PutRule refuses what EventBridge refuses
+    dynamodb_patches.install()  # transactions, Query on a partition, items on the wire
+    dynamodb_streams.install()  # GetRecords without moto's model-driven serializer
+    cognito_auth_flows.install()  # a client's ExplicitAuthFlows, PreventUserExistenceErrors
+    sqs_retention.install()  # ReceiveMessage without the queue's attributes per message
+    stepfunctions_patches.install(step_functions)  # EXPRESS, Lambda task errors
+    jsonpath_cache.install()  # EventBridge and Step Functions compile a path once
 
 
 def _enable_step_functions_execution(endpoint_url: str) -> None:

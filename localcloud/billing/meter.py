@@ -421,6 +421,19 @@ class Meter:
         return body
 
 
+def merge_snapshot(body: dict[str, Any], served_elsewhere: Mapping[str, Any]) -> None:
+    """Add to `body` (a snapshot) what the meter of another localcloud process counted: the
+    services it serves (DynamoDB and its Streams, localcloud.dynamodb.process), whose calls
+    this process's meter never sees."""
+    for part in ("calls", "functionCalls"):
+        merged = Counter(body[part]) + Counter(served_elsewhere[part])
+        body[part] = dict(sorted(merged.items()))
+    body["dynamodb"] = {**body["dynamodb"], **served_elsewhere["dynamodb"]}
+    body["dynamodbStreams"]["getRecordsRequests"] += served_elsewhere["dynamodbStreams"][
+        "getRecordsRequests"
+    ]
+
+
 # ---------------------------------------------------------------------- helpers
 
 

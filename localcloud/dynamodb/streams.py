@@ -14,6 +14,12 @@ millisecond (moto's `TimestampSerializer._timestamp_unixtimestamp`). `install()`
 GetRecords with moto's own backend call and `json.dumps` with those two conversions; the
 answer parses to the same records (tests/localcloud/test_stream_records.py compares both).
 
+moto keeps every shard iterator it hands out, for ever; DynamoDB Streams' expire "15 minutes
+after it is returned to the requester" (GetShardIterator's reference), and GetRecords with
+one answers ExpiredIteratorException. `install()` expires them so: a reader polling a shard in
+another process (DynamoDB's own, localcloud.dynamodb.process) gets a new iterator from every
+GetRecords, and they would otherwise pile up.
+
 `has_records` and `forget_iterator` serve localcloud's own stream readers (the event source
 mappings): a reader asks moto's shard whether anything lies past its iterator before it sends
 a GetRecords, so an idle shard costs no request (an empty GetRecords answers the same), and
@@ -27,7 +33,11 @@ import calendar
 import datetime
 import json
 import threading
+import time
+from collections import deque
 from typing import Any
+
+from moto.core.exceptions import JsonRESTError
 
 from localcloud.spec import ACCOUNT_ID, REGION
 
@@ -53,7 +63,58 @@ def install() -> None:
             return json.dumps(result, default=_wire_value)
 
         DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign,assignment]
+        _expire_iterators()
         _installed = True
+
+
+ITERATOR_LIFETIME_SECONDS = 15 * 60
+
+
+class ExpiredIteratorError(JsonRESTError):
+    def __init__(self) -> None:
+        super().__init__("ExpiredIteratorException", "Iterator expired")
+
+
+class _ExpiringIterators(dict[str, Any]):
+    """moto's iterators by id, each dropped ITERATOR_LIFETIME_SECONDS after it was made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: deque[tuple[float, str]] = deque()
+        self._lock = threading.Lock()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            super().__setitem__(key, value)
+            self._made.append((now, key))
+            while self._made and self._made[0][0] <= now - ITERATOR_LIFETIME_SECONDS:
+                self.pop(self._made.popleft()[1], None)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:  # expired, or never made: AWS says expired to both
+            raise ExpiredIteratorError from None
+
+
+def _expire_iterators() -> None:
+    """Backends made from now on keep their iterators in an _ExpiringIterators."""
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    moto_init = DynamoDBStreamsBackend.__init__
+
+    def init(self: DynamoDBStreamsBackend, region_name: str, account_id: str) -> None:
+        moto_init(self, region_name, account_id)
+        self.shard_iterators = _ExpiringIterators()
+
+    DynamoDBStreamsBackend.__init__ = init  # type: ignore[method-assign]
+    backend = _backend()  # made before (another localcloud in this process)
+    if not isinstance(backend.shard_iterators, _ExpiringIterators):
+        kept = backend.shard_iterators
+        backend.shard_iterators = _ExpiringIterators()
+        for key, iterator in kept.items():
+            backend.shard_iterators[key] = iterator
 
 
 def _wire_value(value: Any) -> Any:

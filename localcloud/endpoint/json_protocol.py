@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from localcloud.endpoint.inprocess import served_app
+from localcloud.endpoint.proxy import KeptConnections
 from localcloud.spec import REGION
 
 log = logging.getLogger("localcloud.aws")
@@ -56,6 +57,9 @@ class JsonApi:
         url = urlsplit(endpoint_url)
         self._host = url.hostname or "127.0.0.1"
         self._port = url.port or 80
+        # kept alive: a poller calls another process's endpoint (DynamoDB's) several times a
+        # second
+        self._connections = KeptConnections(f"http://{self._host}:{self._port}")
         self._prefix = metadata["targetPrefix"]
         self._content_type = f"application/x-amz-json-{metadata.get('jsonVersion', '1.0')}"
         signing_name = metadata.get("signingName") or metadata["endpointPrefix"]
@@ -93,20 +97,13 @@ class JsonApi:
         return answer
 
     def _send(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(self._host, self._port, timeout=30)
         try:
-            connection.request("POST", "/", body=body, headers=headers)
-            response = connection.getresponse()
-            return (
-                response.status,
-                {k.lower(): v for k, v in response.getheaders()},
-                response.read(),
+            status, _, answer_headers, content = self._connections.exchange(
+                "POST", "/", body, headers
             )
         except (OSError, http.client.HTTPException) as error:  # as botocore reports it
-            url = f"http://{self._host}:{self._port}"
-            raise EndpointConnectionError(endpoint_url=url) from error
-        finally:
-            connection.close()
+            raise EndpointConnectionError(endpoint_url=self._connections.url) from error
+        return status, {k.lower(): v for k, v in answer_headers}, content
 
 
 def answer_in_process(

@@ -11,10 +11,12 @@ instead; which AWS call a request is, both ask localcloud.endpoint.calls.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +26,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import moto_actions
+from localcloud.billing.meter import merge_snapshot
 from localcloud.endpoint import dispatch as moto_dispatch
 from localcloud.endpoint.answers import json_response
 from localcloud.endpoint.calls import AwsCall, error_response, function_name, identify, peek_body
 from localcloud.endpoint.inprocess import serve_in_process, stop_serving_in_process
 from localcloud.endpoint.keepalive import KeepAliveRequestHandler, close_connections
 from localcloud.faults import api as faults_api
+from localcloud.faults.api import FAULT_DRAW_PATH
 from localcloud.faults.rules import FaultRegistry
 from localcloud.lambda_.concurrency import TooManyRequestsException
 from localcloud.sns.delivery import CONFIRM_PATH, confirm_from_url, delivered_messages
@@ -80,6 +84,11 @@ class AwsEndpoint:
         self.local_routes: list[LocalRoute] = []
         # localcloud.billing's meter: counts what each call would be billed for on AWS.
         self.meter: Meter | None = None
+        # Services another process serves (localcloud.dynamodb.process): endpoint prefix ->
+        # the app that forwards the request there (localcloud.endpoint.proxy), and the
+        # endpoints whose meters count those calls.
+        self.forwarded: dict[str, Callable[..., Iterable[bytes]]] = {}
+        self.remote_meters: list[str] = []
         # moto's own switch (MOTO_DISABLE_GLOBAL_CORS, read when an app is made): no flask_cors
         # headers on every AWS answer. Nothing here calls AWS from a web page: the console is
         # on this origin, and the APIs' CORS is API Gateway's, on its own servers.
@@ -127,9 +136,11 @@ class AwsEndpoint:
         if path.startswith(("/_localcloud/", "/_console/")) or path == "/_console":
             # localcloud's own routes, and its console (localcloud.console, in local_routes)
             return self._local_api(Request(environ))(environ, start_response)
+        call = identify(environ)
+        if call is not None and call.service in self.forwarded:  # judged where it is served
+            return self.forwarded[call.service](environ, start_response)
         if self.authorize is not None and (refusal := self.authorize(environ)) is not None:
             return refusal(environ, start_response)
-        call = identify(environ)
         if call is not None and call.service == "lambda":  # Lambda's faults are the runtime's
             name = function_name(path)
             if call.operation == "Invoke" and name is not None:
@@ -225,11 +236,18 @@ class AwsEndpoint:
             return json_response(status, body)
         if path == "/_localcloud/status":
             return json_response(200, self.status())
+        if path == FAULT_DRAW_PATH and request.method == "POST":
+            return json_response(200, faults_api.draw(self.faults, request.get_data()))
         if path == "/_localcloud/billing" and self.meter is not None:
             # GET: what this run would be billed for on AWS; POST .../reset: count anew.
-            return json_response(200, self.meter.snapshot())
+            snapshot = self.meter.snapshot()
+            for url in self.remote_meters:
+                merge_snapshot(snapshot, _get_json(f"{url}/_localcloud/billing"))
+            return json_response(200, snapshot)
         if path == "/_localcloud/billing/reset" and request.method == "POST" and self.meter:
             self.meter.reset()
+            for url in self.remote_meters:
+                _get_json(f"{url}/_localcloud/billing/reset", method="POST")
             return json_response(200, {"reset": True})
         if path == "/_localcloud/ses/messages":
             return json_response(200, {"messages": sent_emails()})
@@ -264,6 +282,11 @@ class _Dispatcher(DomainDispatcherApplication):
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         return moto_dispatch.answer(self.get_application(environ), environ, start_response)
+
+
+def _get_json(url: str, method: str = "GET") -> Any:
+    with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 def _from_a_function(request: Request) -> bool:

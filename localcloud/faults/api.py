@@ -11,6 +11,10 @@ from pydantic import ValidationError
 
 from localcloud.faults.rules import RULES, FaultRegistry, FaultRule
 
+# localcloud's own: another of its processes serving AWS calls (localcloud.dynamodb.process)
+# draws from this process's rules, so there is one random sequence and one count.
+FAULT_DRAW_PATH = "/_localcloud/faults/draw"
+
 
 class FaultRulesInvalid(ValueError):
     """A rules document that is not a list of valid rules."""
@@ -52,3 +56,13 @@ def handle(registry: FaultRegistry, method: str, body: bytes) -> tuple[int, dict
     except FaultRulesInvalid as error:
         return 400, {"message": str(error), "code": "VALIDATION_ERROR"}
     return 200, registry.describe()
+
+
+def draw(registry: FaultRegistry, body: bytes) -> dict[str, Any]:
+    """The rule that fires for a call another process serves ({"service", "operation",
+    "actions"}), as {"rule": <the rule's JSON> | None}."""
+    call = json.loads(body)
+    rule = registry.draw(
+        call["service"], call.get("operation"), actions=set(call.get("actions") or []) or None
+    )
+    return {"rule": rule.model_dump(mode="json", by_alias=True) if rule else None}

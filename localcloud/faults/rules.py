@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -121,6 +122,20 @@ class FaultRegistry:
         self._rules: list[FaultRule] = list(rules or [])
         self._fired: Counter[int] = Counter()  # index in _rules -> times fired
         self._by_kind: Counter[str] = Counter()  # survives rule changes: a run's total
+        self._listeners: list[Callable[[list[FaultRule]], None]] = []
+
+    def subscribe(self, listener: Callable[[list[FaultRule]], None]) -> None:
+        """Tell `listener` the rules now, and again each time they change."""
+        with self._lock:
+            self._listeners.append(listener)
+            rules = list(self._rules)
+        listener(rules)
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners, rules = list(self._listeners), list(self._rules)
+        for listener in listeners:
+            listener(rules)
 
     # ------------------------------------------------------------------ the API's verbs
     def rules(self) -> list[FaultRule]:
@@ -130,20 +145,23 @@ class FaultRegistry:
     def replace(self, rules: list[FaultRule]) -> None:
         with self._lock:
             self._rules, self._fired = list(rules), Counter()
+        self._changed()
 
     def add(self, rules: list[FaultRule]) -> None:
         with self._lock:
             self._rules.extend(rules)
+        self._changed()
 
     def remove(self, rules: list[FaultRule] | None) -> None:
         """Remove the rules equal to these; all of them when None."""
         with self._lock:
             if rules is None:
                 self._rules, self._fired = [], Counter()
-                return
-            kept = [(i, r) for i, r in enumerate(self._rules) if r not in rules]
-            self._fired = Counter({new: self._fired[old] for new, (old, _) in enumerate(kept)})
-            self._rules = [r for _, r in kept]
+            else:
+                kept = [(i, r) for i, r in enumerate(self._rules) if r not in rules]
+                self._fired = Counter({new: self._fired[old] for new, (old, _) in enumerate(kept)})
+                self._rules = [r for _, r in kept]
+        self._changed()
 
     def counts(self) -> dict[str, int]:
         """Faults injected so far, by kind (`dynamodb.error`, `lambda.kill-after`, ...)."""

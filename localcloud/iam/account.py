@@ -80,10 +80,16 @@ class IamAccount:
             for name, spec in specs.items()
         }
 
-    def clients_for_function(self, endpoint_url: str, function: str) -> AwsClients:
-        """Clients acting as the function's execution role (event source mappings do)."""
+    def clients_for_function(self, admin: AwsClients, function: str) -> AwsClients:
+        """Clients acting as the function's execution role (event source mappings do), at the
+        admin clients' endpoints."""
         credentials = self.function_role(function).credentials.client_kwargs()
-        return AwsClients(endpoint_url, credentials=credentials, in_process=True)
+        return AwsClients(
+            admin.endpoint_url,
+            credentials=credentials,
+            in_process=admin.in_process,
+            service_urls=admin.service_urls,
+        )
 
     def allows(self, role_arn: str, action: str, resource: str) -> bool:
         """For a service localcloud runs itself that acts with a role (EventBridge Scheduler

@@ -65,6 +65,7 @@ def test_public_route_needs_no_token_and_runs_with_the_templates_environment(
     assert body["query"] == {"x": "1"}
     assert body["functionName"] == "EchoFunction"
     assert body["endpoint"] == cloud.aws_url
+    assert body["dynamodbEndpoint"] == cloud.status()["dynamodbProcess"]["url"]
 
 
 def test_valid_token_reaches_the_function_with_its_claims(cloud: RunningLocalCloud) -> None:

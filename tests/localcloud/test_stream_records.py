@@ -4,11 +4,13 @@ serializer gives, for every AttributeValue type and each kind of change; and its
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from localcloud.awsclients import AwsClients
@@ -108,3 +110,25 @@ def test_the_peek_says_what_get_records_would_answer(clients: AwsClients) -> Non
     clients.dynamodb.delete_item(TableName=table, Key={"pk": {"S": "order#2"}})
     assert streams.has_records(following)
     assert streams.has_records("an iterator moto never gave")  # unsure: GetRecords answers
+
+
+def test_an_iterator_expires_after_its_lifetime_as_dynamodb_streams_says(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a streamed table with a record, and iterators that live a second
+    table, stream_arn = _streamed_table(clients)
+    clients.dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    monkeypatch.setattr(streams, "ITERATOR_LIFETIME_SECONDS", 1.0)
+    old = _iterator(clients, stream_arn)
+    time.sleep(1.1)
+
+    # When another iterator is made, and both are read
+    fresh = _iterator(clients, stream_arn)
+    with pytest.raises(ClientError) as expired:
+        clients.streams.get_records(ShardIterator=old)
+
+    # Then the old one is expired, as DynamoDB Streams answers past 15 minutes, and the new
+    # one reads the record
+    assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"
+    assert expired.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert len(clients.streams.get_records(ShardIterator=fresh)["Records"]) == 1
