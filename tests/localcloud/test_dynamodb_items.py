@@ -54,6 +54,8 @@ def installed() -> None:
 def _with_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DynamoType, "to_regular_json", items.moto_to_regular_json)
     monkeypatch.setattr(Item, "__init__", items.moto_item_init)
+    monkeypatch.setattr(Item, "__deepcopy__", items.moto_item_deepcopy)
+    monkeypatch.setattr(DynamoType, "__deepcopy__", items.moto_type_deepcopy)
 
 
 def test_every_value_type_nested_converts_as_moto_converts_it(
@@ -231,3 +233,78 @@ def test_items_are_made_as_moto_makes_them_and_refused_at_the_same_size(
     assert ours == motos
     refused = [made[0] == "refused" for made in ours[::2]]
     assert refused == [False, False, False, True, True, True, False]
+
+
+def _graph(item: Item) -> Any:
+    """The copy's object graph: each DynamoType numbered where first met (so a value shared
+    by two attributes shows as one number twice), with its class, type and value; any other
+    object by class and value."""
+    seen: dict[int, int] = {}
+
+    def node(value: Any) -> Any:
+        if isinstance(value, DynamoType):
+            if id(value) in seen:
+                return ("seen", seen[id(value)])
+            seen[id(value)] = len(seen)
+            held = value.value
+            if isinstance(held, list):
+                inner: Any = ("list", [node(each) for each in held])
+            elif isinstance(held, dict):
+                inner = ("dict", {key: node(each) for key, each in held.items()})
+            else:
+                inner = (type(held).__name__, held)
+            return (type(value).__name__, seen[id(value)], value.type, inner)
+        if isinstance(value, dict):
+            return ("plain dict", {key: node(each) for key, each in value.items()})
+        return (type(value).__name__, repr(value))
+
+    return (
+        type(item).__name__,
+        type(item.attrs).__name__,
+        node(item.hash_key),
+        node(item.range_key),
+        [(key, node(value)) for key, value in item.attrs.items()],
+    )
+
+
+def _objects(value: Any) -> list[Any]:
+    """Every DynamoType and container in an item (not the immutable leaves)."""
+    if isinstance(value, Item):
+        return [value, value.attrs, *_objects(value.hash_key), *_objects(value.range_key)] + [
+            each for attribute in value.attrs.values() for each in _objects(attribute)
+        ]
+    if isinstance(value, DynamoType):
+        return [value, *_objects(value.value)]
+    if isinstance(value, list):
+        return [value] + [each for element in value for each in _objects(element)]
+    if isinstance(value, dict):
+        return [value] + [each for element in value.values() for each in _objects(element)]
+    return []
+
+
+def test_items_are_copied_as_moto_copies_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given items of every type nested three levels, one whose attributes share a value (and
+    # a list that holds it twice), one with values moto may hold in other types, one with a
+    # range key
+    attrs = {"pk": {"S": "k"}, "tree": _nested(3), **{f"s{i}": s for i, s in enumerate(SCALARS)}}
+    nested = Item(DynamoType({"S": "k"}), None, attrs)
+    shared = Item(DynamoType({"S": "k"}), None, {"a": {"M": {"x": {"N": "1"}}}})
+    shared.attrs["b"] = shared.attrs["a"]
+    shared.attrs["c"] = DynamoType({"L": []})
+    shared.attrs["c"].value.extend([shared.attrs["a"], shared.attrs["a"]])
+    other = Item(DynamoType({"N": "1"}), DynamoType({"S": "r"}), {"d": {"L": [{"N": "1"}]}})
+    other.attrs["n"] = DynamoType({"N": "1"})
+    other.attrs["n"].value = Decimal("1.5")
+    other.attrs["d"].value.extend([Decimal("2.5"), {"plain": [1, 2]}])
+    cases = [nested, shared, other]
+    # When each is deep-copied with localcloud's copy, then with moto's
+    ours = [copy.deepcopy(item) for item in cases]
+    _with_moto(monkeypatch)
+    motos = [copy.deepcopy(item) for item in cases]
+    # Then the copies are the same graphs (classes, types, values, what is shared), and no
+    # DynamoType or container of a copy is one of the original's
+    assert [_graph(each) for each in ours] == [_graph(each) for each in motos]
+    assert _graph(ours[1])[4][1][1] == ("seen", 1)  # "b" is "a", copied once
+    for original, ours_copy in zip(cases, ours, strict=True):
+        originals = {id(each) for each in _objects(original)}
+        assert not originals & {id(each) for each in _objects(ours_copy)}
