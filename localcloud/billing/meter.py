@@ -87,7 +87,10 @@ class _DynamoDbCounts:
 class Meter:
     """Thread-safe counters of one localcloud process."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, step_functions: bool = True) -> None:
+        """`step_functions`: count moto's Step Functions executions (False in a process that
+        serves none: localcloud.dynamodb.service, which would import them to find none)."""
+        self._step_functions = step_functions
         self._lock = threading.Lock()
         self._functions: dict[str, dict[str, Any]] = {}
         self._stream_consumers: set[str] = set()
@@ -130,7 +133,8 @@ class Meter:
         """Start counting again; executions started before are left out of the next count."""
         with self._lock:
             self._reset_counts()
-            self._seen_executions = {arn for arn, _ in _executions()}
+            if self._step_functions:
+                self._seen_executions = {arn for arn, _ in _executions()}
 
     # ------------------------------------------------------------------ the AWS endpoint
     def wrap(self, call: AwsCall, app: WsgiApp) -> WsgiApp:
@@ -415,6 +419,8 @@ class Meter:
                 "calls": dict(sorted(self._calls.items())),
                 "functionCalls": {k: v for k, v in sorted(self._function_calls.items()) if v},
             }
+        if not self._step_functions:
+            return body
         body["stepFunctions"] = _step_functions(seen)
         log_bytes = body["cloudWatch"]["logBytes"]
         log_bytes["stepFunctions"] = body["stepFunctions"]["loggedBytes"]

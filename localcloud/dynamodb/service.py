@@ -130,7 +130,7 @@ class DynamoDbService:
             status=self.status,
             faults=self.faults,
         )
-        self.endpoint.meter = Meter()
+        self.endpoint.meter = Meter(step_functions=False)
         self.endpoint.serve(host, 0)
 
     def status(self) -> dict[str, Any]:
