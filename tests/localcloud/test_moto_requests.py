@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from moto.core import request as moto_request_module
 from moto.core import responses as moto_responses
 from moto.events.responses import EventsHandler
 from moto.logs.responses import LogsResponse
@@ -531,3 +532,66 @@ def test_a_body_read_before_reads_as_werkzeug_reads_it(
     theirs = _read(theirs_request)
     # Then moto reads the same, and the stream left holds the same (the cached body again)
     assert ours == theirs
+
+
+# ------------------------------------------------------------------ the URL and the headers
+URLS: list[tuple[str, str, str, str]] = [  # base URL, script root, path, query
+    ("http://127.0.0.1:4566", "", "/", ""),
+    ("http://localhost:4566", "", "/2015-03-31/functions/f/invocations", ""),
+    ("https://sqs.us-east-1.amazonaws.com", "", "/123456789012/q", "Action=X&b=%20c"),
+    ("http://127.0.0.1", "/mounted app", "/a%2Fb/c d", "x=ü"),
+    ("http://[::1]:8080", "/%E2%82%AC", "//double", ""),
+    ("http://xn--bcher-kva.example", "", "/", "empty="),
+]
+
+
+def _url_request(base: str, root: str, path: str, query: str, raw_uri: bool) -> BackendRequest:
+    environ = EnvironBuilder(
+        method="GET", base_url=base + root, path=path, query_string=query
+    ).get_environ()
+    if raw_uri:  # werkzeug's server sets it; in-process requests may not
+        environ["RAW_URI"] = path + ("?" + query if query else "")
+    return BackendRequest(environ)
+
+
+@pytest.mark.parametrize("raw_uri", [True, False])
+@pytest.mark.parametrize(("base", "root", "path", "query"), URLS)
+def test_a_request_url_is_moto_raw_url(
+    base: str, root: str, path: str, query: str, raw_uri: bool
+) -> None:
+    # Given requests to several hosts, roots, paths and queries; asked twice (once kept)
+    for _ in range(2):
+        request = _url_request(base, root, path, query, raw_uri)
+        # When localcloud's raw_url and moto's are read
+        ours = request.raw_url
+        theirs = moto_requests.moto_raw_url.fget(_url_request(base, root, path, query, raw_uri))
+        # Then both are the same URL
+        assert ours == theirs
+
+
+def test_a_url_after_werkzeug_read_its_root_is_moto_raw_url() -> None:
+    # Given a request whose root URL werkzeug already computed
+    request = _url_request(*URLS[2], raw_uri=True)
+    assert request.url_root
+    # Then localcloud's raw_url is still moto's
+    assert request.raw_url == moto_requests.moto_raw_url.fget(request)
+
+
+def test_headers_are_named_as_moto_names_them() -> None:
+    # Given a request with ordinary headers, and one with S3 metadata whose names keep their
+    # underscores (moto's preserved names)
+    plain = _backend_request("application/x-amz-json-1.0", b"{}")
+    metadata = moto_request_module.Request.from_primitives(
+        "PUT",
+        "http://127.0.0.1:4566/bucket/key",
+        {"x-amz-meta-my_key": "v", "X-Amz-Target": "t", "Content-Type": "text/plain"},
+        b"body",
+    )
+    for request in (plain, metadata):
+        # When localcloud's iteration and moto's list them
+        ours = list(request.headers)
+        theirs = list(moto_requests.moto_headers_iter(request.headers))
+        # Then the same names and values, in the same order
+        assert ours == theirs
+        assert dict(request.headers) == dict(theirs)
+    assert ("x-amz-meta-my_key", "v") in list(metadata.headers)
