@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 import pytest
@@ -90,9 +91,28 @@ def call(client: Client, operation: str, body: dict[str, Any]) -> tuple[int, str
     return response.status_code, response.headers["Content-Type"], json.loads(response.get_data())
 
 
+def raw(client: Client, operation: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    """Status, Content-Type and body bytes (key order included) of an answer."""
+    response = client.post(
+        "/",
+        data=json.dumps(body),
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Authorization": AUTHORIZATION,
+        },
+    )
+    return response.status_code, response.headers["Content-Type"], response.get_data()
+
+
 def both(client: Client, operation: str, body: dict[str, Any]) -> tuple[Any, Any]:
-    """The answer with localcloud's serializer, and with moto's alone."""
+    """The answer with localcloud's serializer, and with moto's alone; and the compiled
+    serializer's bytes are those of the serializer it compiles (checked here)."""
     ours = call(client, operation, body)
+    with pytest.MonkeyPatch.context() as uncompiled:
+        compiled = raw(client, operation, body)
+        uncompiled.setattr(serializer, "compiled_answer", lambda result, context: None)
+        assert raw(client, operation, body) == compiled, operation
     with pytest.MonkeyPatch.context() as unpatched:
         moto_execute = DynamoResult.execute_result.__wrapped__  # type: ignore[attr-defined]
         unpatched.setattr(DynamoResult, "execute_result", moto_execute)
@@ -168,3 +188,224 @@ def test_a_map_key_that_is_empty_stays_a_key() -> None:
     # moto's serializer takes an empty map key for "no key" and writes the value's members
     # into the map itself ({"M": {"B": ""}}); here it stays the key it was.
     assert serializer._plain({"M": {"": {"S": "x"}}}) == {"M": {"": {"S": "x"}}}
+
+
+def test_every_item_call_answers_moto_bytes(endpoint: Client) -> None:
+    # Given an item, and calls of every item operation with their return options, good and
+    # refused (an error is moto's answer either way)
+    key = {"pk": {"S": "q"}, "sk": {"N": "1"}}
+    item = {**key, "m": {"M": {"l": {"L": [{"S": "x"}, {"N": "2"}]}}}, "b": {"B": "AAE="}}
+    call(endpoint, "PutItem", {"TableName": TABLE, "Item": item})
+    requests: list[tuple[str, dict[str, Any]]] = [
+        ("PutItem", {"TableName": TABLE, "Item": item, "ReturnConsumedCapacity": "INDEXES"}),
+        (
+            "PutItem",
+            {
+                "TableName": TABLE,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        ),
+        ("GetItem", {"TableName": TABLE, "Key": key, "ReturnConsumedCapacity": "TOTAL"}),
+        ("GetItem", {"TableName": "NoSuchTable", "Key": key}),
+        (
+            "UpdateItem",
+            {
+                "TableName": TABLE,
+                "Key": key,
+                "UpdateExpression": "SET n = :one",  # the same answer each time
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "ALL_NEW",
+                "ReturnItemCollectionMetrics": "SIZE",
+            },
+        ),
+        (
+            "Query",
+            {
+                "TableName": TABLE,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "q"}},
+                "Select": "COUNT",
+            },
+        ),
+        ("Scan", {"TableName": TABLE, "Limit": 1}),
+        (
+            "BatchWriteItem",
+            {"RequestItems": {TABLE: [{"PutRequest": {"Item": {**item, "sk": {"N": "2"}}}}]}},
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {
+                        "ConditionCheck": {
+                            "TableName": TABLE,
+                            "Key": key,
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ],
+                "ReturnConsumedCapacity": "TOTAL",
+            },
+        ),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {
+                        "ConditionCheck": {
+                            "TableName": TABLE,
+                            "Key": key,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            },
+        ),
+        (
+            "DeleteItem",
+            {"TableName": TABLE, "Key": {**key, "sk": {"N": "2"}}, "ReturnValues": "ALL_OLD"},
+        ),
+        ("DescribeTable", {"TableName": TABLE}),
+    ]
+
+    def reset() -> None:  # the same table before each answer
+        for sk in ("1", "2"):
+            call(endpoint, "PutItem", {"TableName": TABLE, "Item": {**item, "sk": {"N": sk}}})
+
+    # When each is answered with the compiled serializer and without it
+    for operation, body in requests:
+        reset()
+        compiled = raw(endpoint, operation, body)
+        with pytest.MonkeyPatch.context() as uncompiled:
+            uncompiled.setattr(serializer, "compiled_answer", lambda result, context: None)
+            reset()
+            theirs = raw(endpoint, operation, body)
+        # Then status, Content-Type and body bytes are the same
+        assert compiled == theirs, operation
+    for sk in ("1", "2"):
+        call(endpoint, "DeleteItem", {"TableName": TABLE, "Key": {**key, "sk": {"N": sk}}})
+
+
+def test_answers_the_compiled_serializer_does_not_expect_are_moto_answers() -> None:
+    # Given results that are not plain: an object where a dict is, a tuple where a list is,
+    # a value of another type inside an item
+    from moto.core import responses
+
+    class Context:
+        RESPONSE_KEY_PATH_TO_TRANSFORMER: dict[str, Any] = {}
+
+    handler: Any = Context()
+
+    model = responses.get_service_model("dynamodb")
+    for operation, result in [
+        ("GetItem", {"Item": {"a": {"S": 1}}}),
+        ("Query", {"Items": ({"a": {"S": "x"}},), "Count": 1}),
+        ("GetItem", type("Answer", (), {"Item": {}})()),
+    ]:
+        context = responses.ActionContext(
+            model, model.operation_model(operation), serializer.JSONSerializer, handler
+        )
+        # When the compiled serializer is asked, Then it leaves each to moto's
+        assert serializer.compiled_answer(result, context) is None
+    plain = responses.ActionContext(
+        model, model.operation_model("GetItem"), serializer.JSONSerializer, handler
+    )
+    assert serializer.compiled_answer({"Item": {"a": {"S": "x"}}}, plain) == (
+        200,
+        {"Content-Type": "application/x-amz-json-1.0"},
+        '{"Item": {"a": {"S": "x"}}}',
+    )
+
+
+_result_keys = st.sampled_from(
+    [
+        "Item", "item", "Items", "Count", "count", "ScannedCount", "scanned_count",
+        "ConsumedCapacity", "consumed_capacity", "TableName", "table_name", "CapacityUnits",
+        "capacity_units", "Table", "GlobalSecondaryIndexes", "LastEvaluatedKey",
+        "last_evaluated_key", "Attributes", "Responses", "UnprocessedKeys", "Keys",
+        "ItemCollectionMetrics", "SizeEstimateRangeGB", "ItemCollectionKey", "a", "S", "N",
+    ]
+)  # fmt: skip
+_result_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 10**6),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=4),
+        st.sampled_from([{"S": "x"}, {"N": "1.5"}, {"B": b"\x00"}, {"SS": ["a"]}]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_result_keys, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _answered(operation: str, result: Any, compiled: bool) -> Any:
+    from moto.core import responses
+
+    serializer.install()
+
+    class Handler:
+        RESPONSE_KEY_PATH_TO_TRANSFORMER: dict[str, Any] = {}
+
+    handler: Any = Handler()
+    model = responses.get_service_model("dynamodb")
+    context = responses.ActionContext(
+        model, model.operation_model(operation), serializer.JSONSerializer, handler
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        if not compiled:
+            patch.setattr(serializer, "compiled_answer", lambda result, context: None)
+        try:
+            return DynamoResult.execute_result(DynamoResult(result), context)
+        except Exception as error:  # what moto's serializer raises, compared
+            return ("raised", type(error).__name__)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(
+        ["GetItem", "PutItem", "Query", "BatchGetItem", "TransactWriteItems", "UpdateItem"]
+    ),
+    st.dictionaries(_result_keys, _result_values, max_size=5),
+)
+def test_any_result_is_written_as_the_serializer_it_compiles(
+    operation: str, result: dict[str, Any]
+) -> None:
+    # Given any result dict: members under their names or their snake_case aliases, values
+    # of any type (some moto's serializer refuses)
+    # When it is answered with the compiled serializer and without it
+    # Then status, headers and body bytes are the same, or both refuse it alike
+    assert _answered(operation, result, compiled=True) == _answered(
+        operation, result, compiled=False
+    )
+
+
+class _Kind(Enum):
+    TOTAL = "TOTAL"
+
+
+@pytest.mark.parametrize(
+    ("operation", "result"),
+    [
+        ("GetItem", {"Item": None, "ConsumedCapacity": {"TableName": None, "CapacityUnits": 1}}),
+        ("PutItem", {"ConsumedCapacity": {"TableName": None, "CapacityUnits": 1}}),
+        ("GetItem", {"item": {"a": {"S": "x"}}, "consumed_capacity": {"table_name": "t"}}),
+        ("Query", {"Items": [{"a": {"N": "1"}}], "Count": "2", "ScannedCount": 2.0}),
+        ("Query", {"Items": [], "Count": 0, "LastEvaluatedKey": {"pk": {"S": "p"}}}),
+        ("PutItem", {"ConsumedCapacity": {"TableName": _Kind.TOTAL, "CapacityUnits": "0.5"}}),
+        ("BatchGetItem", {"Responses": {"t": [{"a": {"S": "x"}}]}, "UnprocessedKeys": {}}),
+        ("UpdateItem", {"Attributes": {}, "ItemCollectionMetrics": {"SizeEstimateRangeGB": [1]}}),
+    ],
+)
+def test_results_are_written_as_the_serializer_it_compiles(operation: str, result: Any) -> None:
+    # Given results with null members, snake_case names, an enum, numbers as text, empty
+    # lists and maps
+    # When answered with the compiled serializer and without it, Then the same answer
+    compiled = _answered(operation, result, compiled=True)
+    assert compiled == _answered(operation, result, compiled=False)
+    assert compiled[0] == 200
