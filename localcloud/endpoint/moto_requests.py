@@ -62,6 +62,12 @@ environ key even when that dict is empty (every request but S3 metadata puts); t
 are werkzeug's own, so they are taken from werkzeug's iteration directly: `dict(headers)`
 10 -> 5 us.
 
+**The action's method name** (`camelcase_to_underscores`, in `call_action`). moto turns the
+action name into its method's name a character at a time (`istitle()` per character and its
+neighbour) for every request; the answer is a function of the name alone, so `call_action`
+uses one kept per name (at most 1,024; responses.py imported it by name, its other users keep
+moto's).
+
 tests/localcloud/test_moto_requests.py compares each with moto's own on the same requests,
 good and bad. `install()` is reached from localcloud.moto_actions.install().
 """
@@ -94,6 +100,7 @@ moto_enrich_response: Any = None
 moto_parse_parameters: Any = None
 moto_load_form_data: Any = None
 moto_raw_url: Any = None
+moto_camelcase_to_underscores: Any = None
 moto_headers_iter: Any = None
 
 
@@ -366,11 +373,24 @@ def headers_iter(self: Any) -> Any:
     return moto_headers_iter(self)
 
 
+# ------------------------------------------------------------------ the action's method name
+def camelcase_to_underscores(argument: Any) -> Any:
+    """moto's `camelcase_to_underscores`, kept per name (anything but a str: moto's)."""
+    if type(argument) is str:
+        return _method_name(argument)
+    return moto_camelcase_to_underscores(argument)
+
+
+@functools.lru_cache(maxsize=1024)
+def _method_name(argument: str) -> Any:
+    return moto_camelcase_to_underscores(argument)
+
+
 def install() -> None:
     """Patch moto's BaseResponse (idempotent)."""
     global _installed, moto_get_access_key, moto_gen_amzn_requestid_long  # noqa: PLW0603
     global moto_enrich_response, moto_parse_parameters, moto_load_form_data  # noqa: PLW0603
-    global moto_raw_url, moto_headers_iter  # noqa: PLW0603
+    global moto_raw_url, moto_headers_iter, moto_camelcase_to_underscores  # noqa: PLW0603
     from moto.moto_server.werkzeug_app import BackendRequest
 
     base = moto_responses.BaseResponse
@@ -392,4 +412,6 @@ def install() -> None:
         moto_headers_iter = moto_request.EnvironHeaders.__iter__
         moto_request.Request.raw_url = property(raw_url)  # type: ignore[method-assign,assignment]
         moto_request.EnvironHeaders.__iter__ = headers_iter  # type: ignore[method-assign]
+        moto_camelcase_to_underscores = moto_responses.camelcase_to_underscores
+        moto_responses.camelcase_to_underscores = camelcase_to_underscores
         _installed = True

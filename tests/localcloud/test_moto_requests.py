@@ -595,3 +595,18 @@ def test_headers_are_named_as_moto_names_them() -> None:
         assert ours == theirs
         assert dict(request.headers) == dict(theirs)
     assert ("x-amz-meta-my_key", "v") in list(metadata.headers)
+
+
+# ------------------------------------------------------------------ the action's method name
+@pytest.mark.parametrize(
+    "name",
+    ["PutItem", "ReceiveMessage", "GetID", "DescribeDBInstances", "putEvents", "A", "", None],
+)
+def test_an_action_name_becomes_moto_method_name(name: str | None) -> None:
+    # Given an action name; When localcloud's kept conversion and moto's convert it (twice)
+    # Then both give the same method name
+    for _ in range(2):
+        assert moto_requests.camelcase_to_underscores(
+            name
+        ) == moto_requests.moto_camelcase_to_underscores(name)
+    assert moto_responses.camelcase_to_underscores is moto_requests.camelcase_to_underscores
