@@ -34,6 +34,15 @@ wrapper dict, maps written before they are filled, AttributeValues as above). Th
 Anything it does not expect (an object where a dict is, a tuple where a list is, a timestamp,
 a key path with a dot, a response transformer, another serializer class, an error) is
 answered by moto's serializer as before, from the start.
+
+**Results made plain at once** (`dynamo_to_dict`, which `DynamoResult` runs over every result
+before it is serialized). moto's checks each node for a datetime, a DynamoType and a
+`to_json` attribute before it looks at dicts and lists, importing DynamoType at every call.
+For a node of exactly `dict`, `list`, `str`, `int`, `float`, `bool`, `bytes` or None those
+checks are all false (none of them can carry a `to_json`), so here such nodes are recursed
+or handed over at once, a DynamoType of exactly that class is expanded as moto expands it
+(a `B` to bytes, decoded when held as base64 text, a `BS` likewise, any other type with its
+value converted), and anything else goes to moto's function.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from moto.core.serialize import (
     XFormedAttributePicker,
 )
 from moto.core.utils import MISSING
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.responses import DynamoResult
 
 _MARK = "_localcloud_plain_items"
@@ -302,6 +312,37 @@ def compiled_answer(result: Any, context: ActionContext) -> tuple[int, dict[str,
     return status, headers, body
 
 
+# ------------------------------------------------------------------ results made plain
+_HANDED_OVER = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def result_to_dict(obj: Any) -> Any:
+    """moto's `dynamo_to_dict`, at once for builtin containers and values (see above)."""
+    kind = type(obj)
+    if kind is dict:
+        return {key: result_to_dict(value) for key, value in obj.items()}
+    if kind is list:
+        return [result_to_dict(each) for each in obj]
+    if kind in _HANDED_OVER:
+        return obj
+    if kind is DynamoType:
+        if obj.type == "B":
+            held = obj.value
+            return {"B": held if isinstance(held, bytes) else base64.b64decode(held)}
+        if obj.type == "BS":
+            return {
+                "BS": [
+                    each if isinstance(each, bytes) else base64.b64decode(each)
+                    for each in obj.value
+                ]
+            }
+        return {obj.type: result_to_dict(obj.value)}
+    return moto_dynamo_to_dict(obj)
+
+
+moto_dynamo_to_dict: Any = None  # moto's own, set by install()
+
+
 def _wrap(original: Any) -> Any:
     def execute_result(self: DynamoResult, context: ActionContext) -> Any:
         if type(self) is DynamoResult:
@@ -320,7 +361,12 @@ def _wrap(original: Any) -> Any:
 
 def install() -> None:
     """Patch moto's DynamoDB results (idempotent)."""
+    global moto_dynamo_to_dict  # noqa: PLW0603 - moto's module is process-wide
+    from moto.dynamodb import responses
+
     with _install_lock:
         if getattr(DynamoResult.execute_result, _MARK, False):
             return
         DynamoResult.execute_result = _wrap(DynamoResult.execute_result)  # type: ignore[method-assign]
+        moto_dynamo_to_dict = responses.dynamo_to_dict
+        responses.dynamo_to_dict = result_to_dict

@@ -409,3 +409,49 @@ def test_results_are_written_as_the_serializer_it_compiles(operation: str, resul
     compiled = _answered(operation, result, compiled=True)
     assert compiled == _answered(operation, result, compiled=False)
     assert compiled[0] == 200
+
+
+def _typed(value: Any) -> Any:
+    """The value with every node's type spelled out."""
+    if isinstance(value, dict):
+        return (type(value).__name__, {key: _typed(each) for key, each in value.items()})
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [_typed(each) for each in value])
+    return (type(value).__name__, repr(value))
+
+
+def test_results_are_made_plain_as_moto_makes_them() -> None:
+    # Given results holding DynamoTypes of every type (a blob as bytes and as base64 text,
+    # a blob set of both), nested in maps and lists, an Item, a datetime, a Decimal, a
+    # tuple, an OrderedDict and a set
+    import collections
+    import datetime
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    serializer.install()
+    nested = DynamoType(
+        {"M": {"l": {"L": [{"S": "x"}, {"N": "1"}, {"BOOL": True}, {"NULL": True}]}}}
+    )
+    held_as_text = DynamoType({"B": "AAE="})
+    mixed_set = DynamoType({"BS": [b"\x00"]})
+    mixed_set.value.append("AQ==")
+    item = Item(DynamoType({"S": "k"}), None, {"pk": {"S": "k"}, "b": {"B": b"\x02"}})
+    results: list[Any] = [
+        {"Item": {"a": nested, "b": DynamoType({"B": b"\x00\x01"}), "c": held_as_text}},
+        {"Items": [{"s": mixed_set, "ss": DynamoType({"SS": ["a", "b"]})}], "Count": 1},
+        {"Attributes": item, "At": datetime.datetime(2026, 12, 2), "N": Decimal("1.5")},
+        {"Tuple": (DynamoType({"S": "t"}),), "Ordered": collections.OrderedDict(a=nested)},
+        {"Set": {1, 2}, "Nothing": None, "Float": 0.5, "Bytes": b"x", "Bool": False},
+        [nested, "text", 3],
+        nested,
+    ]
+    for result in results:
+        # When localcloud's conversion and moto's make it plain
+        ours = serializer.result_to_dict(result)
+        motos = serializer.moto_dynamo_to_dict(result)
+        # Then both give the same values, of the same types, in new dicts and lists
+        assert _typed(ours) == _typed(motos)
+        if isinstance(result, dict | list):
+            assert ours is not result
