@@ -50,6 +50,15 @@ list copied, any other value handed over) and keeps the same memo: a DynamoType 
 `copy.deepcopy` does; anything else in a list or map (a value moto holds in another type)
 goes through `copy.deepcopy` with that memo, as in moto's. The originals are alive for the
 whole copy (the item holds them), so `copy`'s keep-alive list has nothing to do.
+
+**Read, not copied** (`DynamoHandler.update_item`'s copy of the item). moto's UpdateItem
+answer deep-copies the item before updating it, and reads one thing of that copy:
+`to_json()["Attributes"]` (the old attributes, for UPDATED_OLD/UPDATED_NEW and the answer's
+unchanged-attribute check). `to_json` builds new dicts and lists (above), so the item's
+`to_json()` taken at that moment is the copy's, and the update cannot reach it. `install()`
+gives moto.dynamodb.responses (whose only `copy` use is that one) a `copy.deepcopy` that
+answers an Item with that reading instead of a copy; anything else is copied as before. The
+model's own copy (the stream's old image) stays a copy.
 """
 
 from __future__ import annotations
@@ -57,8 +66,10 @@ from __future__ import annotations
 import base64
 import copy
 import threading
+from types import SimpleNamespace
 from typing import Any, cast
 
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
@@ -88,6 +99,9 @@ def install() -> None:
         Item.__init__ = item_init  # type: ignore[method-assign]
         Item.__deepcopy__ = item_deepcopy  # type: ignore[method-assign]
         DynamoType.__deepcopy__ = type_deepcopy  # type: ignore[method-assign]
+        dynamodb_responses.copy = SimpleNamespace(  # type: ignore[assignment]
+            deepcopy=deepcopy_for_answer, copy=copy.copy
+        )
         _installed = True
 
 
@@ -178,3 +192,23 @@ def _new_copy(value: DynamoType, memo: dict[int, Any]) -> DynamoType:
     else:
         result.value = held
     return result
+
+
+class ItemAsItWas:
+    """What DynamoHandler.update_item reads of its copy of the item, read when the copy would
+    have been made."""
+
+    __slots__ = ("_json",)
+
+    def __init__(self, item: Item) -> None:
+        self._json = item.to_json()
+
+    def to_json(self) -> dict[str, Any]:
+        return self._json
+
+
+def deepcopy_for_answer(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """`copy.deepcopy` for moto.dynamodb.responses: an Item's reading instead of a copy."""
+    if type(value) is Item and memo is None:
+        return ItemAsItWas(value)
+    return copy.deepcopy(value, memo)

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -56,6 +57,7 @@ def _with_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Item, "__init__", items.moto_item_init)
     monkeypatch.setattr(Item, "__deepcopy__", items.moto_item_deepcopy)
     monkeypatch.setattr(DynamoType, "__deepcopy__", items.moto_type_deepcopy)
+    monkeypatch.setattr(dynamodb_responses, "copy", copy)
 
 
 def test_every_value_type_nested_converts_as_moto_converts_it(
@@ -146,7 +148,9 @@ STREAMED_REQUESTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _run(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+def _run(
+    monkeypatch: pytest.MonkeyPatch, requests: list[tuple[str, dict[str, Any]]] | None = None
+) -> list[Any]:
     """Each request twice; every answer (or error), then the stream's records (made at one
     fixed time: a record's SizeBytes counts its creation time's text)."""
     at = datetime.datetime(2026, 12, 2, 5, 0, 0, 123456)
@@ -162,7 +166,7 @@ def _run(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         answers: list[Any] = []
-        for op, request in STREAMED_REQUESTS:
+        for op, request in STREAMED_REQUESTS if requests is None else requests:
             for _ in range(2):
                 try:
                     answer = getattr(dynamodb, op)(TableName=TABLE, **request)
@@ -308,3 +312,61 @@ def test_items_are_copied_as_moto_copies_them(monkeypatch: pytest.MonkeyPatch) -
     for original, ours_copy in zip(cases, ours, strict=True):
         originals = {id(each) for each in _objects(original)}
         assert not originals & {id(each) for each in _objects(ours_copy)}
+
+
+UPDATES: list[tuple[str, dict[str, Any]]] = [
+    ("put_item", {"Item": {"pk": {"S": "u"}, "tree": _nested(1), "n": {"N": "1"}}}),
+    *[
+        (
+            "update_item",
+            {
+                "Key": {"pk": {"S": "u"}},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": values,
+                "ReturnValues": returned,
+            },
+        )
+        for returned in ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
+        for expression, values in [
+            ("SET n = n + :one, tree.list = list_append(tree.list, :l)",
+             {":one": {"N": "1"}, ":l": {"L": [{"S": "more"}]}}),
+            ("ADD tags :t REMOVE tree.v0", {":t": {"SS": ["a", "b"]}}),
+            ("SET tree.deeper.v1 = :s", {":s": {"S": "deep"}}),
+        ]
+    ],
+    (  # a new item: there was nothing to copy
+        "update_item",
+        {
+            "Key": {"pk": {"S": "new"}},
+            "UpdateExpression": "SET a = :a",
+            "ExpressionAttributeValues": {":a": {"M": {"x": {"L": [{"N": "1"}]}}}},
+            "ReturnValues": "UPDATED_OLD",
+        },
+    ),
+    (  # refused: the old item comes back with the error
+        "update_item",
+        {
+            "Key": {"pk": {"S": "u"}},
+            "UpdateExpression": "SET a = :a",
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": {":a": {"S": "x"}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        },
+    ),
+]  # fmt: skip
+
+
+def test_updates_answer_and_stream_as_moto_copies_answer_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given nested updates with every ReturnValues, on an item, a new item and refused,
+    # answered with localcloud's reading of the item before each update
+    ours = _run(monkeypatch, UPDATES)
+    # When they run again with moto's copies
+    _with_moto(monkeypatch)
+    motos = _run(monkeypatch, UPDATES)
+    # Then every answer, error and stream record is the same
+    assert len(ours) == len(motos) == 2 * len(UPDATES) + 1
+    for index, (mine, theirs) in enumerate(zip(ours, motos, strict=True)):
+        assert mine == theirs, f"answer {index}"
+    assert any("Attributes" in answer for answer in ours if isinstance(answer, dict))
