@@ -17,6 +17,7 @@ from moto.core.parse import PROTOCOL_PARSERS
 
 from localcloud import moto_actions
 from localcloud.dynamodb.request_params import read_params
+from tests.support.typed import typed
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_#:", min_size=1, max_size=8)
 scalars = st.one_of(
@@ -151,18 +152,9 @@ def _moto_reads(operation: str, body: bytes) -> Any:
     return parser.parse(request)
 
 
-def _typed(value: Any) -> Any:
-    """The value with every leaf's type spelled out (1 and 1.0 and "1" differ)."""
-    if isinstance(value, dict):
-        return ("dict", {key: _typed(each) for key, each in value.items()})
-    if isinstance(value, list):
-        return ("list", [_typed(each) for each in value])
-    return (type(value).__name__, value)
-
-
 def _moto_or_error(operation: str, body: bytes) -> Any:
     try:
-        return _typed(_moto_reads(operation, body))
+        return typed(_moto_reads(operation, body))
     except Exception as error:  # what moto's walk raises
         return ("raised", type(error).__name__)
 
@@ -189,7 +181,7 @@ def test_every_request_reads_as_moto_reads_it(
     if ours is None:
         assert _moto_or_error(operation, body)[0] == "raised"
     else:
-        assert _typed(ours) == _moto_or_error(operation, body)
+        assert typed(ours) == _moto_or_error(operation, body)
 
 
 def test_what_the_walk_changes_is_changed_alike() -> None:
@@ -207,7 +199,7 @@ def test_what_the_walk_changes_is_changed_alike() -> None:
     for operation, params in requests:
         body = json.dumps(params).encode()
         # When localcloud reads it, Then it reads what moto's walk reads, types included
-        assert _typed(read_params(operation, body)) == _typed(_moto_reads(operation, body))
+        assert typed(read_params(operation, body)) == typed(_moto_reads(operation, body))
     assert read_params("PutItem", json.dumps(requests[0][1]).encode()) == {
         "TableName": "A",
         "Item": {"pk": {"B": b"\x00\x01"}},

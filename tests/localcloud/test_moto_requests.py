@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from localcloud import moto_actions
 from localcloud.endpoint import dispatch, moto_requests
+from tests.support.typed import typed
 
 PATTERN = moto_responses.BaseResponse.access_key_regex
 KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -271,16 +272,7 @@ def _reads(parse: Any, handler_class: type, target: str, body: bytes, version: s
         parse(handler, request)
     except Exception as error:  # the error is what is compared
         return ("raised", type(error).__name__, str(error))
-    return _typed(handler.params)
-
-
-def _typed(value: Any) -> Any:
-    """The value with every leaf's type spelled out (1 and 1.0 and True differ)."""
-    if isinstance(value, dict):
-        return ("dict", {key: _typed(each) for key, each in value.items()})
-    if isinstance(value, list):
-        return ("list", [_typed(each) for each in value])
-    return (type(value).__name__, value)
+    return typed(handler.params)
 
 
 SERVICES = {  # handler class, target prefix, JSON version
