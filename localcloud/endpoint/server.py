@@ -5,7 +5,9 @@ moto runs Lambda code only in Docker, so `POST /2015-03-31/functions/<name>/invo
 (boto3's `lambda.invoke`, the aws CLI, and Step Functions' Lambda tasks) is answered here by
 the worker processes instead. Everything else is moto's, once IAM's gate (`authorize`, set by
 localcloud.iam) has let the request through and no fault rule (localcloud.faults) answered it
-instead; which AWS call a request is, both ask localcloud.endpoint.calls.
+instead; which AWS call a request is, both ask localcloud.endpoint.calls. A service another
+process serves (DynamoDB's, localcloud.dynamodb.process) is forwarded there before any of
+that, and judged there the same way.
 """
 
 from __future__ import annotations
