@@ -61,28 +61,37 @@ def follow(
     out: Callable[[FileLine], None],
     stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Print what is already there, then each new record as it is written."""
+    """Print what is already there, then each new record as it is written. Each file is read
+    from where the last read ended, the first read included: reading the files whole and then
+    noting their sizes lost what was written in between."""
     positions: dict[Path, int] = {}
-    for line in read_files(directory, function):
-        out(line)
-    for path in _files(directory, function):
-        positions[path] = path.stat().st_size
+    _print_new(directory, function, positions, out)
     while not stop():
         time.sleep(FOLLOW_POLL_SECONDS)
-        fresh: list[FileLine] = []
-        for path in _files(directory, function):
-            size = path.stat().st_size
-            start = positions.get(path, 0)
-            if size <= start:
-                continue
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                handle.seek(start)
-                chunk = handle.read()
-            complete = chunk[: chunk.rfind("\n") + 1]  # a record still being written waits
-            positions[path] = start + len(complete.encode("utf-8"))
-            fresh += _records(path.stem, complete.splitlines(keepends=True))
-        for line in sorted(fresh, key=lambda line: line.time):
-            out(line)
+        _print_new(directory, function, positions, out)
+
+
+def _print_new(
+    directory: Path,
+    function: str | None,
+    positions: dict[Path, int],
+    out: Callable[[FileLine], None],
+) -> None:
+    """The complete records written since `positions` (then moved past them), in time order."""
+    fresh: list[FileLine] = []
+    for path in _files(directory, function):
+        start = positions.get(path, 0)
+        if path.stat().st_size <= start:
+            continue
+        with path.open("rb") as handle:
+            handle.seek(start)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a record still being written waits
+        positions[path] = start + len(complete)
+        text = complete.decode("utf-8", errors="replace")
+        fresh += _records(path.stem, text.splitlines(keepends=True))
+    for line in sorted(fresh, key=lambda line: line.time):
+        out(line)
 
 
 def format_file_line(line: FileLine) -> str:

@@ -56,3 +56,29 @@ def test_follow_prints_what_is_there_then_each_new_record(tmp_path: Path) -> Non
         stop.set()
         follower.join(timeout=10)
         book.close()
+
+
+def test_follow_prints_a_record_written_while_it_printed_what_was_there(tmp_path: Path) -> None:
+    # Given a line already there, and another written while the follower prints the first
+    # (the moment its first read ends: a record then was lost when it noted the files' sizes
+    # after reading them whole)
+    book = LogBook(tmp_path)
+    book.output("PlaceOrderFunction", "first")
+    printed: list[str] = []
+
+    def out(line: FileLine) -> None:
+        printed.append(line.text)
+        if line.text == "first":
+            book.output("ReserveStockFunction", "second")
+            book.output("PlaceOrderFunction", "third")
+
+    stop = threading.Event()
+    follower = threading.Thread(target=follow, args=(tmp_path, None, out, stop.is_set))
+    follower.start()
+    try:
+        # When it follows, then every line is printed once, in order
+        assert eventually(lambda: printed == ["first", "second", "third"], timeout=10), printed
+    finally:
+        stop.set()
+        follower.join(timeout=5)
+        book.close()
