@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import sys
 import threading
 from typing import IO, Any
 
+from localcloud import heap
 from localcloud.billing.meter import Meter
 from localcloud.dynamodb import patches, streams
 from localcloud.endpoint.proxy import KeptConnections
@@ -163,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     patches.install()  # transactions, Query on a partition, items on the wire, ...
     streams.install()  # GetRecords without moto's model-driven serializer
     service = DynamoDbService(args.host)
+    # as `localcloud run` does (localcloud.heap): what start-up made, and what each full
+    # collection leaves (the tables' items, the streams' records), out of the collector's way
+    gc.collect()
+    gc.freeze()
+    heap.freeze_survivors()
     _write_line(out, {"port": service.endpoint.port, "pid": os.getpid()})
     try:
         for number, line in enumerate(sys.stdin, start=1):
