@@ -104,24 +104,23 @@ class DynamoDbProcess:
         return f"http://{self.host}:{self._port}"
 
     def _read(self, stdout: IO[str]) -> None:
-        """Its first line says where it serves; the others are its log records."""
+        """Where it serves, its log records, and what configuration it applied."""
         for line in stdout:
             try:
                 message = json.loads(line)
             except ValueError:
                 log.warning("DynamoDB's process: %s", line.rstrip())
                 continue
-            if "port" in message and not self._ready.is_set():
-                self._port, self.pid = int(message["port"]), int(message["pid"])
+            if "log" in message:
+                record = forwarded_record(message["log"])
+                logging.getLogger(record.name).handle(record)
+            elif "ready" in message:
+                self._port, self.pid = int(message["ready"]["port"]), int(message["ready"]["pid"])
                 self._ready.set()
-                continue
-            if "configured" in message:
+            elif "configured" in message:
                 with self._configured:
                     self._applied = int(message["configured"])
                     self._configured.notify_all()
-                continue
-            record = forwarded_record(line)
-            logging.getLogger(record.name).handle(record)
         self._ready.set()  # ended: wait_ready stops waiting, and so does _send
         with self._configured:
             self._applied = sys.maxsize

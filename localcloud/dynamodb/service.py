@@ -3,10 +3,11 @@ localcloud.dynamodb.service`, started by localcloud.dynamodb.process).
 
 The process is an AWS endpoint like localcloud's main one (localcloud.endpoint.server: moto's
 app, IAM's gate, fault rules, the billing meter) holding only moto's DynamoDB and Streams
-backends, with localcloud's DynamoDB patches. It writes one line to stdout when it serves,
-`{"port": ..., "pid": ...}`, then its log records, one JSON object a line, for the parent to
-log as its own. It reads its configuration from stdin, one JSON object a line, and ends
-when stdin closes (the parent stopped, or died):
+backends, with localcloud's DynamoDB patches. It writes JSON lines to stdout: `{"ready":
+{"port": ..., "pid": ...}}` when it serves, `{"log": <a record>}` for each log record (the
+parent logs it as its own), `{"configured": <n>}` once it applied its n-th configuration
+line. It reads its configuration from stdin, one JSON object a line, and ends when stdin
+closes (the parent stopped, or died):
 
 - `{"roles": "<base64 pickle of localcloud.iam.roles.Roles>"}`: from now on every call but the
   admin's is IAM's to allow, as on the main endpoint (the parent sends it before any role's
@@ -101,7 +102,7 @@ class _LinesOut(logging.Handler):
             for key, value in vars(record).items():
                 if key not in _RECORD_FIELDS and isinstance(value, str | int | float | bool):
                     line[key] = value
-            _write_line(self._stream, line)
+            _write_line(self._stream, {"log": line})
         except Exception:  # logging must not raise (logging.Handler's rule)
             self.handleError(record)
 
@@ -115,9 +116,8 @@ def _write_line(stream: IO[str], message: dict[str, Any]) -> None:
         stream.flush()
 
 
-def forwarded_record(line: str) -> logging.LogRecord:
-    """The record a `_LinesOut` line stands for, to hand to the parent's logger."""
-    fields = json.loads(line)
+def forwarded_record(fields: dict[str, Any]) -> logging.LogRecord:
+    """The record a `_LinesOut` line's "log" stands for, to hand to the parent's logger."""
     return logging.makeLogRecord({**fields, "args": None})
 
 
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     heap.freeze_survivors()
-    _write_line(out, {"port": service.endpoint.port, "pid": os.getpid()})
+    _write_line(out, {"ready": {"port": service.endpoint.port, "pid": os.getpid()}})
     try:
         for number, line in enumerate(sys.stdin, start=1):
             service.configure(line)
