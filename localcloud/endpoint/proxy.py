@@ -83,8 +83,7 @@ class ForwardingApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        body = _request_body(environ)
         path = environ.get("PATH_INFO", "") or "/"
         if environ.get("QUERY_STRING"):
             path = f"{path}?{environ['QUERY_STRING']}"
@@ -106,6 +105,16 @@ class ForwardingApp:
         ]
         start_response(f"{status} {reason}", [*kept, ("Content-Length", str(len(content)))])
         return [content]
+
+
+def _request_body(environ: dict[str, Any]) -> bytes:
+    """The body as sent: its Content-Length's bytes, or, chunked (no length; the server
+    marks the input terminated), all of it."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        return bytes(stream.read())
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return bytes(stream.read(length)) if length else b""
 
 
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
