@@ -18,6 +18,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from localcloud.billing import meter
 from localcloud.dynamodb import patches
 from localcloud.spec import ACCOUNT_ID, REGION
+from tests.support.values import scribble
 
 TABLE = "Metered"
 PLAIN: dict[str, Any] = {
@@ -112,7 +113,7 @@ def test_a_reading_shares_nothing_with_the_store(dynamodb: Any) -> None:
     reading = meter._moto_item(TABLE, key)
     assert reading is not None
     # When every dict and list of the reading is changed
-    _scribble(reading)
+    scribble(reading)
     # Then the stored item reads as before
     assert meter._moto_item(TABLE, key) == {"pk": {"S": "o"}, "sk": {"S": "3"}, **PLAIN, **BLOBS}
 
@@ -123,14 +124,3 @@ def test_missing_items_and_bad_keys_read_as_nothing(dynamodb: Any) -> None:
     assert meter._moto_item(TABLE, {"pk": {"S": "none"}, "sk": {"S": "0"}}) is None
     assert meter._moto_item(TABLE, {"sk": {"S": "0"}}) is None
     assert meter._moto_item("NoSuchTable", {"pk": {"S": "o"}}) is None
-
-
-def _scribble(value: Any) -> None:
-    if isinstance(value, dict):
-        for each in list(value.values()):
-            _scribble(each)
-        value["scribbled"] = True
-    elif isinstance(value, list):
-        for each in value:
-            _scribble(each)
-        value.append("scribbled")

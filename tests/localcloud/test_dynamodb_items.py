@@ -21,6 +21,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from localcloud.dynamodb import items, patches
 from localcloud.spec import REGION
+from tests.support.values import scribble
 
 TABLE = "Items"
 SCALARS: list[dict[str, Any]] = [
@@ -86,19 +87,8 @@ def test_every_value_type_nested_converts_as_moto_converts_it(
     assert repr(ours) == repr(motos)
     assert ours["Attributes"]["tree"]["M"]["v4"] == {"B": b"held as str"}
     # and changing every container of the answer leaves the stored item as it was
-    _scribble(ours)
+    scribble(ours)
     assert item.to_json() == stored.to_json()
-
-
-def _scribble(value: Any) -> None:
-    if isinstance(value, dict):
-        for each in list(value.values()):
-            _scribble(each)
-        value["scribbled"] = True
-    elif isinstance(value, list):
-        for each in value:
-            _scribble(each)
-        value.append("scribbled")
 
 
 STREAMED_REQUESTS: list[tuple[str, dict[str, Any]]] = [

@@ -17,7 +17,7 @@ from moto.core.parse import PROTOCOL_PARSERS
 
 from localcloud import moto_actions
 from localcloud.dynamodb.request_params import read_params
-from tests.support.typed import typed
+from tests.support.values import typed
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_#:", min_size=1, max_size=8)
 scalars = st.one_of(

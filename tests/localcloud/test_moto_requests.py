@@ -33,7 +33,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from localcloud import moto_actions
 from localcloud.endpoint import dispatch, moto_requests
-from tests.support.typed import typed
+from tests.support.values import typed
 
 PATTERN = moto_responses.BaseResponse.access_key_regex
 KEY = "AKIAIOSFODNN7EXAMPLE"
