@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from localcloud.console.graph import layout, state_runs, taken_edges
+from localcloud.console.graph import layout, state_runs, status_with_history, taken_edges
 from localcloud.logs.feed import ORDER_STATUS_AFTER
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class ConsoleData:
         machine = sfn.describe_state_machine_for_execution(executionArn=arn)
         definition = json.loads(machine["definition"])
         history = list(_all(sfn, "get_execution_history", "events", executionArn=arn))
-        status = described["status"]
+        status = status_with_history(described["status"], history)
         return {
             "arn": arn,
             "name": described.get("name"),

@@ -48,6 +48,13 @@ _FAILED_ATTEMPT = {
     "ExecutionAborted",
 }
 _ATTEMPT_STARTED = {"LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"}
+# History event types that end an execution, with the status DescribeExecution then gives.
+_EXECUTION_ENDED = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,22 @@ def state_runs(
         if run.visits and run.attempts == 0 and states[run.name].get("Type") == "Task":
             run.attempts = 1
     return {name: run.as_json() for name, run in runs.items()}
+
+
+def status_with_history(described_status: str, events: Iterable[Mapping[str, Any]]) -> str:
+    """The execution's status as of its history. DescribeExecution is called before
+    GetExecutionHistory, so a history read after the execution ended can end in its last event
+    while the status read before it still says RUNNING; the history is the newer of the two
+    then. An ExecutionRedriven after the end makes it RUNNING again. A status other than
+    RUNNING is already final for this snapshot and stands."""
+    status = described_status
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind in _EXECUTION_ENDED:
+            status = _EXECUTION_ENDED[kind]
+        elif kind == "ExecutionRedriven":
+            status = "RUNNING"
+    return status if described_status == "RUNNING" else described_status
 
 
 def _ended(run: StateRun, state: Mapping[str, Any], main: bool) -> str:

@@ -74,7 +74,8 @@ def test_an_order_is_followed_live_to_confirmed_with_every_saga_state_succeeded(
     assert set(CONFIRMED_PATH) < set(drawn)  # the whole graph is drawn, compensations too
     execution = f'.execution[data-execution="{order_id}"]'
     assert console.attribute(execution, "data-state-machine") == SAGA
-    assert console.attribute(execution, "data-status") == "SUCCEEDED"
+    # (its last state can be drawn a poll before Step Functions records the execution's end)
+    assert console.wait_for(lambda: console.attribute(execution, "data-status") == "SUCCEEDED")
     assert final_order(customer, order_id)["status"] == "CONFIRMED"
     assert console.wait_for(lambda: console.texts("h1 .badge") == ["CONFIRMED"])
     # and the rest of the order's story: its events, the confirmation email, the charge
@@ -136,7 +137,7 @@ def test_a_declined_order_shows_the_compensation_path(
     assert console.attribute(detail, "data-status") == "caught"
     assert console.text(f"{detail} .error-name") == "PaymentDeclined"
     assert "declined" in console.text(f"{detail} .error-message")
-    assert console.texts("h1 .badge") == ["REJECTED"]
+    assert console.wait_for(lambda: console.texts("h1 .badge") == ["REJECTED"])
     assert console.values("#payments tr[data-charge]", "data-charge") == []  # nothing charged
     assert console.wait_for(lambda: "could not be completed" in console.text("#emails"))
     assert console.wait_for(lambda: console.all("#trace .waterfall"))

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from localcloud.console.graph import edges_of, layout, main_path, state_runs, taken_edges
+from localcloud.console.graph import (
+    edges_of,
+    layout,
+    main_path,
+    state_runs,
+    status_with_history,
+    taken_edges,
+)
 from tests.unit.orders.saga_asl import CANCELLATION, SAGA, substituted_definition
 
 SAGA_MAIN = [
@@ -237,3 +244,17 @@ def test_a_fail_state_reached_is_failed() -> None:
     history = [entered("NeedsAttention", "Fail"), {"type": "ExecutionFailed"}]
 
     assert state_runs(definition, history, "FAILED")["NeedsAttention"]["status"] == "failed"
+
+
+def test_a_history_read_after_the_end_outranks_a_running_status_read_before_it() -> None:
+    """DescribeExecution runs before GetExecutionHistory: an execution that ends between the
+    two calls reads RUNNING with a history that already holds its end."""
+    confirmed = [*step("ConfirmOrder", lambda_call()), {"type": "ExecutionSucceeded"}]
+    failed = [*step("ClaimOrder"), {"type": "ExecutionFailed"}]
+    redriven = [*failed, {"type": "ExecutionRedriven"}, entered("ReserveStock")]
+
+    assert status_with_history("RUNNING", confirmed) == "SUCCEEDED"
+    assert status_with_history("RUNNING", failed) == "FAILED"
+    assert status_with_history("RUNNING", [*step("ClaimOrder")]) == "RUNNING"
+    assert status_with_history("RUNNING", redriven) == "RUNNING"
+    assert status_with_history("ABORTED", confirmed) == "ABORTED"
