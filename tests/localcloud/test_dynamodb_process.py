@@ -176,9 +176,11 @@ def test_what_dynamodbs_process_serves_is_billed_with_the_rest(
     item = {"pk": {"S": "billed"}, "data": {"S": "x" * 1500}}
     dynamodb(dynamodb_url).put_item(TableName=table, Item=item)
 
-    # Then the AWS endpoint's count has the call and its two write units
+    # Then the AWS endpoint's count has the call (the shared localcloud's functions may still
+    # be writing for the group's earlier tests, so the account-wide count may grow by more) and
+    # the two write units of this table, which nothing else writes
     after = local_api(cloud, "/_localcloud/billing")
-    assert after["calls"]["dynamodb:PutItem"] == before["calls"].get("dynamodb:PutItem", 0) + 1
+    assert after["calls"]["dynamodb:PutItem"] >= before["calls"].get("dynamodb:PutItem", 0) + 1
     written = before["dynamodb"].get(table, {}).get("writeUnits", 0)
     assert after["dynamodb"][table]["writeUnits"] == written + 2
 
