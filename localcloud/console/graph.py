@@ -360,6 +360,8 @@ def status_with_history(described_status: str, events: Iterable[Mapping[str, Any
     while the status read before it still says RUNNING; the history is the newer of the two
     then. An ExecutionRedriven after the end makes it RUNNING again. A status other than
     RUNNING is already final for this snapshot and stands."""
+    if described_status != "RUNNING":
+        return described_status
     status = described_status
     for event in events:
         kind = str(event.get("type", ""))
@@ -367,7 +369,7 @@ def status_with_history(described_status: str, events: Iterable[Mapping[str, Any
             status = _EXECUTION_ENDED[kind]
         elif kind == "ExecutionRedriven":
             status = "RUNNING"
-    return status if described_status == "RUNNING" else described_status
+    return status
 
 
 def _ended(run: StateRun, state: Mapping[str, Any], main: bool) -> str:
