@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from werkzeug.wsgi import get_input_stream
+
 log = logging.getLogger("localcloud.aws")
 
 # hop-by-hop headers (RFC 9110 7.6.1) stay with their hop
@@ -83,7 +85,7 @@ class ForwardingApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        body = _request_body(environ)
+        body = get_input_stream(environ).read()  # its length's bytes, or chunked, all
         path = environ.get("PATH_INFO", "") or "/"
         if environ.get("QUERY_STRING"):
             path = f"{path}?{environ['QUERY_STRING']}"
@@ -105,16 +107,6 @@ class ForwardingApp:
         ]
         start_response(f"{status} {reason}", [*kept, ("Content-Length", str(len(content)))])
         return [content]
-
-
-def _request_body(environ: dict[str, Any]) -> bytes:
-    """The body as sent: its Content-Length's bytes, or, chunked (no length; the server
-    marks the input terminated), all of it."""
-    stream = environ["wsgi.input"]
-    if environ.get("wsgi.input_terminated"):
-        return bytes(stream.read())
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    return bytes(stream.read(length)) if length else b""
 
 
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
