@@ -111,10 +111,23 @@ def query_action(environ: dict[str, Any]) -> str | None:
     return action[0] if action else None
 
 
+def request_body(environ: dict[str, Any]) -> bytes:
+    """The request's body as sent: its Content-Length's bytes, or, chunked (no length; the
+    server marks the input terminated), all of it. werkzeug's get_input_stream says the same
+    at about ten times the cost (12 against 1 us a call: it wraps the input in a
+    LimitedStream), and every query-protocol call is peeked more than once."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        whole: bytes = stream.read()
+        return whole
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body: bytes = stream.read(length) if length else b""
+    return body
+
+
 def peek_body(environ: dict[str, Any]) -> bytes:
     """Read the request's body and put it back, so whoever answers it next reads it whole."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body: bytes = environ["wsgi.input"].read(length) if length else b""
+    body = request_body(environ)
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from werkzeug.wsgi import get_input_stream
+from localcloud.endpoint.calls import request_body
 
 log = logging.getLogger("localcloud.aws")
 
@@ -85,7 +85,7 @@ class ForwardingApp:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        body = get_input_stream(environ).read()  # its length's bytes, or chunked, all
+        body = request_body(environ)
         path = environ.get("PATH_INFO", "") or "/"
         if environ.get("QUERY_STRING"):
             path = f"{path}?{environ['QUERY_STRING']}"
