@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wsgi import get_input_stream
 
 from localcloud.endpoint.calls import query_action
+from tests.support.wsgi_server import serving
 
 FORM = b"Action=SendMessage&QueueUrl=q&MessageBody=hello"
 
@@ -31,9 +30,7 @@ def action_then_body(
 @pytest.mark.parametrize("chunked", [False, True], ids=["with-a-length", "chunked"])
 def test_the_action_is_read_and_the_body_is_left_whole(chunked: bool) -> None:
     # Given an app that reads the Action, then the body, behind werkzeug's own server
-    server = make_server("127.0.0.1", 0, action_then_body, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(action_then_body) as server:
         # When a form-encoded call comes, with a length or chunked
         connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
         connection.request(
@@ -44,9 +41,6 @@ def test_the_action_is_read_and_the_body_is_left_whole(chunked: bool) -> None:
             encode_chunked=chunked,
         )
         seen = json.loads(connection.getresponse().read())
-    finally:
-        server.shutdown()
-        server.server_close()
 
     # Then its Action was found and the body read after it is the one sent
     assert seen == {"action": "SendMessage", "body": FORM.decode()}

@@ -6,14 +6,14 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from localcloud.endpoint.keepalive import KeepAlive, close_connections
+from tests.support.wsgi_server import serving
 
 
 def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -33,12 +33,8 @@ def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
 
 @pytest.fixture
 def server() -> Iterator[BaseWSGIServer]:
-    served = make_server("127.0.0.1", 0, echo_app, threaded=True, request_handler=KeepAlive)
-    thread = threading.Thread(target=served.serve_forever, daemon=True)
-    thread.start()
-    yield served
-    served.shutdown()
-    served.server_close()
+    with serving(echo_app, request_handler=KeepAlive) as served:
+        yield served
 
 
 def ask(

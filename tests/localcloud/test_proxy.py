@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wsgi import get_input_stream
 
 from localcloud.endpoint.proxy import ForwardingApp
+from tests.support.wsgi_server import serving
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -35,18 +36,8 @@ def echo(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
 
 @pytest.fixture
 def serve() -> Iterator[Callable[[App], BaseWSGIServer]]:
-    servers: list[BaseWSGIServer] = []
-
-    def start(app: App) -> BaseWSGIServer:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with ExitStack() as servers:
+        yield lambda app: servers.enter_context(serving(app))
 
 
 def test_a_request_is_forwarded_as_sent_and_answered_as_the_other_end_answers(
