@@ -67,8 +67,8 @@ browser:
 
 # Three workers on two cores: with two, the cores sit idle about a quarter of the time, mostly
 # while a test waits for AWS's own clock (a schedule's minute, a record's maximum age, retries'
-# backoff); a third worker runs other tests meanwhile. Measured on 2 cores, the same tree within the hour: 580 s with -n 2; 497 s
-# and 502 s with -n 3.
+# backoff); a third worker runs other tests meanwhile. Measured on 2 cores, the same tree
+# within the hour: 580 s with -n 2; 497 s and 502 s with -n 3.
 test: $(STAMP) $(LAMBDA_RUNTIME_STAMP) browser  ## unit, integration, contract, localcloud, end-to-end and browser tests
 	$(BIN)/pytest -n 3 --dist loadgroup
 
